@@ -1,0 +1,189 @@
+"""Building blocks shared by the search spaces.
+
+Every op takes and returns NHWC arrays. Initialisers follow PyTorch's defaults
+(``kaiming_uniform(a=sqrt(5))`` for conv and dense kernels, a uniform bias of
+bound ``1/sqrt(fan_in)``) so that a search started here behaves like the
+PyTorch DARTS code bases researchers compare against.
+
+Batch normalisation is nasjax's own :class:`BatchNorm` rather than
+``flax.linen.BatchNorm``: search cells need BN *without* running statistics
+(``track_running_stats=False`` in PyTorch), which Flax's module cannot express,
+and the running variance is updated with the unbiased estimate as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasjax.conv import conv2d
+
+Array = jax.Array
+
+#: PyTorch's default conv / linear kernel initialiser: U(+-1/sqrt(fan_in)).
+torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def torch_bias_init(fan_in: int) -> nn.initializers.Initializer:
+  """PyTorch's default bias initialiser, U(+-1/sqrt(fan_in))."""
+  bound = 1.0 / math.sqrt(fan_in)
+
+  def init(key: Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> Array:
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return init
+
+
+class BatchNorm(nn.Module):
+  """Batch normalisation over the N, H, W axes of an NHWC tensor.
+
+  Attributes:
+    affine: learn a per-channel scale and bias (``False`` in search cells).
+    track_running_stats: keep running mean / variance in the ``batch_stats``
+      collection and use them when ``train=False``. When ``False`` the batch
+      statistics are used in both modes and no state is kept.
+    momentum: PyTorch convention: ``running = (1 - m) * running + m * batch``.
+    epsilon: added to the variance.
+  """
+
+  affine: bool = True
+  track_running_stats: bool = True
+  momentum: float = 0.1
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    features = x.shape[-1]
+    if self.track_running_stats:
+      ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
+      ra_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+    use_batch_stats = train or not self.track_running_stats
+    if use_batch_stats:
+      xf = x.astype(jnp.promote_types(x.dtype, jnp.float32))  # f32 stats for bf16 inputs
+      mean = jnp.mean(xf, axis=(0, 1, 2))
+      var = jnp.mean(jnp.square(xf - mean), axis=(0, 1, 2))
+      if train and self.track_running_stats and not self.is_initializing():
+        n = x.shape[0] * x.shape[1] * x.shape[2]
+        unbiased = var * (n / max(n - 1, 1))
+        m = self.momentum
+        dtype = ra_mean.value.dtype
+        ra_mean.value = ((1.0 - m) * ra_mean.value + m * mean).astype(dtype)
+        ra_var.value = ((1.0 - m) * ra_var.value + m * unbiased).astype(dtype)
+    else:
+      mean, var = ra_mean.value, ra_var.value
+    y = (x - mean.astype(x.dtype)) * jax.lax.rsqrt(var + self.epsilon).astype(x.dtype)
+    if self.affine:
+      scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
+      bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
+      y = y * scale.astype(x.dtype) + bias.astype(x.dtype)
+    return y
+
+
+class Conv2D(nn.Module):
+  """A bias-free NHWC convolution with PyTorch's padding and initialisation.
+
+  Uses :func:`nasjax.conv.conv2d` (fast kernel gradients on CPU). The kernel
+  is stored as ``kernel`` with shape ``(k, k, C_in // groups, features)``.
+  """
+
+  features: int
+  kernel: int
+  stride: int = 1
+  padding: int = 0
+  dilation: int = 1
+  groups: int = 1
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    shape = (self.kernel, self.kernel, x.shape[-1] // self.groups, self.features)
+    kernel = self.param("kernel", torch_kernel_init, shape, jnp.float32)
+    return conv2d(x, kernel.astype(x.dtype), self.stride, self.padding, self.dilation, self.groups)
+
+
+class ReLUConvBN(nn.Module):
+  """ReLU, convolution, batch norm: NAS-Bench-201's ``nor_conv_kxk``."""
+
+  features: int
+  kernel: int
+  stride: int = 1
+  padding: int = 0
+  affine: bool = True
+  track_running_stats: bool = True
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    x = nn.relu(x)
+    x = Conv2D(self.features, self.kernel, self.stride, self.padding)(x)
+    return BatchNorm(self.affine, self.track_running_stats)(x, train)
+
+
+def avg_pool_3x3(x: Array, stride: int = 1) -> Array:
+  """3x3 average pooling, padding 1, padded zeros excluded from the mean.
+
+  Matches PyTorch's ``AvgPool2d(3, stride, 1, count_include_pad=False)``.
+  """
+  window, strides = (1, 3, 3, 1), (1, stride, stride, 1)
+  pads = ((0, 0), (1, 1), (1, 1), (0, 0))
+  summed = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pads)
+  ones = np.ones((1,) + x.shape[1:3] + (1,), np.float32)
+  counts = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, pads)
+  return summed * (1.0 / counts).astype(x.dtype)
+
+
+def avg_pool_2x2(x: Array) -> Array:
+  """2x2 average pooling with stride 2 (no padding)."""
+  return nn.avg_pool(x, (2, 2), strides=(2, 2))
+
+
+class ResNetBasicBlock(nn.Module):
+  """NAS-Bench-201's reduction block between stages.
+
+  Two 3x3 ReLU-Conv-BN (the first with stride 2) plus a shortcut of 2x2
+  average pooling and a 1x1 convolution.
+  """
+
+  features: int
+  affine: bool = True
+  track_running_stats: bool = True
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    bn_kw = dict(affine=self.affine, track_running_stats=self.track_running_stats)
+    y = ReLUConvBN(self.features, 3, 2, 1, **bn_kw, name="conv_a")(x, train)
+    y = ReLUConvBN(self.features, 3, 1, 1, **bn_kw, name="conv_b")(y, train)
+    shortcut = Conv2D(self.features, 1, name="shortcut")(avg_pool_2x2(x))
+    return shortcut + y
+
+
+class Classifier(nn.Module):
+  """BN, ReLU, global average pooling and a linear layer."""
+
+  num_classes: int
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    x = nn.relu(BatchNorm(affine=True, track_running_stats=True, name="last_bn")(x, train))
+    x = jnp.mean(x, axis=(1, 2))
+    fan_in = x.shape[-1]
+    return nn.Dense(
+      self.num_classes,
+      kernel_init=torch_kernel_init,
+      bias_init=torch_bias_init(fan_in),
+      name="linear",
+    )(x)
+
+
+class Stem(nn.Module):
+  """3x3 convolution followed by an affine, tracked batch norm."""
+
+  features: int
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    x = Conv2D(self.features, 3, padding=1, name="conv")(x)
+    return BatchNorm(affine=True, track_running_stats=True, name="bn")(x, train)

@@ -1,0 +1,67 @@
+"""The convolution with a custom kernel-gradient rule equals XLA's, to every order."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nasjax import conv
+
+
+def _reference(x, w, stride, padding, dilation, groups):
+  return jax.lax.conv_general_dilated(
+    x,
+    w,
+    (stride, stride),
+    ((padding, padding),) * 2,
+    rhs_dilation=(dilation, dilation),
+    dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    feature_group_count=groups,
+  )
+
+
+CASES = [  # kernel, stride, padding, dilation, groups
+  (3, 1, 1, 1, 1),
+  (1, 1, 0, 1, 1),
+  (3, 2, 1, 1, 1),
+  (5, 1, 4, 2, 1),
+  (3, 1, 2, 2, 4),  # grouped: always the XLA path
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,groups", CASES)
+def test_derivatives_match_xla(monkeypatch, kernel, stride, padding, dilation, groups):
+  monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "matmul")  # also on strided / dilated cases
+  with jax.enable_x64(True):
+    kx, kw, kv = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, (2, 9, 9, 4), jnp.float64)
+    w = jax.random.normal(kw, (kernel, kernel, 4 // groups, 8), jnp.float64) * 0.3
+    v = jax.random.normal(kv, w.shape, jnp.float64)
+    args = (stride, padding, dilation, groups)
+
+    def loss(f):
+      return lambda x, w: jnp.sum(jnp.tanh(f(x, w, *args)) ** 2)
+
+    ours, ref = loss(conv.conv2d), loss(_reference)
+    checks = {
+      "value": lambda f: f(x, w),
+      "grad": lambda f: jax.grad(f, (0, 1))(x, w),
+      "grad of grad": lambda f: jax.grad(lambda w: jnp.sum(jax.grad(f, 0)(x, w) ** 2))(w),
+      "hvp (jvp over grad)": lambda f: jax.jvp(lambda w: jax.grad(f, 1)(x, w), (w,), (v,))[1],
+    }
+    for name, check in checks.items():
+      for a, b in zip(jax.tree.leaves(check(ours)), jax.tree.leaves(check(ref)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_paths_are_chosen_as_documented(monkeypatch):
+  monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "auto")
+  cpu = jax.default_backend() == "cpu"
+  assert conv._use_matmul_grad(1, 1, (3, 3, 4, 4)) == cpu
+  assert not conv._use_matmul_grad(1, 2, (3, 3, 4, 4))  # strided: XLA is fine
+  assert not conv._use_matmul_grad(4, 1, (3, 3, 1, 4))  # grouped
+  monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "xla")
+  assert not conv._use_matmul_grad(1, 1, (3, 3, 4, 4))
+  monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "fast")
+  with pytest.raises(ValueError, match="NASJAX_CONV_KERNEL_GRAD"):
+    conv._use_matmul_grad(1, 1, (3, 3, 4, 4))
