@@ -1,0 +1,213 @@
+"""Regularisers of the architecture parameters, and their strength schedules.
+
+Every regulariser is a pure function of alpha (a pytree of ``(edges, ops)``
+logits); its strength ``lambda_t`` is a pure function of the epoch. Both are
+traceable, so they run inside the jitted search step.
+
+Penalties (``z`` is alpha's logits, or the relaxation's probabilities when a
+regulariser's ``apply_to`` is ``'probs'``):
+
+* ``sa`` -- smooth activation, Eq. 7 of "Regularizing Differentiable
+  Architecture Search with Smooth Activation":
+  ``sum_e sum_o [(1+a) z + (1-a) z erf(mu (1-a) z)] / 2``. ``mu -> inf``
+  gives a leaky ReLU of negative slope ``a``; ``a = 0, mu = 1/sqrt(2)``
+  gives GELU; ``a = 1`` (or ``mu = 0``, up to the factor ``(1+a)/2``) gives
+  Eq. 8, ``sum z``, the default. Softmax is shift-invariant, so Eq. 8 moves
+  the op probabilities only through Adam's per-coordinate scaling.
+* ``beta_decay`` -- Beta-DARTS: ``mean_e logsumexp_o z_eo`` (summed over
+  alpha tensors, e.g. normal and reduction cells).
+* ``entropy`` -- ``sum_e H(p_e)`` with ``p_e = softmax(z_e)`` on logits or
+  ``p_e = z_e`` on probabilities.
+* ``l2`` -- ``sum z^2 / 2`` (its gradient is ``z``, like coupled decay).
+
+``reduction='mean'`` replaces the sums over edges (and ops, for ``sa`` and
+``l2``) by means.
+
+Schedules: ``constant`` is ``strength`` every epoch; ``linear`` goes from
+``start`` at epoch 0 to ``strength`` at epoch ``ramp_epochs`` (0 = the whole
+search) and stays there: ``lambda_t = start + (strength - start) *
+min(t / ramp_epochs, 1)``. Beta-DARTS' ``50 * epoch / 100`` is
+``linear(start=0, strength=50, ramp_epochs=100)``; SA's ``epoch / 5`` over a
+50-epoch search is ``linear(start=0, strength=10)``.
+
+Example:
+  >>> import jax.numpy as jnp
+  >>> from nasjax import regularizers as R
+  >>> float(R.sa_penalty(jnp.array([[1.0, -2.0]]), a=1.0, mu=0.0))
+  -1.0
+  >>> float(R.beta_decay(jnp.zeros((6, 5))))  # log(5)
+  1.6094379...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from nasjax.errors import ConfigError
+
+Array = jax.Array
+PyTree = Any
+
+SCHEDULES = ("constant", "linear")
+APPLY_TO = ("logits", "probs")
+REDUCTIONS = ("sum", "mean")
+
+
+def smooth_activation(x: Array, a: float = 1.0, mu: float = 0.0) -> Array:
+  """The SA function ``[(1+a) x + (1-a) x erf(mu (1-a) x)] / 2`` (Eq. 7)."""
+  return 0.5 * ((1.0 + a) * x + (1.0 - a) * x * jax.scipy.special.erf(mu * (1.0 - a) * x))
+
+
+def _reduce(x: Array, reduction: str) -> Array:
+  return jnp.mean(x) if reduction == "mean" else jnp.sum(x)
+
+
+def sa_penalty(z: Array, a: float = 1.0, mu: float = 0.0, reduction: str = "sum") -> Array:
+  """Smooth-activation penalty of one ``(edges, ops)`` tensor."""
+  return _reduce(smooth_activation(z, a, mu), reduction)
+
+
+def beta_decay(z: Array) -> Array:
+  """Beta-DARTS' penalty: the mean over edges of ``logsumexp`` over ops."""
+  return jnp.mean(jax.nn.logsumexp(z, axis=-1))
+
+
+def entropy(p: Array, reduction: str = "sum") -> Array:
+  """Sum (or mean) over edges of the Shannon entropy of each row of ``p``."""
+  h = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0), axis=-1)
+  return _reduce(h, reduction)
+
+
+def l2(z: Array, reduction: str = "sum") -> Array:
+  """Half the sum (or mean) of squares."""
+  return 0.5 * _reduce(jnp.square(z), reduction)
+
+
+def schedule(
+  kind: str, strength: float, start: float = 0.0, ramp_epochs: float = 1.0
+) -> Callable[[Array], Array]:
+  """The strength ``lambda_t`` as a function of the (integer) epoch ``t``."""
+  if kind == "constant":
+    return lambda epoch: jnp.asarray(strength, jnp.float32)
+
+  def linear(epoch: Array) -> Array:
+    frac = jnp.minimum(jnp.asarray(epoch, jnp.float32) / ramp_epochs, 1.0)
+    return jnp.asarray(start + (strength - start) * frac, jnp.float32)
+
+  return linear
+
+
+def _penalty(name: str, cfg: Mapping[str, Any]) -> Callable[[Array], Array]:
+  reduction = cfg.get("reduction", "sum")
+  if name == "sa":
+    return lambda z: sa_penalty(z, cfg["a"], cfg["mu"], reduction)
+  if name == "beta_decay":
+    return beta_decay
+  if name == "entropy":
+    if cfg["apply_to"] == "logits":
+      return lambda z: entropy(jax.nn.softmax(z, axis=-1), reduction)
+    return lambda z: entropy(z, reduction)
+  if name == "l2":
+    return lambda z: l2(z, reduction)
+  raise ConfigError(f"unknown regulariser {name!r}; choose from {sorted(REGULARIZER_FIELDS)}")
+
+
+#: Fields each regulariser accepts besides the common ones.
+REGULARIZER_FIELDS: dict[str, tuple[str, ...]] = {
+  "sa": ("a", "mu", "reduction"),
+  "beta_decay": (),
+  "entropy": ("reduction",),
+  "l2": ("reduction",),
+}
+COMMON_FIELDS = ("enabled", "schedule", "strength", "start", "ramp_epochs", "apply_to")
+
+
+@dataclasses.dataclass(frozen=True)
+class Regularizer:
+  """A weighted sum of alpha penalties: ``R(alphas, epoch) = sum_k lambda_k(epoch) P_k(z_k)``.
+
+  Call it as ``total, parts = reg(alphas, epoch)``; ``parts`` maps
+  ``'reg/<name>'`` to each weighted term and ``'reg/<name>_lambda'`` to its
+  strength, for logging.
+  """
+
+  terms: tuple[tuple[str, Callable[[Array], Array], Callable[[Array], Array], str], ...]
+  probs: Callable[[PyTree], PyTree]
+
+  def __call__(self, alphas: PyTree, epoch: Array) -> tuple[Array, dict[str, Array]]:
+    total = jnp.zeros((), jnp.float32)
+    parts: dict[str, Array] = {}
+    probs = self.probs(alphas) if any(t[3] == "probs" for t in self.terms) else None
+    for name, penalty, lam_fn, apply_to in self.terms:
+      source = probs if apply_to == "probs" else alphas
+      value = sum(penalty(z) for z in jax.tree.leaves(source))
+      lam = lam_fn(epoch)
+      term = lam * value
+      parts[f"reg/{name}"] = term
+      parts[f"reg/{name}_lambda"] = lam
+      total = total + term
+    return total, parts
+
+  @property
+  def names(self) -> tuple[str, ...]:
+    return tuple(t[0] for t in self.terms)
+
+
+def make_regularizer(
+  config: Mapping[str, Any], total_epochs: int, probs: Callable[[PyTree], PyTree]
+) -> Regularizer:
+  """Builds the enabled regularisers of ``config`` (``config.regularizers``).
+
+  Args:
+    config: maps a regulariser name (``sa``, ``beta_decay``, ``entropy``,
+      ``l2``) to its fields: ``enabled``, ``schedule``, ``strength``,
+      ``start``, ``ramp_epochs`` (0 = ``total_epochs``), ``apply_to`` and the
+      regulariser's own fields (:data:`REGULARIZER_FIELDS`).
+    total_epochs: the search length, the default ramp of linear schedules.
+    probs: the relaxation's deterministic probabilities, for ``apply_to='probs'``.
+
+  Raises:
+    ConfigError: naming the offending field and the values it accepts.
+  """
+  terms = []
+  for name, cfg in dict(config).items():
+    cfg = dict(cfg)
+    if name not in REGULARIZER_FIELDS:
+      raise ConfigError(
+        f"unknown regulariser config.regularizers.{name}; choose from {sorted(REGULARIZER_FIELDS)}"
+      )
+    allowed = set(COMMON_FIELDS) | set(REGULARIZER_FIELDS[name])
+    unknown = sorted(set(cfg) - allowed)
+    if unknown:
+      raise ConfigError(
+        f"config.regularizers.{name} has no field(s) {unknown}; its fields are {sorted(allowed)}"
+      )
+    if not cfg.get("enabled", True):
+      continue
+    where = f"config.regularizers.{name}"
+    kind = cfg.get("schedule", "constant")
+    if kind not in SCHEDULES:
+      raise ConfigError(f"{where}.schedule must be one of {list(SCHEDULES)}, got {kind!r}")
+    apply_to = cfg.get("apply_to", "logits")
+    if apply_to not in APPLY_TO:
+      raise ConfigError(f"{where}.apply_to must be one of {list(APPLY_TO)}, got {apply_to!r}")
+    if cfg.get("reduction", "sum") not in REDUCTIONS:
+      raise ConfigError(
+        f"{where}.reduction must be one of {list(REDUCTIONS)}, got {cfg['reduction']!r}"
+      )
+    if name == "sa" and not cfg.get("mu", 0.0) >= 0:
+      raise ConfigError(f"{where}.mu (smoothness) must be >= 0, got {cfg['mu']}")
+    ramp = cfg.get("ramp_epochs", 0) or total_epochs
+    if ramp <= 0:
+      raise ConfigError(f"{where}.ramp_epochs must be >= 0, got {cfg.get('ramp_epochs')}")
+    cfg.setdefault("a", 1.0)
+    cfg.setdefault("mu", 0.0)
+    cfg["apply_to"] = apply_to
+    lam = schedule(kind, float(cfg.get("strength", 0.0)), float(cfg.get("start", 0.0)), ramp)
+    terms.append((name, _penalty(name, cfg), lam, apply_to))
+  return Regularizer(tuple(terms), probs)

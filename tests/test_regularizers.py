@@ -1,0 +1,193 @@
+"""Regularisers against hand computations, their limits, schedules and composition."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from nasjax import bilevel
+from nasjax import regularizers as R
+from nasjax.config import search_config
+from nasjax.errors import ConfigError
+from nasjax.relax import Softmax
+
+X = np.array([-3.0, -1.2, -0.3, 0.0, 0.2, 0.9, 2.5])
+
+
+def _sa_by_hand(x, a, mu):
+  return 0.5 * ((1 + a) * x + (1 - a) * x * math.erf(mu * (1 - a) * x))
+
+
+def _sa_grad_by_hand(x, a, mu):
+  u = mu * (1 - a) * x
+  return 0.5 * (
+    (1 + a)
+    + (1 - a) * math.erf(u)
+    + (1 - a) * x * mu * (1 - a) * 2 / math.sqrt(math.pi) * math.exp(-u * u)
+  )
+
+
+@pytest.mark.parametrize("a,mu", [(0.25, 2.0), (0.75, 0.5), (0.0, 1.0), (1.0, 3.0)])
+def test_sa_value_and_gradient_by_hand(a, mu):
+  with jax.enable_x64(True):
+    x = jnp.asarray(X, jnp.float64)
+    np.testing.assert_allclose(
+      R.smooth_activation(x, a, mu), [_sa_by_hand(v, a, mu) for v in X], rtol=1e-12
+    )
+    grad = jax.vmap(jax.grad(lambda v: R.smooth_activation(v, a, mu)))(x)
+    np.testing.assert_allclose(grad, [_sa_grad_by_hand(v, a, mu) for v in X], rtol=1e-12)
+    assert float(R.sa_penalty(x.reshape(1, -1), a, mu)) == pytest.approx(
+      sum(_sa_by_hand(v, a, mu) for v in X), rel=1e-12
+    )
+
+
+def test_sa_limits():
+  with jax.enable_x64(True):
+    x = jnp.asarray(X, jnp.float64)
+    for a in (0.0, 0.25, 0.75):  # mu -> infinity: leaky ReLU with negative slope a
+      np.testing.assert_allclose(
+        R.smooth_activation(x, a, 1e6), np.where(X > 0, X, a * X), rtol=1e-12, atol=1e-12
+      )
+    # a = 0, mu = 1/sqrt(2): GELU.
+    np.testing.assert_allclose(
+      R.smooth_activation(x, 0.0, 1 / math.sqrt(2)), jax.nn.gelu(x, approximate=False), rtol=1e-12
+    )
+    z = x.reshape(1, -1)
+    # a = 1 (Eq. 8): the sum of alpha, or its mean; any mu.
+    assert float(R.sa_penalty(z, 1.0, 5.0)) == pytest.approx(X.sum(), abs=1e-12)
+    assert float(R.sa_penalty(z, 1.0, 5.0, "mean")) == pytest.approx(X.mean(), abs=1e-12)
+    # mu = 0: (1 + a) / 2 times the sum.
+    assert float(R.sa_penalty(z, 0.5, 0.0)) == pytest.approx(0.75 * X.sum(), abs=1e-12)
+    np.testing.assert_allclose(jax.grad(lambda z: R.sa_penalty(z, 1.0, 0.0))(z), np.ones_like(z))
+
+
+def test_beta_decay_entropy_l2_by_hand():
+  with jax.enable_x64(True):
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(6, 5)), jnp.float64)
+    zn = np.asarray(z)
+    lse = np.log(np.exp(zn).sum(-1))
+    assert float(R.beta_decay(z)) == pytest.approx(lse.mean(), rel=1e-12)
+    p = np.exp(zn - lse[:, None])
+    np.testing.assert_allclose(jax.grad(R.beta_decay)(z), p / 6, rtol=1e-12)
+
+    h = -(p * np.log(p)).sum(-1)
+    ent = lambda z: R.entropy(jax.nn.softmax(z, -1))
+    assert float(ent(z)) == pytest.approx(h.sum(), rel=1e-12)
+    np.testing.assert_allclose(
+      jax.grad(ent)(z), -p * (np.log(p) + h[:, None]), rtol=1e-9, atol=1e-12
+    )
+    assert float(R.entropy(jnp.full((3, 4), 0.25))) == pytest.approx(3 * math.log(4))
+    assert float(R.entropy(jnp.eye(4))) == 0.0
+    assert np.all(np.isfinite(jax.grad(lambda p: R.entropy(p))(jnp.eye(4))))
+
+    assert float(R.l2(z)) == pytest.approx(0.5 * (zn**2).sum(), rel=1e-12)
+    np.testing.assert_allclose(jax.grad(R.l2)(z), zn, rtol=1e-12)
+
+
+def test_schedules():
+  const = R.schedule("constant", 0.3)
+  assert [float(const(e)) for e in (0, 7, 100)] == pytest.approx([0.3, 0.3, 0.3])
+  beta = R.schedule("linear", 50.0, 0.0, 100)  # Beta-DARTS: 50 * epoch / 100
+  assert [float(beta(e)) for e in (0, 1, 40, 99)] == pytest.approx([0, 0.5, 20, 49.5])
+  sa = R.schedule("linear", 10.0, 0.0, 50)  # SA: epoch / 5 over 50 epochs
+  assert [float(sa(e)) for e in (0, 5, 49)] == pytest.approx([0, 1, 9.8])
+  ramp = R.schedule("linear", 1.0, 0.2, 4)  # from start to strength, then flat
+  assert [float(ramp(e)) for e in (0, 2, 4, 9)] == pytest.approx([0.2, 0.6, 1.0, 1.0])
+
+
+def _cfg(**regs):
+  base = search_config().regularizers
+  for name, fields in regs.items():
+    base[name].update(dict(enabled=True, **fields))
+  return base
+
+
+def test_composition_weights_and_sums_the_terms():
+  with jax.enable_x64(True):
+    relax = Softmax(temperature=2.0)
+    cfg = _cfg(
+      sa=dict(schedule="linear", strength=10.0, a=0.5, mu=1.0),
+      entropy=dict(schedule="constant", strength=0.1, apply_to="probs"),
+      l2=dict(schedule="constant", strength=0.01, apply_to="logits"),
+    )
+    reg = R.make_regularizer(cfg, total_epochs=50, probs=relax.probs)
+    alphas = {"cell": jnp.asarray(np.random.default_rng(1).normal(size=(6, 5)), jnp.float64)}
+    total, parts = reg(alphas, 20)
+    z = alphas["cell"]
+    p = jax.nn.softmax(z / 2.0, -1)
+    expected = {
+      "sa": 4.0 * R.sa_penalty(z, 0.5, 1.0),
+      "entropy": 0.1 * R.entropy(p),
+      "l2": 0.01 * R.l2(z),
+    }
+    for name, value in expected.items():
+      assert float(parts[f"reg/{name}"]) == pytest.approx(float(value), rel=1e-6)
+    assert float(parts["reg/sa_lambda"]) == pytest.approx(4.0)
+    assert float(total) == pytest.approx(sum(float(v) for v in expected.values()), rel=1e-6)
+    assert sorted(reg.names) == ["entropy", "l2", "sa"]
+
+
+def test_disabled_regularisers_contribute_nothing():
+  reg = R.make_regularizer(search_config().regularizers, 50, Softmax().probs)
+  total, parts = reg({"cell": jnp.ones((6, 5))}, 3)
+  assert float(total) == 0.0 and parts == {}
+
+
+@pytest.mark.parametrize(
+  "edit,message",
+  [
+    (
+      lambda c: c.__setitem__("bogus", ml_collections.ConfigDict({"enabled": True})),
+      "unknown regulariser",
+    ),
+    (lambda c: c.sa.update(enabled=True, schedule="cosine"), "schedule"),
+    (lambda c: c.entropy.update(enabled=True, apply_to="weights"), "apply_to"),
+    (lambda c: c.sa.update(enabled=True, mu=-1.0), "mu"),
+    (lambda c: c.l2.update(enabled=True, reduction="max"), "reduction"),
+  ],
+)
+def test_bad_regulariser_config_names_the_field(edit, message):
+  cfg = search_config().regularizers
+  edit(cfg)
+  with pytest.raises(ConfigError, match=message):
+    R.make_regularizer(cfg, 50, Softmax().probs)
+
+
+def test_unknown_regulariser_field_is_an_error():
+  cfg = ml_collections.ConfigDict({"sa": {"enabled": True, "alpha_slope": 0.2}})
+  with pytest.raises(ConfigError, match="alpha_slope"):
+    R.make_regularizer(cfg, 50, Softmax().probs)
+
+
+def _run_alpha(tx, steps=40, sa_strength=0.0):
+  """Alpha optimised on a fixed validation objective, optionally plus Eq. 8."""
+  rng = np.random.default_rng(3)
+  target = jnp.asarray(rng.normal(size=(6, 5)), jnp.float32)
+  alpha = {"cell": 1e-3 * jnp.asarray(rng.normal(size=(6, 5)), jnp.float32)}
+
+  def objective(a):
+    p = jax.nn.softmax(a["cell"], -1)
+    return -jnp.sum(jax.nn.log_softmax(target, -1) * p) + sa_strength * R.sa_penalty(a["cell"])
+
+  state = tx.init(alpha)
+  for _ in range(steps):
+    grads = jax.grad(objective)(alpha)
+    updates, state = tx.update(grads, state, alpha)
+    alpha = optax.apply_updates(alpha, updates)
+  return jax.nn.softmax(alpha["cell"], -1)
+
+
+def test_sa_eq8_changes_probabilities_under_adam_but_not_under_sgd():
+  """Eq. 8 adds the same constant to every logit's gradient: invisible to softmax
+  under SGD (a uniform shift), but Adam rescales each coordinate, so p moves."""
+  cfg = search_config().optimizer.alpha
+  cfg.weight_decay = 0.0  # SA runs turn alpha weight decay off
+  adam = bilevel.alpha_optimizer(cfg)
+  p_plain, p_sa = _run_alpha(adam), _run_alpha(adam, sa_strength=1.0)
+  assert float(jnp.max(jnp.abs(p_plain - p_sa))) > 1e-3
+  sgd = optax.sgd(0.1)
+  np.testing.assert_allclose(_run_alpha(sgd), _run_alpha(sgd, sa_strength=1.0), atol=1e-6)
