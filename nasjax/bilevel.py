@@ -1,0 +1,345 @@
+"""The bilevel search step: the one place that updates alpha and the weights.
+
+State is an explicit pytree, :class:`SearchState`. Weights and alpha are two
+disjoint pytrees with two optax optimisers, so the weight optimiser cannot
+touch alpha (and vice versa) by construction. One search step is
+
+1. the alpha update on a validation batch (hypergradient of the configured
+   mode, plus the gradient of the enabled regularisers), then
+2. the weight update on a training batch, with the *new* alpha,
+
+as in DARTS. :func:`make_search_step` returns that step jitted, with the
+state donated; randomness is ``fold_in(state.rng, state.step)``.
+
+Optimisers (DESIGN.md §3): weights use SGD with momentum, coupled weight
+decay, global-norm gradient clipping and a cosine learning rate from ``lr``
+to ``lr_min`` stepped once per epoch (PyTorch's ``CosineAnnealingLR`` as the
+DARTS code uses it). Alpha uses Adam with a coupled L2 term added to the
+gradient before the moments: ``chain(add_decayed_weights, adam)``.
+
+Batch-norm running statistics (where a layer tracks them) are updated by the
+weight step only, i.e. from the weight half of the data.
+
+Example:
+  >>> import jax, jax.numpy as jnp
+  >>> from nasjax import bilevel, config as cfg
+  >>> config = cfg.search_config()
+  >>> config.space.channels, config.space.cells_per_stage = 4, 1
+  >>> setup = bilevel.make_search_setup(config, steps_per_epoch=10)
+  >>> state = setup.init(jax.random.key(0), (32, 32, 3))
+  >>> batch = {'image': jnp.zeros((8, 32, 32, 3)), 'label': jnp.zeros((8,), jnp.int32)}
+  >>> state, metrics = jax.jit(setup.step)(state, batch, batch)
+  >>> int(state.step), sorted(metrics)[:3]
+  (1, ['alpha/entropy', 'alpha/grad_norm', 'lr'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from nasjax import hypergradient as hg
+from nasjax import losses
+from nasjax.compilation import init_variables
+from nasjax.config import validate_search_config
+from nasjax.regularizers import Regularizer, entropy, make_regularizer
+from nasjax.relax import Relaxation, make_relaxation
+from nasjax.spaces import SearchSpace, get_space
+
+Array = jax.Array
+PyTree = Any
+Batch = dict[str, Array]
+Metrics = dict[str, Array]
+
+
+@flax.struct.dataclass
+class SearchState:
+  """Everything a search carries from one step to the next.
+
+  Attributes:
+    step: the number of completed search steps (int32 scalar).
+    params: supernet weights ``w``.
+    batch_stats: BN running statistics (may be empty).
+    alphas: architecture logits, ``{name: (edges, ops)}``.
+    weight_opt_state: the weight optimiser's state (momentum buffer, ...).
+    alpha_opt_state: the alpha optimiser's state (Adam moments, ...).
+    rng: raw ``uint32`` key data; step ``t`` uses ``fold_in(rng, t)``.
+  """
+
+  step: Array
+  params: PyTree
+  batch_stats: PyTree
+  alphas: PyTree
+  weight_opt_state: optax.OptState
+  alpha_opt_state: optax.OptState
+  rng: Array
+
+
+def epoch_cosine_schedule(
+  lr: float, lr_min: float, epochs: int, steps_per_epoch: int
+) -> optax.Schedule:
+  """Cosine annealing from ``lr`` to ``lr_min`` over ``epochs``, constant within an epoch."""
+
+  def schedule(step: Array) -> Array:
+    epoch = jnp.minimum(step // steps_per_epoch, epochs)
+    cos = 0.5 * (1.0 + jnp.cos(math.pi * epoch / epochs))
+    return jnp.asarray(lr_min + (lr - lr_min) * cos, jnp.float32)
+
+  return schedule
+
+
+def weight_optimizer(
+  cfg: ml_collections.ConfigDict, lr_schedule: optax.Schedule
+) -> optax.GradientTransformation:
+  """SGD(momentum, Nesterov optional) with coupled decay after global-norm clipping."""
+  parts = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
+  parts += [
+    optax.add_decayed_weights(cfg.weight_decay),
+    optax.trace(decay=cfg.momentum, nesterov=cfg.nesterov),
+    optax.scale_by_learning_rate(lr_schedule),
+  ]
+  return optax.chain(*parts)
+
+
+def alpha_optimizer(cfg: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Adam with coupled L2 (``add_decayed_weights`` before ``adam``, not ``adamw``)."""
+  return optax.chain(
+    optax.add_decayed_weights(cfg.weight_decay),
+    optax.adam(cfg.lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps),
+  )
+
+
+def momentum_buffer(weight_opt_state: optax.OptState) -> PyTree:
+  """The SGD momentum buffer inside the weight optimiser's state."""
+  return optax.tree_utils.tree_get(weight_opt_state, "trace")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSetup:
+  """The pure functions of one search, built from its config.
+
+  Build it with :func:`make_search_setup`. Its methods are pure functions of
+  their arguments (jit them, vmap them over seeds); the dataclass holds only
+  static structure: the model, the relaxation, the regularisers, the two
+  optimisers and the learning-rate schedule.
+  """
+
+  config: ml_collections.ConfigDict
+  space: SearchSpace
+  model: nn.Module
+  relaxation: Relaxation
+  regularizer: Regularizer
+  weight_tx: optax.GradientTransformation
+  alpha_tx: optax.GradientTransformation
+  lr_schedule: optax.Schedule
+  hypergradient: Callable[..., Any]
+  steps_per_epoch: int
+
+  # -- state --------------------------------------------------------------
+
+  def init(self, rng: Array, image_shape: tuple[int, ...]) -> SearchState:
+    """A fresh state: weights from the model's initialisers, alpha ``init_std * N(0, 1)``.
+
+    Args:
+      rng: a JAX key (typed or raw).
+      image_shape: one example's shape, e.g. ``(32, 32, 3)``.
+    """
+    if not jnp.issubdtype(jnp.asarray(rng).dtype, jax.dtypes.prng_key):
+      rng = jax.random.wrap_key_data(rng)
+    k_params, k_alpha, k_run = jax.random.split(rng, 3)
+    shapes = self.space.alpha_shapes(self.config.space)
+    keys = dict(zip(sorted(shapes), jax.random.split(k_alpha, len(shapes)), strict=True))
+    std = self.config.optimizer.alpha.init_std
+    alphas = {name: std * jax.random.normal(keys[name], shape) for name, shape in shapes.items()}
+    dummy = jnp.zeros((2,) + tuple(image_shape), jnp.float32)
+    variables = init_variables(
+      self.model, k_params, dummy, self.relaxation.probs(alphas), train=True
+    )
+    params = variables["params"]
+    return SearchState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      batch_stats=variables.get("batch_stats", {}),
+      alphas=alphas,
+      weight_opt_state=self.weight_tx.init(params),
+      alpha_opt_state=self.alpha_tx.init(alphas),
+      rng=jax.random.key_data(k_run),
+    )
+
+  # -- losses -------------------------------------------------------------
+
+  def loss(
+    self, params: PyTree, alphas: PyTree, batch: Batch, batch_stats: PyTree, rng: Array | None
+  ) -> tuple[Array, tuple[Array, PyTree]]:
+    """Training-mode loss ``L(w, alpha)`` on ``batch``; aux = (logits, new BN stats)."""
+    weights = self.relaxation.weights(alphas, rng, True)
+    logits, mutated = self.model.apply(
+      {"params": params, "batch_stats": batch_stats},
+      batch["image"],
+      weights,
+      train=True,
+      mutable=["batch_stats"],
+    )
+    return losses.cross_entropy(logits, batch["label"]), (logits, mutated["batch_stats"])
+
+  def logits(self, state: SearchState, images: Array) -> Array:
+    """Evaluation-mode supernet logits with the deterministic op probabilities."""
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    return self.model.apply(variables, images, self.relaxation.probs(state.alphas), train=False)
+
+  def evaluate(self, state: SearchState, batch: Batch) -> Metrics:
+    """Loss and accuracy of the supernet on ``batch`` in evaluation mode.
+
+    An optional ``batch['weight']`` (1 for real examples, 0 for filler)
+    weights the means; ``count`` is the total weight.
+    """
+    logits = self.logits(state, batch["image"])
+    labels = batch["label"]
+    weight = batch.get("weight", jnp.ones(labels.shape, jnp.float32))
+    count = jnp.sum(weight)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
+    correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+    return {
+      "loss": jnp.sum(weight * loss) / count,
+      "acc": jnp.sum(weight * correct) / count,
+      "count": count,
+    }
+
+  # -- the two updates ----------------------------------------------------
+
+  def _keys(self, state: SearchState) -> tuple[Array, Array]:
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+    return jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+
+  def epoch(self, step: Array) -> Array:
+    """The (integer) epoch a step belongs to."""
+    return step // self.steps_per_epoch
+
+  def alpha_update(
+    self, state: SearchState, train_batch: Batch, val_batch: Batch
+  ) -> tuple[SearchState, Metrics]:
+    """Updates alpha only: hypergradient + regulariser gradient, then the alpha optimiser."""
+    key, _ = self._keys(state)
+    w_cfg = self.config.optimizer.weights
+    inner = hg.InnerStep(
+      lr=self.lr_schedule(state.step),
+      momentum=w_cfg.momentum,
+      momentum_buffer=momentum_buffer(state.weight_opt_state),
+      weight_decay=w_cfg.weight_decay,
+      nesterov=w_cfg.nesterov,
+    )
+
+    def loss_fn(params, alphas, batch):
+      return self.loss(params, alphas, batch, state.batch_stats, key)
+
+    g_hyper, (val_loss, (val_logits, _)) = self.hypergradient(
+      loss_fn, state.params, state.alphas, train_batch, val_batch, inner
+    )
+    (reg, parts), g_reg = jax.value_and_grad(self.regularizer, has_aux=True)(
+      state.alphas, self.epoch(state.step)
+    )
+    grads = jax.tree.map(jnp.add, g_hyper, g_reg)
+    updates, alpha_opt_state = self.alpha_tx.update(grads, state.alpha_opt_state, state.alphas)
+    alphas = optax.apply_updates(state.alphas, updates)
+    probs = jax.tree.leaves(self.relaxation.probs(alphas))
+    metrics = {
+      "val/loss": val_loss,
+      "val/acc": losses.accuracy(val_logits, val_batch["label"]),
+      "reg/total": reg,
+      **parts,
+      "alpha/grad_norm": optax.tree.norm(grads),
+      "alpha/entropy": sum(entropy(p, "sum") for p in probs) / sum(p.shape[0] for p in probs),
+    }
+    return state.replace(alphas=alphas, alpha_opt_state=alpha_opt_state), metrics
+
+  def weight_update(self, state: SearchState, train_batch: Batch) -> tuple[SearchState, Metrics]:
+    """Updates the weights (and BN statistics) only, at the current alpha."""
+    _, key = self._keys(state)
+    (loss, (logits, batch_stats)), grads = jax.value_and_grad(self.loss, has_aux=True)(
+      state.params, state.alphas, train_batch, state.batch_stats, key
+    )
+    updates, weight_opt_state = self.weight_tx.update(grads, state.weight_opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {
+      "train/loss": loss,
+      "train/acc": losses.accuracy(logits, train_batch["label"]),
+      "weights/grad_norm": optax.tree.norm(grads),
+      "lr": self.lr_schedule(state.step),
+    }
+    return state.replace(
+      params=params, batch_stats=batch_stats, weight_opt_state=weight_opt_state
+    ), metrics
+
+  def step(
+    self, state: SearchState, train_batch: Batch, val_batch: Batch
+  ) -> tuple[SearchState, Metrics]:
+    """One search step: the alpha update on ``val_batch``, then the weight update."""
+    state, alpha_metrics = self.alpha_update(state, train_batch, val_batch)
+    state, weight_metrics = self.weight_update(state, train_batch)
+    return state.replace(step=state.step + 1), {**alpha_metrics, **weight_metrics}
+
+
+def _hypergradient(config: ml_collections.ConfigDict) -> Callable[..., Any]:
+  fn = hg.HYPERGRADIENTS[config.hypergradient]
+  if fn is hg.second_order_fd:
+    fn = functools.partial(fn, radius=config.fd_radius)
+  return fn
+
+
+def make_search_setup(config: ml_collections.ConfigDict, steps_per_epoch: int) -> SearchSetup:
+  """Validates ``config`` and builds the search's pure functions.
+
+  Args:
+    config: a search config (see :func:`nasjax.config.search_config`).
+    steps_per_epoch: search steps per epoch; sets the cosine schedule and the
+      epoch that regulariser schedules see.
+
+  Raises:
+    ConfigError: for an invalid config, naming the field.
+  """
+  validate_search_config(config)
+  if not (isinstance(steps_per_epoch, int) and steps_per_epoch >= 1):
+    raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
+  space = get_space(config.space.name)
+  relaxation = make_relaxation(config.relaxation)
+  w_cfg = config.optimizer.weights
+  lr_schedule = epoch_cosine_schedule(w_cfg.lr, w_cfg.lr_min, config.epochs, steps_per_epoch)
+  return SearchSetup(
+    config=config,
+    space=space,
+    model=space.build_supernet(config.space),
+    relaxation=relaxation,
+    regularizer=make_regularizer(config.regularizers, config.epochs, relaxation.probs),
+    weight_tx=weight_optimizer(w_cfg, lr_schedule),
+    alpha_tx=alpha_optimizer(config.optimizer.alpha),
+    lr_schedule=lr_schedule,
+    hypergradient=_hypergradient(config),
+    steps_per_epoch=steps_per_epoch,
+  )
+
+
+def init_search_state(
+  config: ml_collections.ConfigDict, rng: Array, image_shape: tuple[int, ...] = (32, 32, 3)
+) -> SearchState:
+  """A fresh :class:`SearchState` for ``config`` (see :meth:`SearchSetup.init`)."""
+  return make_search_setup(config, steps_per_epoch=1).init(rng, image_shape)
+
+
+def make_search_step(
+  config: ml_collections.ConfigDict, steps_per_epoch: int
+) -> Callable[[SearchState, Batch, Batch], tuple[SearchState, Metrics]]:
+  """The jitted search step ``(state, train_batch, val_batch) -> (state, metrics)``.
+
+  The state argument is donated: do not reuse it after the call.
+  """
+  return jax.jit(make_search_setup(config, steps_per_epoch).step, donate_argnums=0)

@@ -1,0 +1,305 @@
+"""The search configuration: its defaults and its validation.
+
+:func:`search_config` returns a ConfigDict holding every field the search
+core reads, with the defaults of DESIGN.md §3 (DARTS on CIFAR). Config files
+under ``configs/`` start from it and change what their method needs;
+:func:`validate_search_config` turns an impossible value into a
+:class:`~nasjax.errors.ConfigError` naming the field and the fix.
+
+Example:
+  >>> from nasjax.config import search_config, validate_search_config
+  >>> config = search_config()
+  >>> config.optimizer.alpha.lr
+  0.0003
+  >>> config.optimizer.weights.lr = -1.0
+  >>> validate_search_config(config)
+  Traceback (most recent call last):
+  ...
+  nasjax.errors.ConfigError: config.optimizer.weights.lr must be > 0, got -1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+
+from nasjax.errors import ConfigError
+from nasjax.genotype import NB201_OPS
+from nasjax.hypergradient import HYPERGRADIENTS
+from nasjax.regularizers import make_regularizer
+from nasjax.relax import make_relaxation
+
+ConfigDict = ml_collections.ConfigDict
+
+
+def _regularizer(**fields: Any) -> ConfigDict:
+  base = dict(
+    enabled=False, schedule="constant", strength=0.0, start=0.0, ramp_epochs=0, apply_to="logits"
+  )
+  base.update(fields)
+  return ConfigDict(base)
+
+
+def search_config() -> ConfigDict:
+  """Defaults for a DARTS search (first order) on the NAS-Bench-201 space.
+
+  Fields:
+    seed: root of every random stream (init, alpha, data order, relaxation).
+    epochs, batch_size: search length and per-step batch (per half).
+    hypergradient: ``first_order``, ``second_order_exact`` or ``second_order_fd``.
+    fd_radius: norm of the weight perturbation of ``second_order_fd``
+      (``eps = fd_radius / ||v||``; DARTS uses 0.01).
+    space: the search space (``name`` plus the space's fields).
+    relaxation: how alpha becomes mixing weights (``name`` plus fields).
+    optimizer.weights: SGD momentum, cosine lr from ``lr`` to ``lr_min`` per
+      epoch, coupled ``weight_decay``, global-norm ``grad_clip`` (0 = off).
+    optimizer.alpha: Adam with coupled L2 ``weight_decay`` added to the
+      gradient before the moments; alpha initialised ``init_std * N(0, 1)``.
+    regularizers: ``sa``, ``beta_decay``, ``entropy``, ``l2``; each has
+      ``enabled``, a strength ``schedule`` and ``apply_to``
+      (see :mod:`nasjax.regularizers`).
+
+  Fields of a search run (:mod:`nasjax.search`):
+    data: ``source`` (``tfds`` or ``npz``), ``name`` (``cifar10``,
+      ``cifar100``), ``data_dir`` and ``download`` for tfds, ``path`` for npz
+      (environment variables expand), the weight/alpha ``split_policy`` and
+      ``split_ratio``, ``train_limit`` (first N training images; 0 = all),
+      ``augment`` (``crop_padding``, ``flip``, ``cutout`` length, 0 = off).
+    eval: supernet accuracy on the test split every ``every_epochs`` epochs
+      (0 = never), in batches of ``batch_size``, on the first ``limit``
+      images (0 = all).
+    checkpoint: ``keep`` the last k, save every ``every_epochs`` epochs,
+      ``async_save``.
+    log_every_steps: how often metrics are fetched, checked and written.
+    nb201_table: the NAS-Bench-201 table for per-epoch accuracies; "" looks
+      for ``$NASJAX_DATA_DIR/nb201.csv.gz``, "none" turns the look-up off.
+    progress_bar: a progress bar with ETA on the terminal (process 0).
+    compilation_cache: folder of the persistent XLA cache ("" = default,
+      "off" = none).
+    allow_resume_with_changes: resume a workdir although the config differs
+      from the one it was started with (e.g. a lower lr after divergence).
+  """
+  c = ConfigDict()
+  c.seed = 0
+  c.epochs = 50
+  c.batch_size = 64
+  c.hypergradient = "first_order"
+  c.fd_radius = 0.01
+  c.space = ConfigDict(
+    dict(
+      name="nb201",
+      channels=16,
+      cells_per_stage=5,
+      num_classes=10,
+      ops=NB201_OPS,
+      track_running_stats=False,
+      scan_cells=True,
+    )
+  )
+  c.relaxation = ConfigDict(dict(name="softmax", temperature=1.0))
+  c.optimizer = ConfigDict()
+  c.optimizer.weights = ConfigDict(
+    dict(lr=0.025, lr_min=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4, grad_clip=5.0)
+  )
+  c.optimizer.alpha = ConfigDict(
+    dict(lr=3e-4, b1=0.5, b2=0.999, eps=1e-8, weight_decay=1e-3, init_std=1e-3)
+  )
+  c.regularizers = ConfigDict(
+    dict(
+      sa=_regularizer(schedule="linear", a=1.0, mu=0.0, reduction="sum"),
+      beta_decay=_regularizer(schedule="linear", strength=50.0, ramp_epochs=100),
+      entropy=_regularizer(apply_to="probs", reduction="sum"),
+      l2=_regularizer(reduction="sum"),
+    )
+  )
+  c.data = ConfigDict(
+    dict(
+      source="tfds",
+      name="cifar10",
+      data_dir="",
+      download=True,
+      path="$NASJAX_DATA_DIR/cifar10_subset.npz",
+      split_policy="disjoint",
+      split_ratio=0.5,
+      train_limit=0,
+      augment=ConfigDict(dict(crop_padding=4, flip=True, cutout=0)),
+    )
+  )
+  c.eval = ConfigDict(dict(every_epochs=1, batch_size=256, limit=0))
+  c.checkpoint = ConfigDict(dict(keep=3, every_epochs=1, async_save=True))
+  c.log_every_steps = 20
+  c.nb201_table = ""
+  c.progress_bar = True
+  c.compilation_cache = ""
+  c.allow_resume_with_changes = False
+  return c
+
+
+def nb201_protocol(config: ConfigDict) -> ConfigDict:
+  """NAS-Bench-201's DARTS search protocol on CIFAR-10.
+
+  50 epochs, batch 64, the NB201 space (C=16, N=5), weights by SGD with
+  Nesterov momentum 0.9, lr 0.025 cosine to 0.001, weight decay 5e-4 and
+  gradient clipping 5; alpha as DARTS (Adam 3e-4, betas (0.5, 0.999), L2 1e-3).
+  """
+  config.epochs = 50
+  config.batch_size = 64
+  config.space.name = "nb201"
+  config.optimizer.weights.update(
+    lr=0.025, lr_min=0.001, momentum=0.9, nesterov=True, weight_decay=5e-4, grad_clip=5.0
+  )
+  config.data.name = "cifar10"
+  config.space.num_classes = 10
+  return config
+
+
+def runlocal(config: ConfigDict) -> ConfigDict:
+  """Shrinks a search to finish in about a minute on a 2-core CPU.
+
+  A supernet of C=8 with one cell per stage, 3 epochs of 20 steps on 1,280
+  images of the CIFAR-10 subset in ``$NASJAX_DATA_DIR`` (640 per half, batch
+  32), evaluated on 512 test images. Everything else (optimisers,
+  regularisers, hypergradient) is the config's own.
+  """
+  config.epochs = 3
+  config.batch_size = 32
+  config.space.channels = 8
+  config.space.cells_per_stage = 1
+  config.data.source = "npz"
+  config.data.name = "cifar10"
+  config.data.train_limit = 1280
+  config.eval.limit = 512
+  config.eval.batch_size = 256
+  config.log_every_steps = 5
+  return config
+
+
+def parse_variants(arg: str | None, known: tuple[str, ...]) -> set[str]:
+  """The comma-separated variants after ``config.py:`` (e.g. ``runlocal,fd``).
+
+  Raises:
+    ConfigError: for a variant the config file does not know.
+  """
+  variants = {v.strip() for v in (arg or "").split(",") if v.strip()}
+  unknown = sorted(variants - set(known))
+  if unknown:
+    raise ConfigError(f"unknown config variant(s) {unknown}; this config knows {sorted(known)}")
+  return variants
+
+
+def _check(ok: bool, message: str) -> None:
+  if not ok:
+    raise ConfigError(message)
+
+
+def _positive(value: Any, where: str) -> None:
+  _check(isinstance(value, (int, float)) and value > 0, f"{where} must be > 0, got {value!r}")
+
+
+def _in_unit(value: Any, where: str) -> None:
+  _check(
+    isinstance(value, (int, float)) and 0 <= value < 1, f"{where} must be in [0, 1), got {value!r}"
+  )
+
+
+def _non_negative(value: Any, where: str) -> None:
+  _check(isinstance(value, (int, float)) and value >= 0, f"{where} must be >= 0, got {value!r}")
+
+
+def validate_search_config(config: ConfigDict) -> None:
+  """Checks every field the search core reads.
+
+  Raises:
+    ConfigError: with one sentence naming the field, the bad value, and what
+      is accepted.
+  """
+  from nasjax.spaces import SPACES  # avoid an import cycle with space modules
+
+  _check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
+  _check(
+    isinstance(config.epochs, int) and config.epochs >= 1,
+    f"config.epochs must be an integer >= 1, got {config.epochs!r}",
+  )
+  _check(
+    isinstance(config.batch_size, int) and config.batch_size >= 1,
+    f"config.batch_size must be an integer >= 1, got {config.batch_size!r}",
+  )
+  _check(
+    config.hypergradient in HYPERGRADIENTS,
+    f"config.hypergradient must be one of {sorted(HYPERGRADIENTS)}, got {config.hypergradient!r}",
+  )
+  _positive(config.fd_radius, "config.fd_radius")
+  _check(
+    config.space.name in SPACES,
+    f"unknown search space config.space.name={config.space.name!r}; choose one of {sorted(SPACES)}",
+  )
+  SPACES[config.space.name].validate(config.space)
+
+  w = config.optimizer.weights
+  _positive(w.lr, "config.optimizer.weights.lr")
+  _non_negative(w.lr_min, "config.optimizer.weights.lr_min")
+  _check(
+    w.lr_min <= w.lr,
+    f"config.optimizer.weights.lr_min ({w.lr_min}) must not exceed "
+    f"config.optimizer.weights.lr ({w.lr})",
+  )
+  _in_unit(w.momentum, "config.optimizer.weights.momentum")
+  _non_negative(w.weight_decay, "config.optimizer.weights.weight_decay")
+  _non_negative(w.grad_clip, "config.optimizer.weights.grad_clip")
+
+  a = config.optimizer.alpha
+  _positive(a.lr, "config.optimizer.alpha.lr")
+  _in_unit(a.b1, "config.optimizer.alpha.b1")
+  _in_unit(a.b2, "config.optimizer.alpha.b2")
+  _positive(a.eps, "config.optimizer.alpha.eps")
+  _non_negative(a.weight_decay, "config.optimizer.alpha.weight_decay")
+  _non_negative(a.init_std, "config.optimizer.alpha.init_std")
+
+  _validate_run_fields(config)
+  # The builders check regulariser and relaxation names, fields and values.
+  make_regularizer(config.regularizers, config.epochs, make_relaxation(config.relaxation).probs)
+
+
+def _validate_run_fields(config: ConfigDict) -> None:
+  from nasjax.data import NUM_CLASSES, SOURCES, SPLIT_POLICIES
+
+  d = config.data
+  _check(
+    d.source in SOURCES, f"config.data.source must be one of {list(SOURCES)}, got {d.source!r}"
+  )
+  if d.source == "tfds":
+    _check(
+      d.name in NUM_CLASSES,
+      f"config.data.name must be one of {sorted(NUM_CLASSES)}, got {d.name!r}",
+    )
+  if d.name in NUM_CLASSES:
+    _check(
+      config.space.num_classes == NUM_CLASSES[d.name],
+      f"config.space.num_classes={config.space.num_classes} but {d.name} has "
+      f"{NUM_CLASSES[d.name]} classes; set --config.space.num_classes={NUM_CLASSES[d.name]}",
+    )
+  _check(
+    d.split_policy in SPLIT_POLICIES,
+    f"config.data.split_policy must be one of {list(SPLIT_POLICIES)}, got {d.split_policy!r}",
+  )
+  _check(0 < d.split_ratio < 1, f"config.data.split_ratio must be in (0, 1), got {d.split_ratio}")
+  _non_negative(d.train_limit, "config.data.train_limit")
+  _non_negative(d.augment.crop_padding, "config.data.augment.crop_padding")
+  _non_negative(d.augment.cutout, "config.data.augment.cutout")
+  _non_negative(config.eval.every_epochs, "config.eval.every_epochs")
+  _positive(config.eval.batch_size, "config.eval.batch_size")
+  _non_negative(config.eval.limit, "config.eval.limit")
+  _check(
+    isinstance(config.checkpoint.keep, int) and config.checkpoint.keep >= 1,
+    f"config.checkpoint.keep must be an integer >= 1, got {config.checkpoint.keep!r}",
+  )
+  _check(
+    isinstance(config.checkpoint.every_epochs, int) and config.checkpoint.every_epochs >= 1,
+    f"config.checkpoint.every_epochs must be an integer >= 1, got "
+    f"{config.checkpoint.every_epochs!r}",
+  )
+  _check(
+    isinstance(config.log_every_steps, int) and config.log_every_steps >= 1,
+    f"config.log_every_steps must be an integer >= 1, got {config.log_every_steps!r}",
+  )
