@@ -1,0 +1,318 @@
+"""Search data: image sources, the weight/alpha split, augmentation and batches.
+
+Sources (``config.data.source``):
+
+* ``tfds`` -- CIFAR-10 / CIFAR-100 through tensorflow-datasets, from
+  ``config.data.data_dir``. A dataset prepared in the ``array_record`` format
+  is read without TensorFlow; one prepared as TFRecords (tfds' default) is
+  read through ``tfds.load``, which needs ``tensorflow``.
+* ``npz`` -- a ``.npz`` file with ``x_train, y_train, x_test, y_test``
+  (uint8 NHWC images, integer labels), e.g. ``cifar10_subset.npz``.
+
+The search reads batches as a pure function of ``(seed, step)``: the split
+of the training set into the weight and alpha halves, each half's order in
+an epoch and every augmentation draw are derived from the seed, the epoch
+and the step. Resuming at a step therefore needs no iterator state, and the
+global batch does not depend on the number of processes: process ``p`` of
+``P`` takes rows ``[p B/P, (p+1) B/P)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasjax.errors import ConfigError, DataNotFoundError
+
+#: Per-channel mean and standard deviation (of the training images, in [0, 1]).
+NORMALIZATION = {
+  "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+  "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+SOURCES = ("tfds", "npz")
+SPLIT_POLICIES = ("disjoint",)
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset:
+  """A labelled image dataset held in memory (uint8 NHWC images)."""
+
+  name: str
+  x_train: np.ndarray
+  y_train: np.ndarray
+  x_test: np.ndarray
+  y_test: np.ndarray
+  num_classes: int
+
+
+def _expand(path: str) -> Path:
+  return Path(os.path.expandvars(os.path.expanduser(path)))
+
+
+def load_npz(path: str, name: str = "cifar10") -> ImageDataset:
+  """Reads ``x_train, y_train, x_test, y_test`` from a ``.npz`` file."""
+  file = _expand(path)
+  if "$" in str(file):
+    raise DataNotFoundError(
+      f"config.data.path {path!r} names an unset environment variable; set it (e.g. "
+      f"NASJAX_DATA_DIR=/path/to/shared/data) or give the .npz file's full path"
+    )
+  if not file.is_file():
+    raise DataNotFoundError(
+      f"dataset file {file} not found; set config.data.path to a .npz with "
+      f"x_train/y_train/x_test/y_test (or use config.data.source='tfds')"
+    )
+  try:
+    with np.load(file) as d:
+      arrays = {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+  except KeyError as e:
+    raise DataNotFoundError(
+      f"{file} lacks the array {e}; it needs x_train, y_train, x_test and y_test"
+    ) from None
+  except (OSError, ValueError) as e:
+    raise DataNotFoundError(f"cannot read {file} as a .npz file: {e}") from None
+  for split in ("train", "test"):
+    x = arrays[f"x_{split}"]
+    if x.ndim != 4 or x.dtype != np.uint8:
+      raise DataNotFoundError(
+        f"{file}: x_{split} must be uint8 NHWC images, got {x.dtype} {x.shape}"
+      )
+  num_classes = NUM_CLASSES.get(name, int(arrays["y_train"].max()) + 1)
+  return ImageDataset(
+    name,
+    arrays["x_train"],
+    arrays["y_train"].astype(np.int32),
+    arrays["x_test"],
+    arrays["y_test"].astype(np.int32),
+    num_classes,
+  )
+
+
+def _tfds_split(name: str, split: str, data_dir: str | None, download: bool):
+  import tensorflow_datasets as tfds
+
+  try:
+    source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+    records = [source[i] for i in range(len(source))]
+    return (
+      np.stack([r["image"] for r in records]).astype(np.uint8),
+      np.array([r["label"] for r in records], np.int32),
+    )
+  except NotImplementedError:  # prepared as TFRecords: needs TensorFlow
+    pass
+  try:
+    import tensorflow  # noqa: F401
+  except ImportError:
+    raise DataNotFoundError(
+      f"{name} in {data_dir or 'the default tfds folder'} is prepared as TFRecords, which "
+      f"need tensorflow to read: pip install tensorflow, or re-prepare it without "
+      f"TensorFlow with `tfds build {name} --file_format=array_record`"
+    ) from None
+  data = tfds.as_numpy(
+    tfds.load(name, split=split, data_dir=data_dir, download=download, batch_size=-1)
+  )
+  return data["image"].astype(np.uint8), data["label"].astype(np.int32)
+
+
+def load_tfds(name: str, data_dir: str = "", download: bool = False) -> ImageDataset:
+  """CIFAR-10 or CIFAR-100 through tensorflow-datasets, fully in memory."""
+  if name not in NUM_CLASSES:
+    raise ConfigError(
+      f"config.data.name must be one of {sorted(NUM_CLASSES)} for the tfds source, got {name!r}"
+    )
+  folder = str(_expand(data_dir)) if data_dir else None
+  try:
+    x_train, y_train = _tfds_split(name, "train", folder, download)
+    x_test, y_test = _tfds_split(name, "test", folder, download)
+  except DataNotFoundError:
+    raise
+  except Exception as e:  # tfds raises assorted errors for a missing or partial dataset
+    raise DataNotFoundError(
+      f"{name} is not available from tensorflow-datasets in "
+      f"{folder or 'the default data folder'} ({type(e).__name__}: {str(e).splitlines()[0]}); "
+      f"prepare it with `tfds build {name} --data_dir=DIR --file_format=array_record` and set "
+      f"config.data.data_dir=DIR, or set config.data.download=True on a connected machine"
+    ) from None
+  return ImageDataset(name, x_train, y_train, x_test, y_test, NUM_CLASSES[name])
+
+
+def load_dataset(cfg: Any) -> ImageDataset:
+  """The dataset ``config.data`` describes (see the module docstring)."""
+  if cfg.source not in SOURCES:
+    raise ConfigError(f"config.data.source must be one of {list(SOURCES)}, got {cfg.source!r}")
+  if cfg.source == "npz":
+    return load_npz(cfg.path, cfg.name)
+  return load_tfds(cfg.name, cfg.data_dir, cfg.download)
+
+
+def split_indices(
+  n: int, seed: int, policy: str = "disjoint", ratio: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+  """Indices of the weight half and the alpha half of ``n`` training examples.
+
+  ``disjoint``: a seeded permutation cut at ``ratio``; the two sets never
+  share an example.
+  """
+  if policy not in SPLIT_POLICIES:
+    raise ConfigError(
+      f"config.data.split_policy must be one of {list(SPLIT_POLICIES)}, got {policy!r}"
+    )
+  if not 0.0 < ratio < 1.0:
+    raise ConfigError(f"config.data.split_ratio must be in (0, 1), got {ratio}")
+  perm = np.random.default_rng([seed, 0x5B1]).permutation(n)
+  cut = int(round(n * ratio))
+  return np.sort(perm[:cut]), np.sort(perm[cut:])
+
+
+def augment(
+  images: np.ndarray, rng: np.random.Generator, crop_padding: int = 4, flip: bool = True
+) -> np.ndarray:
+  """Random crop after zero padding, and random horizontal flip, of uint8 NHWC images."""
+  n, h, w, _ = images.shape
+  if crop_padding:
+    p = crop_padding
+    padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
+    dy, dx = rng.integers(0, 2 * p + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)
+    cols = dx[:, None] + np.arange(w)
+    images = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+  if flip:
+    mirror = rng.random(n) < 0.5
+    images = np.where(mirror[:, None, None, None], images[:, :, ::-1], images)
+  return images
+
+
+def cutout(images: np.ndarray, rng: np.random.Generator, length: int) -> np.ndarray:
+  """DARTS' cutout: zero the square ``[c - length//2, c + length//2)`` around a random pixel."""
+  n, h, w, _ = images.shape
+  cy, cx = rng.integers(0, h, n), rng.integers(0, w, n)
+  half = length // 2
+  ys, xs = np.arange(h)[None, :], np.arange(w)[None, :]
+  inside_y = (ys >= cy[:, None] - half) & (ys < cy[:, None] + half)
+  inside_x = (xs >= cx[:, None] - half) & (xs < cx[:, None] + half)
+  keep = ~(inside_y[:, :, None] & inside_x[:, None, :])
+  return images * keep[:, :, :, None].astype(images.dtype)
+
+
+def normalize(images: np.ndarray, name: str) -> np.ndarray:
+  """uint8 images to float32 with the dataset's per-channel mean and std."""
+  mean, std = NORMALIZATION.get(name, NORMALIZATION["cifar10"])
+  x = images.astype(np.float32) / 255.0
+  return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+
+
+class SearchData:
+  """Training batches for a bilevel search, as a pure function of the step.
+
+  Args:
+    dataset: the images.
+    cfg: ``config.data``.
+    seed: the search seed.
+    batch_size: the global batch size of each half.
+    process_index, process_count: this process's share of every batch.
+  """
+
+  def __init__(
+    self,
+    dataset: ImageDataset,
+    cfg: Any,
+    seed: int,
+    batch_size: int,
+    process_index: int = 0,
+    process_count: int = 1,
+  ):
+    if batch_size % process_count:
+      raise ConfigError(
+        f"config.batch_size={batch_size} must be divisible by the number of "
+        f"processes ({process_count})"
+      )
+    n = len(dataset.x_train)
+    if cfg.train_limit:
+      n = min(n, cfg.train_limit)
+    self.dataset, self.cfg, self.seed = dataset, cfg, seed
+    self.batch_size = batch_size
+    self.rows = slice(
+      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
+    )
+    self.weight_idx, self.alpha_idx = split_indices(n, seed, cfg.split_policy, cfg.split_ratio)
+    self.steps_per_epoch = min(len(self.weight_idx), len(self.alpha_idx)) // batch_size
+    if self.steps_per_epoch < 1:
+      raise ConfigError(
+        f"config.batch_size={batch_size} is larger than a data half "
+        f"({min(len(self.weight_idx), len(self.alpha_idx))} examples); lower it"
+      )
+    self._order_cache: dict[tuple[int, int], np.ndarray] = {}
+
+  def _order(self, epoch: int, half: int) -> np.ndarray:
+    key = (epoch, half)
+    if key not in self._order_cache:
+      idx = self.weight_idx if half == 0 else self.alpha_idx
+      self._order_cache = {k: v for k, v in self._order_cache.items() if k[0] >= epoch - 1}
+      self._order_cache[key] = idx[
+        np.random.default_rng([self.seed, epoch, half]).permutation(len(idx))
+      ]
+    return self._order_cache[key]
+
+  def _half_batch(self, step: int, half: int) -> Batch:
+    epoch, k = divmod(step, self.steps_per_epoch)
+    rows = self._order(epoch, half)[k * self.batch_size : (k + 1) * self.batch_size]
+    rng = np.random.default_rng([self.seed, epoch, k, half, 0xA06])
+    aug = self.cfg.augment
+    images = augment(self.dataset.x_train[rows], rng, aug.crop_padding, aug.flip)
+    images = normalize(images, self.dataset.name)
+    if aug.cutout:
+      images = cutout(images, rng, aug.cutout)
+    return {"image": images[self.rows], "label": self.dataset.y_train[rows][self.rows]}
+
+  def batch(self, step: int) -> tuple[Batch, Batch]:
+    """``(train_batch, val_batch)`` of search step ``step``: weight half, alpha half."""
+    return self._half_batch(step, 0), self._half_batch(step, 1)
+
+  def batches(self, start: int, stop: int, prefetch: int = 2) -> Iterator[tuple[Batch, Batch]]:
+    """Batches of steps ``start..stop-1``, prepared ``prefetch`` steps ahead in a thread."""
+    q: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
+    done = threading.Event()
+
+    def produce():
+      try:
+        for step in range(start, stop):
+          if done.is_set():
+            return
+          q.put(self.batch(step))
+      except BaseException as e:  # surfaced in the consumer
+        q.put(e)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+      for _ in range(start, stop):
+        item = q.get()
+        if isinstance(item, BaseException):
+          raise item
+        yield item
+    finally:
+      done.set()
+
+  def eval_batches(self, batch_size: int, limit: int = 0) -> Iterator[Batch]:
+    """The test split in fixed-size batches, with a ``weight`` of 1 per real example.
+
+    The last batch is filled up with examples from the start of the split at
+    weight 0, so every batch has one shape (one compile) and batch-statistics
+    BN never sees padding.
+    """
+    x, y = self.dataset.x_test, self.dataset.y_test
+    n = min(len(x), limit) if limit else len(x)
+    for start in range(0, n, batch_size):
+      rows = np.arange(start, start + batch_size) % n
+      weight = (np.arange(start, start + batch_size) < n).astype(np.float32)
+      yield {"image": normalize(x[rows], self.dataset.name), "label": y[rows], "weight": weight}

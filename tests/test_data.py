@@ -1,0 +1,152 @@
+"""Search data: the split, deterministic batches, augmentation, sources and their errors."""
+
+import ml_collections
+import numpy as np
+import pytest
+
+from nasjax import data
+from nasjax.config import search_config
+from nasjax.errors import ConfigError, DataNotFoundError
+
+
+@pytest.fixture(scope="module")
+def dataset(cifar_subset):
+  return data.ImageDataset(
+    "cifar10",
+    cifar_subset["x_train"],
+    cifar_subset["y_train"].astype(np.int32),
+    cifar_subset["x_test"],
+    cifar_subset["y_test"].astype(np.int32),
+    10,
+  )
+
+
+def _cfg(**kw):
+  cfg = search_config().data
+  cfg.update(kw)
+  return cfg
+
+
+def test_split_is_disjoint_complete_and_seeded():
+  w, a = data.split_indices(5085, seed=0)
+  assert len(w) == 2542 and len(a) == 2543
+  assert not set(w) & set(a) and set(w) | set(a) == set(range(5085))
+  w2, _ = data.split_indices(5085, seed=0)
+  w3, _ = data.split_indices(5085, seed=1)
+  assert np.array_equal(w, w2) and not np.array_equal(w, w3)
+  with pytest.raises(ConfigError, match="split_policy"):
+    data.split_indices(10, 0, policy="shared-ish")
+  with pytest.raises(ConfigError, match="split_ratio"):
+    data.split_indices(10, 0, ratio=1.0)
+
+
+def test_batches_are_a_pure_function_of_seed_and_step(dataset):
+  one = data.SearchData(dataset, _cfg(), seed=3, batch_size=64)
+  two = data.SearchData(dataset, _cfg(), seed=3, batch_size=64)
+  other = data.SearchData(dataset, _cfg(), seed=4, batch_size=64)
+  assert one.steps_per_epoch == 2542 // 64
+  for step in (0, 5, one.steps_per_epoch, 3 * one.steps_per_epoch + 7):
+    (t1, v1), (t2, v2) = one.batch(step), two.batch(step)
+    assert np.array_equal(t1["image"], t2["image"]) and np.array_equal(v1["label"], v2["label"])
+    assert not np.array_equal(t1["image"], other.batch(step)[0]["image"])
+  # The prefetching iterator yields exactly the same batches.
+  for step, (t, v) in zip(range(5, 9), one.batches(5, 9), strict=True):
+    ref_t, ref_v = two.batch(step)
+    assert np.array_equal(t["image"], ref_t["image"]) and np.array_equal(v["image"], ref_v["image"])
+
+
+def test_an_epoch_visits_each_half_once_without_mixing(dataset):
+  d = data.SearchData(
+    dataset,
+    _cfg(augment=ml_collections.ConfigDict(dict(crop_padding=0, flip=False, cutout=0))),
+    seed=0,
+    batch_size=100,
+  )
+  w_rows, a_rows = set(d.weight_idx), set(d.alpha_idx)
+  seen_w, seen_a = [], []
+  x = data.normalize(dataset.x_train, "cifar10")
+  lookup = {x[i].tobytes(): i for i in range(len(x))}
+  for step in range(d.steps_per_epoch):
+    t, v = d.batch(step)
+    seen_w += [lookup[img.tobytes()] for img in t["image"]]
+    seen_a += [lookup[img.tobytes()] for img in v["image"]]
+  assert set(seen_w) <= w_rows and set(seen_a) <= a_rows
+  assert len(set(seen_w)) == len(seen_w) == d.steps_per_epoch * 100
+
+
+def test_processes_take_disjoint_rows_of_the_global_batch(dataset):
+  whole = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  parts = [
+    data.SearchData(dataset, _cfg(), seed=0, batch_size=64, process_index=p, process_count=4)
+    for p in range(4)
+  ]
+  t, _ = whole.batch(11)
+  stacked = np.concatenate([p.batch(11)[0]["image"] for p in parts])
+  assert np.array_equal(stacked, t["image"])
+  with pytest.raises(ConfigError, match="divisible"):
+    data.SearchData(dataset, _cfg(), seed=0, batch_size=30, process_count=4)
+
+
+def test_augmentation_crops_and_flips():
+  images = np.arange(2 * 4 * 4 * 1, dtype=np.uint8).reshape(2, 4, 4, 1) + 1
+  rng = np.random.default_rng(0)
+  out = data.augment(images, rng, crop_padding=2, flip=False)
+  padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+  dy, dx = np.random.default_rng(0).integers(0, 5, size=(2, 2))
+  for i in range(2):
+    assert np.array_equal(out[i], padded[i, dy[i] : dy[i] + 4, dx[i] : dx[i] + 4])
+  flipped = data.augment(images, np.random.default_rng(1), crop_padding=0, flip=True)
+  mirror = np.random.default_rng(1).random(2) < 0.5
+  for i in range(2):
+    assert np.array_equal(flipped[i], images[i, :, ::-1] if mirror[i] else images[i])
+
+
+def test_cutout_zeroes_a_square():
+  x = np.ones((3, 32, 32, 3), np.float32)
+  out = data.cutout(x, np.random.default_rng(0), 16)
+  zeros = (out[..., 0] == 0).sum(axis=(1, 2))
+  assert np.all(zeros <= 256) and np.all(zeros >= 64)  # clipped at the border at worst
+  assert np.all(out[out != 0] == 1)
+
+
+def test_normalisation_uses_the_dataset_statistics(dataset):
+  x = data.normalize(dataset.x_train[:2000], "cifar10")
+  assert np.allclose(x.mean(axis=(0, 1, 2)), 0.0, atol=0.05)
+  assert np.allclose(x.std(axis=(0, 1, 2)), 1.0, atol=0.05)
+
+
+def test_eval_batches_cover_the_split_once(dataset):
+  d = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  batches = list(d.eval_batches(256))
+  assert len(batches) == 4 and all(b["image"].shape[0] == 256 for b in batches)
+  assert sum(b["weight"].sum() for b in batches) == 1017
+  last = batches[-1]
+  assert np.array_equal(last["label"][last["weight"] == 0], dataset.y_test[: 1024 - 1017])
+  assert sum(b["weight"].sum() for b in d.eval_batches(100, limit=250)) == 250
+
+
+def test_npz_source_and_its_errors(tmp_path, monkeypatch):
+  monkeypatch.delenv("NASJAX_DATA_DIR", raising=False)
+  with pytest.raises(DataNotFoundError, match="NASJAX_DATA_DIR"):
+    data.load_npz("$NASJAX_DATA_DIR/cifar10_subset.npz")
+  with pytest.raises(DataNotFoundError, match="not found"):
+    data.load_npz(str(tmp_path / "missing.npz"))
+  np.savez(tmp_path / "partial.npz", x_train=np.zeros((2, 4, 4, 3), np.uint8))
+  with pytest.raises(DataNotFoundError, match="y_train"):
+    data.load_npz(str(tmp_path / "partial.npz"))
+  (tmp_path / "junk.npz").write_bytes(b"junk")
+  with pytest.raises(DataNotFoundError, match="cannot read"):
+    data.load_npz(str(tmp_path / "junk.npz"))
+
+
+def test_real_subset_loads(cifar_subset, monkeypatch):
+  ds = data.load_dataset(_cfg(source="npz"))
+  assert ds.x_train.shape == (5085, 32, 32, 3) and ds.num_classes == 10
+  assert np.array_equal(ds.y_test[:10], [3, 8, 8, 0, 6, 6, 1, 6, 3, 1])
+
+
+def test_missing_tfds_dataset_names_the_fix(tmp_path):
+  with pytest.raises(DataNotFoundError, match="tfds build cifar10"):
+    data.load_tfds("cifar10", data_dir=str(tmp_path), download=False)
+  with pytest.raises(ConfigError, match="config.data.name"):
+    data.load_tfds("mnist", data_dir=str(tmp_path))
