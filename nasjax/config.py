@@ -303,3 +303,42 @@ def _validate_run_fields(config: ConfigDict) -> None:
     isinstance(config.log_every_steps, int) and config.log_every_steps >= 1,
     f"config.log_every_steps must be an integer >= 1, got {config.log_every_steps!r}",
   )
+
+
+#: Config fields that may differ when a search resumes: they change what is
+#: shown or kept, never what is computed.
+RESUMABLE_CHANGES = (
+  "progress_bar",
+  "log_every_steps",
+  "compilation_cache",
+  "checkpoint.keep",
+  "checkpoint.async_save",
+  "nb201_table",
+  "eval",
+  "allow_resume_with_changes",
+)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flatten(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+  return out
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+  """The fields that differ between two configs (as nested dicts), except :data:`RESUMABLE_CHANGES`.
+
+  Returns:
+    ``(dotted field, saved value, current value)`` for each change, sorted by field.
+  """
+  old, new = _flatten(saved), _flatten(current)
+  return [
+    (k, old.get(k), new.get(k))
+    for k in sorted(set(old) | set(new))
+    if old.get(k) != new.get(k)
+    and not any(k == f or k.startswith(f + ".") for f in RESUMABLE_CHANGES)
+  ]

@@ -187,8 +187,6 @@ def make_regularizer(
       raise ConfigError(
         f"config.regularizers.{name} has no field(s) {unknown}; its fields are {sorted(allowed)}"
       )
-    if not cfg.get("enabled", True):
-      continue
     where = f"config.regularizers.{name}"
     kind = cfg.get("schedule", "constant")
     if kind not in SCHEDULES:
@@ -205,6 +203,8 @@ def make_regularizer(
     ramp = cfg.get("ramp_epochs", 0) or total_epochs
     if ramp <= 0:
       raise ConfigError(f"{where}.ramp_epochs must be >= 0, got {cfg.get('ramp_epochs')}")
+    if not cfg.get("enabled", True):  # checked all the same: a typo is an error either way
+      continue
     cfg.setdefault("a", 1.0)
     cfg.setdefault("mu", 0.0)
     cfg["apply_to"] = apply_to

@@ -148,6 +148,7 @@ def test_disabled_regularisers_contribute_nothing():
     (lambda c: c.entropy.update(enabled=True, apply_to="weights"), "apply_to"),
     (lambda c: c.sa.update(enabled=True, mu=-1.0), "mu"),
     (lambda c: c.l2.update(enabled=True, reduction="max"), "reduction"),
+    (lambda c: c.beta_decay.update(enabled=False, schedule="cosine"), "schedule"),
   ],
 )
 def test_bad_regulariser_config_names_the_field(edit, message):
