@@ -1,0 +1,29 @@
+"""DARTS, second order, on the NAS-Bench-201 space (CIFAR-10).
+
+Protocol: as ``darts_1st.py`` (NAS-Bench-201's DARTS setting: 50 epochs,
+disjoint 50/50 split, batch 64, SGD Nesterov 0.025 cosine to 0.001, wd 5e-4,
+clip 5; Adam 3e-4 (0.5, 0.999), L2 1e-3 for alpha), with the second-order
+hypergradient computed exactly: alpha's gradient is differentiated through the
+unrolled weight step ``w' = w - xi (momentum buffer + grad + wd w)``, xi the
+current weight lr.
+
+Variants (comma-separated after the colon):
+  fd        DARTS' finite-difference form (eps = 0.01 / ||v||) instead of the
+            exact hypergradient, for parity with the PyTorch code.
+  runlocal  a small supernet on the CIFAR-10 subset; about a minute or two on
+            a 2-core CPU (second-order steps compile longer).
+
+Launch:
+  python -m nasjax.search --config=configs/nb201/darts_2nd.py --workdir=runs/nb201_darts_2nd
+  python -m nasjax.search --config=configs/nb201/darts_2nd.py:fd --workdir=runs/nb201_darts_2nd_fd
+  python -m nasjax.search --config=configs/nb201/darts_2nd.py:runlocal --workdir=/tmp/darts_2nd
+"""
+
+from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
+
+
+def get_config(arg=None):
+  variants = parse_variants(arg, ("runlocal", "fd"))
+  config = nb201_protocol(search_config())
+  config.hypergradient = "second_order_fd" if "fd" in variants else "second_order_exact"
+  return runlocal(config) if "runlocal" in variants else config

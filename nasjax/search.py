@@ -1,0 +1,391 @@
+"""Run a search end to end, from the command line or a notebook.
+
+Command line::
+
+  python -m nasjax.search --config=configs/nb201/darts_1st.py:runlocal --workdir=/tmp/darts
+  python -m nasjax.search --config=configs/nb201/darts_2nd.py --workdir=runs/d2 \\
+      --config.seed=1 --config.optimizer.alpha.lr=6e-4
+
+Re-running the same command with the same ``--workdir`` resumes from the
+latest checkpoint. From a notebook, ``nasjax.search.run(config, workdir)``
+does the same and returns a :class:`SearchResult`.
+
+The workdir receives ``config.yaml`` (the resolved config), ``checkpoints/``,
+``metrics.jsonl``, ``tensorboard/``, ``alphas.npz``, ``genotypes.jsonl`` and,
+at the end, ``genotype.json`` (see :mod:`nasjax.metrics`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from nasjax import bilevel
+from nasjax import data as data_lib
+from nasjax.checkpoint import Checkpointer
+from nasjax.compilation import enable_compilation_cache
+from nasjax.config import config_changes, validate_search_config
+from nasjax.errors import ConfigError, NasjaxError
+from nasjax.metrics import AlphaHistory, GenotypeLog, MetricWriter, ProgressBar, write_json
+from nasjax.nb201 import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
+
+
+class TrainingDivergedError(NasjaxError, FloatingPointError):
+  """The loss or a gradient became NaN or infinite."""
+
+
+@dataclasses.dataclass
+class SearchResult:
+  """What a finished search returns (everything is also in its workdir).
+
+  Attributes:
+    workdir: where the outputs are.
+    genotype: the final argmax genotype.
+    alphas: the final architecture logits, ``{name: array}``.
+    probs: their op probabilities.
+    step: the number of search steps run in total.
+    benchmark: the genotype's NAS-Bench-201 record (a dict), when the table is configured.
+    last_epoch: the last epoch's summary metrics.
+  """
+
+  workdir: Path
+  genotype: Any
+  alphas: dict[str, np.ndarray]
+  probs: dict[str, np.ndarray]
+  step: int
+  benchmark: dict[str, Any] | None
+  last_epoch: dict[str, float]
+
+
+def _check_or_write_config(
+  workdir: Path, config: ml_collections.ConfigDict, resuming: bool, is_main: bool
+) -> None:
+  """Writes the resolved config; when resuming, refuses a changed one."""
+  record = workdir / "config.json"
+  current = json.loads(config.to_json_best_effort())
+  if resuming and record.exists():
+    changed = config_changes(json.loads(record.read_text()), current)
+    if changed and not config.get("allow_resume_with_changes", False):
+      detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed[:3])
+      raise ConfigError(
+        f"{workdir} holds a search with a different config ({detail}); resume with the "
+        f"original values, start a new --workdir, or pass "
+        f"--config.allow_resume_with_changes=True to continue with the new values"
+      )
+  if is_main:
+    (workdir / "config.yaml").write_text(config.to_yaml())
+    write_json(record, current)
+
+
+def _load_table(setting: str) -> NB201Table | None:
+  if setting.lower() == "none":
+    return None
+  if setting:
+    return NB201Table.load(setting)
+  default = Path(os.environ.get(DATA_DIR_ENV, "")) / TABLE_FILENAME
+  return NB201Table.load(default) if os.environ.get(DATA_DIR_ENV) and default.is_file() else None
+
+
+def _finite(metrics: dict[str, Any]) -> bool:
+  return all(math.isfinite(float(v)) for v in metrics.values())
+
+
+def _mean(records: list[dict[str, Any]]) -> dict[str, float]:
+  keys = records[0].keys()
+  return {k: float(np.mean([float(r[k]) for r in records])) for k in keys}
+
+
+def _say(is_main: bool, message: str) -> None:
+  if is_main:
+    print(message, flush=True)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> SearchResult:
+  """Runs (or resumes) the search ``config`` describes, writing into ``workdir``.
+
+  Args:
+    config: a search config (``nasjax.config.search_config()`` or a file in
+      ``configs/``).
+    workdir: the output folder; if it holds checkpoints of this search, the
+      run continues from the latest one.
+
+  Returns:
+    The final genotype, alphas and benchmark record (also written to ``workdir``).
+
+  Raises:
+    NasjaxError: for a bad config, missing data, an unusable checkpoint, or a
+      diverged run, with a message naming the fix.
+  """
+  t_start = time.perf_counter()
+  validate_search_config(config)
+  workdir = Path(workdir).absolute()
+  is_main = jax.process_index() == 0
+  enable_compilation_cache(config.compilation_cache or None)
+
+  dataset = data_lib.load_dataset(config.data)
+  if dataset.num_classes != config.space.num_classes:
+    raise ConfigError(
+      f"config.space.num_classes={config.space.num_classes} but the dataset has "
+      f"{dataset.num_classes} classes; set --config.space.num_classes="
+      f"{dataset.num_classes}"
+    )
+  table = _load_table(config.nb201_table) if config.space.name == "nb201" else None
+  search_data = data_lib.SearchData(
+    dataset, config.data, config.seed, config.batch_size, jax.process_index(), jax.process_count()
+  )
+  spe = search_data.steps_per_epoch
+  total = config.epochs * spe
+  setup = bilevel.make_search_setup(config, spe)
+
+  workdir.mkdir(parents=True, exist_ok=True)
+  checkpointer = Checkpointer(
+    workdir / "checkpoints", config.checkpoint.keep, config.checkpoint.async_save
+  )
+  start = checkpointer.latest_step()
+  _check_or_write_config(workdir, config, start is not None, is_main)
+
+  state = setup.init(jax.random.key(config.seed), dataset.x_train.shape[1:])
+  carried: dict[str, list] = {"epoch": [], "pending": []}
+  if start is not None:
+    state, meta = checkpointer.restore(start, state)
+    carried = meta.get("partial_epoch", carried)
+    _say(is_main, f"resuming {workdir} from step {start} (epoch {start // spe} of {config.epochs})")
+  start = start or 0
+
+  op_names = setup.space.op_names(config.space)
+  writer = MetricWriter(workdir, is_main)
+  history = AlphaHistory(workdir, op_names, is_main)
+  genotypes = GenotypeLog(workdir, is_main)
+  for record in (writer, history, genotypes):
+    record.truncate_after(start)
+
+  step_fn = jax.jit(setup.step, donate_argnums=0)
+  eval_fn = jax.jit(setup.evaluate)
+  progress = ProgressBar(is_main and config.progress_bar, total, start)
+  last_epoch: dict[str, float] = {}
+  # Metrics of steps since the last log line / epoch end; a mid-epoch checkpoint
+  # (Ctrl-C) carries them, so a resumed run logs the same figures.
+  pending: list[tuple[int, Any]] = [(r["step"], r["metrics"]) for r in carried["pending"]]
+  epoch_records: list[dict[str, Any]] = list(carried["epoch"])
+  new_steps = 0
+  compile_s = None
+  timed_steps = 0
+  t_mark = time.perf_counter()
+  step = start
+  try:
+    for step, (train_batch, val_batch) in zip(
+      range(start, total), search_data.batches(start, total), strict=True
+    ):
+      state, metrics = step_fn(state, train_batch, val_batch)
+      if compile_s is None:  # the first call compiles; time the steps after it
+        jax.block_until_ready(metrics)
+        compile_s = time.perf_counter() - t_mark
+        t_mark = time.perf_counter()
+      else:
+        timed_steps += 1
+      pending.append((step, metrics))
+      new_steps += 1
+      done = step + 1
+      epoch_end = done % spe == 0
+      if done % config.log_every_steps and not epoch_end:
+        continue
+
+      fetched = jax.device_get([m for _, m in pending])
+      for (s, _), m in zip(pending, fetched, strict=True):
+        if not _finite(m):
+          bad = sorted(k for k, v in m.items() if not math.isfinite(float(v)))
+          last = checkpointer.latest_step()
+          kept = (
+            f"the last good checkpoint is step {last} in {checkpointer.directory}"
+            if last is not None
+            else "no checkpoint was written yet"
+          )
+          raise TrainingDivergedError(
+            f"training diverged: {', '.join(bad)} became NaN/Inf at step {s} (epoch "
+            f"{s // spe}); {kept}; lower the learning rates or regulariser strengths and "
+            f"resume with --config.allow_resume_with_changes=True"
+          )
+      now = time.perf_counter()
+      summary = _mean(fetched)
+      if timed_steps:
+        summary["step_time_s"] = (now - t_mark) / timed_steps
+      t_mark, timed_steps = now, 0
+      writer.write(done, done // spe, "train", summary)
+      epoch_records.extend(fetched)
+      progress.update(
+        new_steps,
+        loss=summary["train/loss"],
+        acc=summary["train/acc"],
+        val_acc=summary["val/acc"],
+      )
+      pending, new_steps = [], 0
+
+      if epoch_end:
+        epoch = done // spe
+        last_epoch = _end_of_epoch(
+          config,
+          setup,
+          state,
+          search_data,
+          eval_fn,
+          epoch,
+          done,
+          epoch_records,
+          history,
+          genotypes,
+          table,
+          writer,
+        )
+        epoch_records = []
+        if epoch % config.checkpoint.every_epochs == 0 or done == total:
+          checkpointer.save(done, state, {"epoch": epoch, "steps_per_epoch": spe})
+  except KeyboardInterrupt:
+    progress.close()
+    _save_on_interrupt(checkpointer, state, spe, is_main, epoch_records, pending)
+    raise
+  finally:
+    progress.close()
+    writer.close()
+
+  if total and checkpointer.latest_step() != total:
+    checkpointer.save(total, state, {"epoch": config.epochs, "steps_per_epoch": spe})
+  checkpointer.close()
+
+  result = _final(config, setup, state, workdir, table, total, last_epoch)
+  if is_main:
+    write_json(
+      workdir / "genotype.json",
+      {
+        "genotype": result.genotype.to_dict(),
+        "benchmark": result.benchmark,
+        "step": result.step,
+        "epochs": config.epochs,
+        "probs": {k: v.tolist() for k, v in result.probs.items()},
+        "op_names": list(op_names),
+      },
+    )
+    elapsed = time.perf_counter() - t_start
+    lines = [
+      f"search finished: {total} steps, {config.epochs} epochs, {elapsed:.1f} s"
+      + (f" (step compile {compile_s:.1f} s)" if compile_s is not None else "")
+    ]
+    lines.append(f"genotype: {result.genotype}")
+    if result.benchmark:
+      b = result.benchmark
+      lines.append(
+        f"NAS-Bench-201: cifar10 valid {b['cifar10_valid']:.2f}, cifar10 test "
+        f"{b['cifar10_test']:.2f}, cifar100 test {b['cifar100_test']:.2f}, "
+        f"imagenet16 test {b['imagenet16_test']:.2f}"
+      )
+    lines.append(f"outputs: {workdir}")
+    print("\n".join(lines), flush=True)
+  return result
+
+
+def _end_of_epoch(
+  config,
+  setup,
+  state,
+  search_data,
+  eval_fn,
+  epoch,
+  step,
+  records,
+  history,
+  genotypes,
+  table,
+  writer,
+) -> dict[str, float]:
+  summary = _mean(records)
+  if config.eval.every_epochs and epoch % config.eval.every_epochs == 0:
+    results = [
+      jax.device_get(eval_fn(state, batch))
+      for batch in search_data.eval_batches(config.eval.batch_size, config.eval.limit)
+    ]
+    count = sum(float(r["count"]) for r in results)
+    summary["test/loss"] = sum(float(r["loss"]) * float(r["count"]) for r in results) / count
+    summary["test/acc"] = sum(float(r["acc"]) * float(r["count"]) for r in results) / count
+  alphas = jax.device_get(state.alphas)
+  probs = jax.device_get(setup.relaxation.probs(state.alphas))
+  history.append(epoch, step, alphas, probs)
+  genotype = setup.space.derive_genotype(alphas, config.space)
+  record: dict[str, Any] = {"epoch": epoch, "step": step, "genotype": genotype.to_dict()}
+  if table is not None:
+    record["benchmark"] = table.lookup(genotype).to_dict()
+    summary["nb201/cifar10_test"] = record["benchmark"]["cifar10_test"]
+    summary["nb201/cifar100_test"] = record["benchmark"]["cifar100_test"]
+  genotypes.append(record)
+  writer.write(step, epoch, "epoch", summary)
+  return summary
+
+
+def _save_on_interrupt(
+  checkpointer: Checkpointer,
+  state: Any,
+  spe: int,
+  is_main: bool,
+  epoch_records: list[dict[str, Any]],
+  pending: list[tuple[int, Any]],
+) -> None:
+  try:
+    step = int(state.step)
+    if checkpointer.latest_step() != step:
+      as_floats = lambda m: {k: float(v) for k, v in m.items()}
+      partial = {
+        "epoch": [as_floats(m) for m in epoch_records],
+        "pending": [{"step": s, "metrics": as_floats(m)} for s, m in jax.device_get(pending)],
+      }
+      meta = {"epoch": step // spe, "steps_per_epoch": spe}
+      if len(epoch_records) + len(pending) == step % spe:  # else a step's metrics were lost
+        meta["partial_epoch"] = partial
+      checkpointer.save(step, state, meta)
+    checkpointer.close()
+    _say(
+      is_main, f"interrupted: saved a checkpoint at step {step}; re-run the same command to resume"
+    )
+  except Exception:  # the state may have been donated mid-step; keep the last checkpoint
+    checkpointer.close()
+    _say(
+      is_main,
+      f"interrupted: resume from the last checkpoint (step "
+      f"{checkpointer.latest_step()}) by re-running the same command",
+    )
+
+
+def _final(config, setup, state, workdir, table, total, last_epoch) -> SearchResult:
+  alphas = {k: np.asarray(v) for k, v in jax.device_get(state.alphas).items()}
+  probs = {k: np.asarray(v) for k, v in jax.device_get(setup.relaxation.probs(alphas)).items()}
+  genotype = setup.space.derive_genotype(alphas, config.space)
+  benchmark = table.lookup(genotype).to_dict() if table is not None else None
+  return SearchResult(
+    workdir=workdir,
+    genotype=genotype,
+    alphas=alphas,
+    probs=probs,
+    step=total,
+    benchmark=benchmark,
+    last_epoch=last_epoch,
+  )
+
+
+# -- command line -------------------------------------------------------------
+
+
+def main() -> None:
+  """``python -m nasjax.search`` (see :mod:`nasjax.cli`)."""
+  from nasjax.cli import main as cli_main
+
+  cli_main(run)
+
+
+if __name__ == "__main__":
+  main()
