@@ -175,6 +175,29 @@ def runlocal(config: ConfigDict) -> ConfigDict:
   return config
 
 
+def sa_darts_protocol(config: ConfigDict, a: float = 1.0, mu: float = 0.0) -> ConfigDict:
+  """Adds SA-DARTS' smooth-activation regulariser to a DARTS config.
+
+  The SA loss on alpha's logits (Eq. 7 with ``a``, ``mu``; the defaults give
+  Eq. 8, ``lambda_t * sum alpha``) with lambda_t growing linearly as
+  ``epoch / 5`` over ``config.epochs`` (so call this after changing the
+  epochs), and alpha's coupled L2 switched off, as SA runs do.
+  """
+  config.optimizer.alpha.weight_decay = 0.0
+  config.regularizers.sa.update(
+    enabled=True,
+    schedule="linear",
+    start=0.0,
+    strength=config.epochs / 5,
+    ramp_epochs=0,
+    a=a,
+    mu=mu,
+    apply_to="logits",
+    reduction="sum",
+  )
+  return config
+
+
 def parse_variants(arg: str | None, known: tuple[str, ...]) -> set[str]:
   """The comma-separated variants after ``config.py:`` (e.g. ``runlocal,fd``).
 

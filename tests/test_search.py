@@ -23,8 +23,8 @@ def _env():
   return env
 
 
-def _cli(workdir, *flags, config=RUNLOCAL, timeout=600, check=None):
-  cmd = [
+def _command(workdir, *flags, config=RUNLOCAL):
+  return [
     sys.executable,
     "-m",
     "nasjax.search",
@@ -33,6 +33,15 @@ def _cli(workdir, *flags, config=RUNLOCAL, timeout=600, check=None):
     "--config.progress_bar=False",
     *flags,
   ]
+
+
+def _start(workdir, **popen_kwargs):
+  """Starts a runlocal search in the background."""
+  return subprocess.Popen(_command(workdir), cwd=REPO, env=_env(), **popen_kwargs)
+
+
+def _cli(workdir, *flags, config=RUNLOCAL, timeout=600, check=None):
+  cmd = _command(workdir, *flags, config=config)
   out = subprocess.run(
     cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
   )
@@ -138,17 +147,7 @@ def _same_final_state(reference, resumed):
 def test_resume_after_kill_9_equals_the_uninterrupted_run(finished_run, tmp_path):
   reference, _ = finished_run
   workdir = tmp_path / "killed"
-  cmd = [
-    sys.executable,
-    "-m",
-    "nasjax.search",
-    f"--config={RUNLOCAL}",
-    f"--workdir={workdir}",
-    "--config.progress_bar=False",
-  ]
-  proc = subprocess.Popen(
-    cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-  )
+  proc = _start(workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   step = _wait_for_checkpoint(workdir, proc, 20)
   time.sleep(0.3)  # a few steps into the next epoch
   proc.send_signal(signal.SIGKILL)
@@ -180,17 +179,7 @@ def test_a_half_written_checkpoint_is_never_picked_up(finished_run, tmp_path):
 def test_interrupt_saves_and_resumes(finished_run, tmp_path):
   reference, _ = finished_run
   workdir = tmp_path / "interrupted"
-  cmd = [
-    sys.executable,
-    "-m",
-    "nasjax.search",
-    f"--config={RUNLOCAL}",
-    f"--workdir={workdir}",
-    "--config.progress_bar=False",
-  ]
-  proc = subprocess.Popen(
-    cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-  )
+  proc = _start(workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   _wait_for_checkpoint(workdir, proc, 20)
   time.sleep(0.3)
   proc.send_signal(signal.SIGINT)

@@ -17,25 +17,12 @@ Launch:
   python -m nasjax.search --config=configs/nb201/sa_darts.py:runlocal --workdir=/tmp/sa_darts
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
+from nasjax.config import nb201_protocol, parse_variants, runlocal, sa_darts_protocol, search_config
 
 
 def get_config(arg=None):
   variants = parse_variants(arg, ("runlocal",))
   config = nb201_protocol(search_config())
-  config.optimizer.alpha.weight_decay = 0.0
-  config.regularizers.sa.update(
-    enabled=True,
-    schedule="linear",
-    start=0.0,
-    strength=config.epochs / 5,
-    ramp_epochs=0,
-    a=1.0,
-    mu=0.0,
-    apply_to="logits",
-    reduction="sum",
-  )
   if "runlocal" in variants:
     runlocal(config)
-    config.regularizers.sa.strength = config.epochs / 5  # still epoch / 5
-  return config
+  return sa_darts_protocol(config)  # lambda_t = epoch / 5 over config.epochs

@@ -205,6 +205,39 @@ def _stack_cells(cell_cls: type[nn.Module], length: int, scan: bool, name: str, 
   return run
 
 
+def _macro(
+  module: nn.Module,
+  x: Array,
+  train: bool,
+  cell_cls: type[nn.Module],
+  cell_input: Any,
+  **cell_kwargs: Any,
+) -> Array:
+  """NAS-Bench-201's macro skeleton, built inside ``module``'s compact call.
+
+  Stem, three stages of ``module.cells_per_stage`` cells (C, 2C, 4C channels)
+  with a ResNet reduction block between stages, then the classifier. Cells are
+  ``cell_cls(channels=..., train=..., **cell_kwargs)`` called as
+  ``cell(x, cell_input)``.
+  """
+  x = ops.Stem(module.channels, name="stem")(x, train)
+  for stage in range(3):
+    c = module.channels * 2**stage
+    if stage:
+      x = ops.ResNetBasicBlock(c, name=f"reduce_{stage}")(x, train)
+    run = _stack_cells(
+      cell_cls,
+      module.cells_per_stage,
+      module.scan_cells,
+      f"stage_{stage}",
+      channels=c,
+      train=train,
+      **cell_kwargs,
+    )
+    x = run(x, cell_input)
+  return ops.Classifier(module.num_classes, name="head")(x, train)
+
+
 class NB201Supernet(nn.Module):
   """The NAS-Bench-201 search network (the benchmark's DARTS supernet).
 
@@ -232,23 +265,15 @@ class NB201Supernet(nn.Module):
       raise ValueError(
         f"op_weights['cell'] must have shape {(NUM_EDGES, len(self.op_names))}, got {weights.shape}"
       )
-    x = ops.Stem(self.channels, name="stem")(x, train)
-    for stage in range(3):
-      c = self.channels * 2**stage
-      if stage:
-        x = ops.ResNetBasicBlock(c, name=f"reduce_{stage}")(x, train)
-      run = _stack_cells(
-        NB201SearchCell,
-        self.cells_per_stage,
-        self.scan_cells,
-        f"stage_{stage}",
-        channels=c,
-        op_names=self.op_names,
-        track_running_stats=self.track_running_stats,
-        train=train,
-      )
-      x = run(x, weights)
-    return ops.Classifier(self.num_classes, name="head")(x, train)
+    return _macro(
+      self,
+      x,
+      train,
+      NB201SearchCell,
+      weights,
+      op_names=self.op_names,
+      track_running_stats=self.track_running_stats,
+    )
 
 
 class NB201Network(nn.Module):
@@ -262,22 +287,7 @@ class NB201Network(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array, *, train: bool) -> Array:
-    x = ops.Stem(self.channels, name="stem")(x, train)
-    for stage in range(3):
-      c = self.channels * 2**stage
-      if stage:
-        x = ops.ResNetBasicBlock(c, name=f"reduce_{stage}")(x, train)
-      run = _stack_cells(
-        NB201Cell,
-        self.cells_per_stage,
-        self.scan_cells,
-        f"stage_{stage}",
-        genotype=self.genotype,
-        channels=c,
-        train=train,
-      )
-      x = run(x, None)
-    return ops.Classifier(self.num_classes, name="head")(x, train)
+    return _macro(self, x, train, NB201Cell, None, genotype=self.genotype)
 
 
 def inherit_variables(
