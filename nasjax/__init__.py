@@ -24,9 +24,17 @@ from nasjax.bilevel import (
   momentum_buffer,
   weight_optimizer,
 )
+from nasjax.checkpoint import Checkpointer, CheckpointError
 from nasjax.compilation import enable_compilation_cache, init_variables
-from nasjax.config import search_config, validate_search_config
+from nasjax.config import (
+  nb201_protocol,
+  runlocal,
+  sa_darts_protocol,
+  search_config,
+  validate_search_config,
+)
 from nasjax.conv import conv2d
+from nasjax.data import ImageDataset, SearchData, load_dataset
 from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
 from nasjax.genotype import NB201_OPS, GenotypeError, NB201Genotype
 from nasjax.hypergradient import (
@@ -59,9 +67,12 @@ __all__ = [
   "NB201_OPS",
   "SPACES",
   "BenchmarkTableError",
+  "CheckpointError",
+  "Checkpointer",
   "ConfigError",
   "DataNotFoundError",
   "GenotypeError",
+  "ImageDataset",
   "InnerStep",
   "NB201Genotype",
   "NB201Network",
@@ -71,6 +82,7 @@ __all__ = [
   "NasjaxError",
   "Regularizer",
   "Relaxation",
+  "SearchData",
   "SearchSetup",
   "SearchSpace",
   "SearchState",
@@ -89,11 +101,15 @@ __all__ = [
   "init_search_state",
   "init_variables",
   "l2",
+  "load_dataset",
   "make_regularizer",
   "make_relaxation",
   "make_search_setup",
   "make_search_step",
   "momentum_buffer",
+  "nb201_protocol",
+  "runlocal",
+  "sa_darts_protocol",
   "sa_penalty",
   "search_config",
   "second_order_exact",
