@@ -58,6 +58,7 @@ def main(run: Callable[[ml_collections.ConfigDict, str], object]) -> None:
     run: the search entry point, :func:`nasjax.search.run`.
   """
   from absl import app, flags
+  from absl import logging as absl_logging
   from ml_collections import config_flags
 
   config_flag = config_flags.DEFINE_config_file(
@@ -107,8 +108,10 @@ def main(run: Callable[[ml_collections.ConfigDict, str], object]) -> None:
   def entry(argv: list[str]) -> None:
     del argv
     if not flags.FLAGS["verbosity"].present:
-      # JAX reports absent accelerator plugins at INFO; the run has its own progress output.
+      # JAX (absent accelerator plugins) and tfds (dataset info) report at INFO; the run
+      # has its own progress output.
       logging.getLogger("jax").setLevel(logging.WARNING)
+      absl_logging.set_verbosity(absl_logging.WARNING)
     try:
       run(config_flag.value, workdir_flag.value)
     except (NasjaxError, CheckpointError, DataNotFoundError) as e:

@@ -4,8 +4,9 @@ Sources (``config.data.source``):
 
 * ``tfds`` -- CIFAR-10 / CIFAR-100 through tensorflow-datasets, from
   ``config.data.data_dir``. A dataset prepared in the ``array_record`` format
-  is read without TensorFlow; one prepared as TFRecords (tfds' default) is
-  read through ``tfds.load``, which needs ``tensorflow``.
+  is read without TensorFlow (images decoded with Pillow); one prepared as
+  TFRecords (tfds' default) is read through ``tfds.load``, which needs
+  ``tensorflow``.
 * ``npz`` -- a ``.npz`` file with ``x_train, y_train, x_test, y_test``
   (uint8 NHWC images, integer labels), e.g. ``cifar10_subset.npz``.
 
@@ -108,15 +109,17 @@ def _tfds_split(name: str, split: str, data_dir: str | None, download: bool):
       np.stack([r["image"] for r in records]).astype(np.uint8),
       np.array([r["label"] for r in records], np.int32),
     )
-  except NotImplementedError:  # prepared as TFRecords: needs TensorFlow
-    pass
+  except NotImplementedError:  # no random access: absent, or prepared as TFRecords
+    if not tfds.builder(name, data_dir=data_dir).is_prepared():
+      raise FileNotFoundError(f"no prepared {name} dataset") from None
   try:
     import tensorflow  # noqa: F401
   except ImportError:
     raise DataNotFoundError(
       f"{name} in {data_dir or 'the default tfds folder'} is prepared as TFRecords, which "
-      f"need tensorflow to read: pip install tensorflow, or re-prepare it without "
-      f"TensorFlow with `tfds build {name} --file_format=array_record`"
+      f"need tensorflow to read: pip install tensorflow, or prepare it once as array_record "
+      f"(`tfds build {name} --file_format=array_record`, with TensorFlow), which reads "
+      f"without it"
     ) from None
   data = tfds.as_numpy(
     tfds.load(name, split=split, data_dir=data_dir, download=download, batch_size=-1)

@@ -1,5 +1,9 @@
 """Search data: the split, deterministic batches, augmentation, sources and their errors."""
 
+import importlib.util
+import io
+import json
+
 import ml_collections
 import numpy as np
 import pytest
@@ -146,7 +150,61 @@ def test_real_subset_loads(cifar_subset, monkeypatch):
 
 
 def test_missing_tfds_dataset_names_the_fix(tmp_path):
-  with pytest.raises(DataNotFoundError, match="tfds build cifar10"):
+  with pytest.raises(DataNotFoundError, match="not available from tensorflow-datasets") as e:
     data.load_tfds("cifar10", data_dir=str(tmp_path), download=False)
+  assert "tfds build cifar10 --data_dir=DIR" in str(e.value)
   with pytest.raises(ConfigError, match="config.data.name"):
     data.load_tfds("mnist", data_dir=str(tmp_path))
+
+
+def _prepare_tfds_cifar10(folder, arrays, monkeypatch):
+  """A tfds ``cifar10`` folder in the array_record format, written by tfds' own builder."""
+  import tensorflow_datasets as tfds
+  from PIL import Image
+
+  def png(image):  # encoded here, so that preparing needs no TensorFlow either
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="png")
+    return buffer.getvalue()
+
+  def examples(split):
+    x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+    for i in range(len(x)):
+      yield f"{split}_{i}", {"id": f"{split}_{i}", "image": png(x[i]), "label": int(y[i])}
+
+  builder_cls = tfds.builder_cls("cifar10")
+  monkeypatch.setattr(
+    builder_cls, "_split_generators", lambda self, dl: {s: examples(s) for s in ("train", "test")}
+  )
+  builder_cls(data_dir=str(folder), file_format="array_record").download_and_prepare()
+
+
+def test_prepared_tfds_folder_reads_without_tensorflow(cifar_subset, tmp_path, monkeypatch):
+  # Where TensorFlow is not installed (as in CI), this is the TF-free path end to end.
+  arrays = {
+    "x_train": cifar_subset["x_train"][:300],
+    "y_train": cifar_subset["y_train"][:300],
+    "x_test": cifar_subset["x_test"][:100],
+    "y_test": cifar_subset["y_test"][:100],
+  }
+  _prepare_tfds_cifar10(tmp_path / "tfds", arrays, monkeypatch)
+  read = data.load_dataset(_cfg(source="tfds", name="cifar10", data_dir=str(tmp_path / "tfds")))
+  read = {k: getattr(read, k) for k in arrays}
+
+  def rows(x, y):  # tfds shuffles the records: compare (image, label) multisets
+    return sorted(xi.tobytes() + int(yi).to_bytes(1, "little") for xi, yi in zip(x, y, strict=True))
+
+  for split in ("train", "test"):
+    x, y = read[f"x_{split}"], read[f"y_{split}"]
+    assert x.dtype == np.uint8 and y.dtype == np.int32 and x.shape == arrays[f"x_{split}"].shape
+    assert rows(x, y) == rows(arrays[f"x_{split}"], arrays[f"y_{split}"])
+
+  (info,) = (tmp_path / "tfds").rglob("dataset_info.json")
+  if importlib.util.find_spec("tensorflow") is None:  # a TFRecord folder needs TensorFlow
+    record = json.loads(info.read_text())
+    info.write_text(json.dumps({**record, "fileFormat": "tfrecord"}))
+    with pytest.raises(DataNotFoundError, match="prepared as TFRecords, which need tensorflow"):
+      data.load_tfds("cifar10", data_dir=str(tmp_path / "tfds"))
+  info.unlink()  # a half-prepared folder
+  with pytest.raises(DataNotFoundError, match="not available from tensorflow-datasets"):
+    data.load_tfds("cifar10", data_dir=str(tmp_path / "tfds"))
