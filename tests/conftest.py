@@ -26,6 +26,8 @@ _CACHE = os.environ.setdefault(
   "NASJAX_TEST_COMPILATION_CACHE", os.path.join(tempfile.gettempdir(), "nasjax-test-xla-cache")
 )
 enable_compilation_cache(_CACHE, min_compile_seconds=0.5)
+# Searches the tests launch as subprocesses share that cache (and leave ~/.cache alone).
+os.environ.setdefault("NASJAX_COMPILATION_CACHE", _CACHE)
 
 
 def data_dir() -> Path:
