@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
@@ -39,10 +39,15 @@ class SearchSpace:
       ``apply(variables, x, op_weights, train=...)``.
     alpha_shapes: the architecture logits, ``{name: shape}``.
     op_names: the candidate ops (the last axis of every alpha tensor).
-    derive_genotype: ``(alphas, space_config) -> genotype`` (argmax rule).
+    derive_genotype: ``(probs, space_config, betas=None) -> genotype``
+      (argmax rule) from the relaxation's op probabilities and, for spaces
+      with edge normalisation, the raw edge logits ``betas``.
     parse_genotype: a genotype from its string form.
     build_network: the discrete network of a genotype,
       called as ``apply(variables, x, train=...)``.
+    beta_shapes: the edge-normalisation logits ``{name: shape}`` the
+      supernet takes as ``edge_logits`` (empty when the space config turns
+      edge normalisation off).
   """
 
   name: str
@@ -50,9 +55,10 @@ class SearchSpace:
   build_supernet: Callable[[SpaceConfig], nn.Module]
   alpha_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]]
   op_names: Callable[[SpaceConfig], tuple[str, ...]]
-  derive_genotype: Callable[[Mapping[str, Any], SpaceConfig], Any]
+  derive_genotype: Callable[..., Any]
   parse_genotype: Callable[[str], Any]
   build_network: Callable[[Any, SpaceConfig], nn.Module]
+  beta_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]] = lambda cfg: {}
 
 
 def _validate_nb201(cfg: SpaceConfig) -> None:
@@ -104,7 +110,7 @@ NB201 = SearchSpace(
   ),
   alpha_shapes=lambda cfg: nb201.alpha_shapes(_nb201_ops(cfg)),
   op_names=_nb201_ops,
-  derive_genotype=lambda alphas, cfg: nb201.derive_genotype(alphas, _nb201_ops(cfg)),
+  derive_genotype=lambda probs, cfg, betas=None: nb201.derive_genotype(probs, _nb201_ops(cfg)),
   parse_genotype=NB201Genotype.from_string,
   build_network=lambda genotype, cfg: nb201.NB201Network(
     genotype,
