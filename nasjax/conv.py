@@ -17,9 +17,18 @@ products) and every higher order (the exact second-order hypergradient) work,
 and the values equal XLA's to float rounding.
 
 The rule is used for dense (``groups == 1``), stride-1 convolutions on the CPU
-backend, where it pays; elsewhere :func:`conv2d` is plain
-``lax.conv_general_dilated``. Set ``NASJAX_CONV_KERNEL_GRAD`` to ``xla`` or
-``matmul`` to force either path.
+backend, where it pays.
+
+Depthwise convolutions (``groups == C_in == C_out``, the separable and
+dilated convolutions of the DARTS space) are worse still on the CPU: XLA's
+depthwise forward and backward passes cost about 10x a plain sum of the
+``k*k`` shifted views of ``x`` scaled per channel, which is the same
+arithmetic. On the CPU backend :func:`conv2d` computes them that way; being
+slices, multiplies and adds, every derivative order is exact.
+
+Elsewhere :func:`conv2d` is plain ``lax.conv_general_dilated``. Set
+``NASJAX_CONV_KERNEL_GRAD`` to ``xla`` to force XLA's convolution everywhere,
+or to ``matmul`` to use the fast paths on any backend.
 """
 
 from __future__ import annotations
@@ -50,8 +59,8 @@ def _xla_conv(x: Array, w: Array, stride: int, padding: int, dilation: int, grou
   )
 
 
-def _patches(x: Array, kernel: int, stride: int, padding: int, dilation: int) -> Array:
-  """The ``kernel**2`` shifted views of ``x`` concatenated along channels (HWI order)."""
+def _views(x: Array, kernel: int, stride: int, padding: int, dilation: int) -> list[Array]:
+  """The ``kernel**2`` shifted (padded, strided, dilated) views of ``x``, in HW order."""
   n, h, w, c = x.shape
   xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
   ho = (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
@@ -66,7 +75,24 @@ def _patches(x: Array, kernel: int, stride: int, padding: int, dilation: int) ->
     for i in range(kernel)
     for j in range(kernel)
   ]
+  return views
+
+
+def _patches(x: Array, kernel: int, stride: int, padding: int, dilation: int) -> Array:
+  """The ``kernel**2`` shifted views of ``x`` concatenated along channels (HWI order)."""
+  views = _views(x, kernel, stride, padding, dilation)
   return views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
+
+
+def _depthwise_by_views(x: Array, w: Array, stride: int, padding: int, dilation: int) -> Array:
+  """A depthwise convolution (kernel ``(k, k, 1, C)``) as a sum of scaled shifted views."""
+  k = w.shape[0]
+  views = _views(x, k, stride, padding, dilation)
+  taps = w.reshape(k * k, w.shape[-1])
+  out = views[0] * taps[0]
+  for view, tap in zip(views[1:], taps[1:], strict=True):
+    out = out + view * tap
+  return out
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
@@ -90,10 +116,24 @@ def _conv_matmul_grad_jvp(stride, padding, dilation, primals, tangents):
 _conv_matmul_grad.defjvp(_conv_matmul_grad_jvp, symbolic_zeros=True)
 
 
-def _use_matmul_grad(groups: int, stride: int, kernel_shape: tuple[int, ...]) -> bool:
+def _choice() -> str:
   choice = os.environ.get(KERNEL_GRAD_ENV, "auto")
   if choice not in ("auto", "xla", "matmul"):
     raise ValueError(f"{KERNEL_GRAD_ENV} must be 'auto', 'xla' or 'matmul', got {choice!r}")
+  return choice
+
+
+def _use_views(groups: int, c_in: int, kernel_shape: tuple[int, ...]) -> bool:
+  choice = _choice()
+  if not (groups == c_in == kernel_shape[-1] and kernel_shape[2] == 1) or choice == "xla":
+    return False
+  return kernel_shape[0] == kernel_shape[1] and (
+    choice == "matmul" or jax.default_backend() == "cpu"
+  )
+
+
+def _use_matmul_grad(groups: int, stride: int, kernel_shape: tuple[int, ...]) -> bool:
+  choice = _choice()
   if groups != 1 or kernel_shape[0] != kernel_shape[1] or choice == "xla":
     return False
   return choice == "matmul" or (stride == 1 and jax.default_backend() == "cpu")
@@ -113,6 +153,8 @@ def conv2d(
   Returns:
     ``(N, H', W', C_out)``, equal to ``lax.conv_general_dilated``.
   """
+  if groups > 1 and _use_views(groups, x.shape[-1], kernel.shape):
+    return _depthwise_by_views(x, kernel, stride, padding, dilation)
   if _use_matmul_grad(groups, stride, kernel.shape):
     return _conv_matmul_grad(x, kernel, stride, padding, dilation)
   return _xla_conv(x, kernel, stride, padding, dilation, groups)

@@ -20,22 +20,26 @@ def _reference(x, w, stride, padding, dilation, groups):
   )
 
 
-CASES = [  # kernel, stride, padding, dilation, groups
-  (3, 1, 1, 1, 1),
-  (1, 1, 0, 1, 1),
-  (3, 2, 1, 1, 1),
-  (5, 1, 4, 2, 1),
-  (3, 1, 2, 2, 4),  # grouped: always the XLA path
+CASES = [  # kernel, stride, padding, dilation, groups, output channels
+  (3, 1, 1, 1, 1, 8),
+  (1, 1, 0, 1, 1, 8),
+  (3, 2, 1, 1, 1, 8),
+  (5, 1, 4, 2, 1, 8),
+  (3, 1, 2, 2, 4, 8),  # grouped, two outputs per group: always the XLA path
+  (3, 1, 1, 1, 4, 4),  # depthwise (sep_conv_3x3): the shifted-views path
+  (5, 2, 2, 1, 4, 4),  # depthwise, strided (sep_conv_5x5 in a reduction cell)
+  (3, 2, 2, 2, 4, 4),  # depthwise, dilated and strided (dil_conv_3x3)
+  (5, 1, 4, 2, 4, 4),  # depthwise, dilated (dil_conv_5x5)
 ]
 
 
-@pytest.mark.parametrize("kernel,stride,padding,dilation,groups", CASES)
-def test_derivatives_match_xla(monkeypatch, kernel, stride, padding, dilation, groups):
+@pytest.mark.parametrize("kernel,stride,padding,dilation,groups,c_out", CASES)
+def test_derivatives_match_xla(monkeypatch, kernel, stride, padding, dilation, groups, c_out):
   monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "matmul")  # also on strided / dilated cases
   with jax.enable_x64(True):
     kx, kw, kv = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(kx, (2, 9, 9, 4), jnp.float64)
-    w = jax.random.normal(kw, (kernel, kernel, 4 // groups, 8), jnp.float64) * 0.3
+    w = jax.random.normal(kw, (kernel, kernel, 4 // groups, c_out), jnp.float64) * 0.3
     v = jax.random.normal(kv, w.shape, jnp.float64)
     args = (stride, padding, dilation, groups)
 
@@ -60,8 +64,12 @@ def test_paths_are_chosen_as_documented(monkeypatch):
   assert conv._use_matmul_grad(1, 1, (3, 3, 4, 4)) == cpu
   assert not conv._use_matmul_grad(1, 2, (3, 3, 4, 4))  # strided: XLA is fine
   assert not conv._use_matmul_grad(4, 1, (3, 3, 1, 4))  # grouped
+  assert conv._use_views(4, 4, (3, 3, 1, 4)) == cpu  # depthwise
+  assert not conv._use_views(4, 4, (3, 3, 1, 8))  # two outputs per group
+  assert not conv._use_views(2, 4, (3, 3, 2, 4))  # grouped, not depthwise
   monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "xla")
   assert not conv._use_matmul_grad(1, 1, (3, 3, 4, 4))
+  assert not conv._use_views(4, 4, (3, 3, 1, 4))
   monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "fast")
   with pytest.raises(ValueError, match="NASJAX_CONV_KERNEL_GRAD"):
     conv._use_matmul_grad(1, 1, (3, 3, 4, 4))
