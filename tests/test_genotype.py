@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 
 from nasjax.errors import DataNotFoundError
-from nasjax.genotype import NB201_OPS, GenotypeError, NB201Genotype
+from nasjax.genotype import (
+  DARTS_V1,
+  DARTS_V2,
+  NB201_OPS,
+  PC_DARTS,
+  DartsGenotype,
+  GenotypeError,
+  NB201Genotype,
+  load_genotype,
+)
 from nasjax.nb201 import BenchmarkTableError, NB201Table
 from nasjax.spaces import nb201
 
@@ -140,3 +149,116 @@ def test_unknown_architecture_is_reported(nb201_table_path):
   table = NB201Table.load(nb201_table_path)
   with pytest.raises(GenotypeError):
     table.lookup("|bogus~0|")
+
+
+# The published forms, as written in the DARTS and PC-DARTS code bases' genotypes.py.
+PUBLISHED_DARTS_V2 = (
+  "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+  "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+  "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+  "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+  "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])"
+)
+PUBLISHED_PC_DARTS = (
+  "Genotype(normal=[('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 0), "
+  "('dil_conv_3x3', 1), ('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ('avg_pool_3x3', 0), "
+  "('dil_conv_3x3', 1)], normal_concat=range(2, 6), reduce=[('sep_conv_5x5', 1), "
+  "('max_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_5x5', 2), ('sep_conv_3x3', 0), "
+  "('sep_conv_3x3', 3), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2)], reduce_concat=range(2, 6))"
+)
+
+
+def test_published_darts_strings_parse_exactly():
+  assert DartsGenotype.from_string(PUBLISHED_DARTS_V2) == DARTS_V2
+  assert DartsGenotype.from_string(PUBLISHED_PC_DARTS) == PC_DARTS
+  # The canonical form writes contiguous concats as range(...), as PC-DARTS does.
+  assert PC_DARTS.to_string() == PUBLISHED_PC_DARTS
+  assert DARTS_V2.to_string() == PUBLISHED_DARTS_V2.replace("[2, 3, 4, 5]", "range(2, 6)")
+  assert DARTS_V2.normal[7] == ("dil_conv_3x3", 2) and DARTS_V2.reduce_concat == (2, 3, 4, 5)
+  assert DARTS_V1.reduce[7] == ("avg_pool_3x3", 0) and DARTS_V1.steps == 4
+  # Positional fields and whitespace are accepted.
+  normal, reduce = repr(list(PC_DARTS.normal)), repr(list(PC_DARTS.reduce))
+  plain = f"Genotype(\n  {normal},\n  [2, 3, 4, 5], {reduce}, range(2, 6))"
+  assert DartsGenotype.from_string(plain) == PC_DARTS
+
+
+@pytest.mark.parametrize("genotype", [DARTS_V1, DARTS_V2, PC_DARTS])
+def test_published_darts_genotypes_round_trip(genotype):
+  assert DartsGenotype.from_string(genotype.to_string()) == genotype
+  assert DartsGenotype.from_string(str(genotype)) == genotype
+  assert DartsGenotype.from_json(genotype.to_json()) == genotype
+  data = json.loads(genotype.to_json())
+  assert data["space"] == "darts" and data["normal"][0] == list(genotype.normal[0])
+  del data["arch_str"]
+  assert DartsGenotype.from_dict(data) == genotype
+
+
+def _replace(text: str, old: str, new: str) -> str:
+  assert old in text
+  return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+  "bad, match",
+  [
+    ("", "malformed"),
+    ("Genotype(normal=[", "malformed"),
+    (PUBLISHED_PC_DARTS.replace("Genotype(", "Genome("), "Genotype"),
+    (_replace(PUBLISHED_PC_DARTS, ", reduce_concat=range(2, 6)", ""), "reduce_concat"),
+    # 6 pairs describe a 3-node cell, whose states end at 4.
+    (_replace(PUBLISHED_PC_DARTS, "('sep_conv_3x3', 1), ('skip_connect', 0), ", ""), "concat"),
+    (
+      _replace(
+        PUBLISHED_PC_DARTS, "('sep_conv_3x3', 1), ('skip_connect', 0)", "('sep_conv_3x3', 1)"
+      ),
+      "pairs",
+    ),
+    (_replace(PUBLISHED_PC_DARTS, "('skip_connect', 0)", "('skip_connect', 2)"), "node 0"),
+    (_replace(PUBLISHED_PC_DARTS, "('sep_conv_3x3', 3)", "('sep_conv_3x3', 4)"), "node 2"),
+    (_replace(PUBLISHED_PC_DARTS, "sep_conv_5x5", "conv_9x9"), "conv_9x9"),
+    (
+      _replace(PUBLISHED_PC_DARTS, "normal_concat=range(2, 6)", "normal_concat=[2, 3, 6]"),
+      "concat",
+    ),
+    (_replace(PUBLISHED_PC_DARTS, "normal_concat=range(2, 6)", "normal_concat=[]"), "concat"),
+    (_replace(PUBLISHED_PC_DARTS, "normal_concat=range(2, 6)", "normal_concat=nodes"), "literal"),
+    (PUBLISHED_PC_DARTS[:-1] + ", extra=1)", "extra"),
+  ],
+)
+def test_malformed_darts_strings_are_rejected(bad, match):
+  with pytest.raises(GenotypeError, match=match):
+    DartsGenotype.from_string(bad)
+
+
+def test_darts_json_form_is_checked():
+  data = PC_DARTS.to_dict()
+  data["normal"][0][0] = "skip_connect"
+  with pytest.raises(GenotypeError, match="disagree"):
+    DartsGenotype.from_dict(data)
+  with pytest.raises(GenotypeError, match="space"):
+    DartsGenotype.from_dict({"space": "nb201", "arch_str": PUBLISHED_PC_DARTS})
+  with pytest.raises(GenotypeError, match="arch_str"):
+    DartsGenotype.from_dict({"space": "darts"})
+
+
+def test_load_genotype_reads_every_file_form(tmp_path):
+  nb201_g = NB201Genotype.from_edges(["nor_conv_3x3"] * 6)
+  files = {
+    "search.json": (json.dumps({"genotype": DARTS_V2.to_dict(), "epoch": 49}), DARTS_V2),
+    "bare.json": (PC_DARTS.to_json(), PC_DARTS),
+    "nb201.json": (json.dumps({"genotype": nb201_g.to_dict()}), nb201_g),
+    "nb201_fields.json": (json.dumps({"nodes": nb201_g.to_dict()["nodes"]}), nb201_g),
+    "darts.txt": (PUBLISHED_DARTS_V2 + "\n", DARTS_V2),
+    "nb201.txt": (nb201_g.to_string(), nb201_g),
+  }
+  for name, (text, expected) in files.items():
+    (tmp_path / name).write_text(text)
+    assert load_genotype(tmp_path / name) == expected, name
+  with pytest.raises(DataNotFoundError, match="missing.json"):
+    load_genotype(tmp_path / "missing.json")
+  (tmp_path / "junk.txt").write_text("resnet50")
+  with pytest.raises(GenotypeError, match="neither"):
+    load_genotype(tmp_path / "junk.txt")
+  (tmp_path / "nospace.json").write_text('{"ops": []}')
+  with pytest.raises(GenotypeError, match="space"):
+    load_genotype(tmp_path / "nospace.json")

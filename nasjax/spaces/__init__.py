@@ -3,7 +3,9 @@
 A :class:`SearchSpace` bundles what the rest of nasjax needs to know about a
 space, each as a function of the ``config.space`` ConfigDict: the supernet,
 the shapes of its architecture logits, genotype derivation and parsing, and
-the discrete network of a genotype.
+the discrete network of a genotype. Registered: ``'nb201'``
+(:mod:`nasjax.spaces.nb201`) and ``'darts'`` (:mod:`nasjax.spaces.darts`,
+configured through :mod:`nasjax.spaces.darts_config`).
 
 Example:
   >>> from nasjax.config import search_config
@@ -22,8 +24,8 @@ from typing import Any
 import flax.linen as nn
 
 from nasjax.errors import ConfigError
-from nasjax.genotype import NB201_OPS, NB201Genotype
-from nasjax.spaces import nb201
+from nasjax.genotype import NB201_OPS, DartsGenotype, NB201Genotype
+from nasjax.spaces import darts_config, darts_network, nb201
 
 SpaceConfig = Any  # an ml_collections.ConfigDict: config.space
 
@@ -38,7 +40,9 @@ class SearchSpace:
     build_supernet: the Flax supernet, called as
       ``apply(variables, x, op_weights, train=...)``.
     alpha_shapes: the architecture logits, ``{name: shape}``.
-    op_names: the candidate ops (the last axis of every alpha tensor).
+    op_names: the candidate ops (the last axis of every alpha tensor) when
+      every edge has the same ones; generic column labels otherwise (see
+      ``edge_op_names``).
     derive_genotype: ``(probs, space_config, betas=None) -> genotype``
       (argmax rule) from the relaxation's op probabilities and, for spaces
       with edge normalisation, the raw edge logits ``betas``.
@@ -48,6 +52,9 @@ class SearchSpace:
     beta_shapes: the edge-normalisation logits ``{name: shape}`` the
       supernet takes as ``edge_logits`` (empty when the space config turns
       edge normalisation off).
+    edge_op_names: the ops of every alpha row, ``{name: (ops of row 0, ...)}``;
+      by default ``op_names`` on every row. RobustDARTS' S1 has different
+      ops on different edges.
   """
 
   name: str
@@ -59,6 +66,14 @@ class SearchSpace:
   parse_genotype: Callable[[str], Any]
   build_network: Callable[[Any, SpaceConfig], nn.Module]
   beta_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]] = lambda cfg: {}
+  edge_op_names: Callable[[SpaceConfig], dict[str, tuple[tuple[str, ...], ...]]] | None = None
+
+  def ops_per_row(self, cfg: SpaceConfig) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The ops of every row of every alpha tensor (``edge_op_names`` or the uniform default)."""
+    if self.edge_op_names is not None:
+      return self.edge_op_names(cfg)
+    names = self.op_names(cfg)
+    return {k: (names,) * shape[0] for k, shape in self.alpha_shapes(cfg).items()}
 
 
 def _validate_nb201(cfg: SpaceConfig) -> None:
@@ -70,6 +85,8 @@ def _validate_nb201(cfg: SpaceConfig) -> None:
     "ops",
     "track_running_stats",
     "scan_cells",
+    "partial_channels",
+    "edge_normalization",
   }
   unknown = sorted(set(cfg.keys()) - known)
   if unknown:
@@ -90,6 +107,18 @@ def _validate_nb201(cfg: SpaceConfig) -> None:
     raise ConfigError(
       f"config.space.ops must list distinct ops with at least one besides 'none', got {list(ops)}"
     )
+  k = cfg.get("partial_channels", 1)
+  if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+    raise ConfigError(f"config.space.partial_channels must be an integer >= 1, got {k!r}")
+  if cfg.channels % k:
+    raise ConfigError(
+      f"config.space.channels ({cfg.channels}) must be divisible by "
+      f"config.space.partial_channels ({k})"
+    )
+  if not isinstance(cfg.get("edge_normalization", False), bool):
+    raise ConfigError(
+      f"config.space.edge_normalization must be True or False, got {cfg.edge_normalization!r}"
+    )
 
 
 def _nb201_ops(cfg: SpaceConfig) -> tuple[str, ...]:
@@ -107,6 +136,8 @@ NB201 = SearchSpace(
     op_names=_nb201_ops(cfg),
     track_running_stats=cfg.track_running_stats,
     scan_cells=cfg.scan_cells,
+    partial_channels=cfg.get("partial_channels", 1),
+    edge_normalization=cfg.get("edge_normalization", False),
   ),
   alpha_shapes=lambda cfg: nb201.alpha_shapes(_nb201_ops(cfg)),
   op_names=_nb201_ops,
@@ -119,10 +150,35 @@ NB201 = SearchSpace(
     num_classes=cfg.num_classes,
     scan_cells=cfg.scan_cells,
   ),
+  beta_shapes=lambda cfg: (
+    {"cell": (nb201.NUM_EDGES,)} if cfg.get("edge_normalization", False) else {}
+  ),
+)
+
+DARTS = SearchSpace(
+  name="darts",
+  validate=darts_config.validate,
+  build_supernet=darts_config.build_supernet,
+  alpha_shapes=darts_config.alpha_shapes,
+  op_names=darts_config.op_names,
+  derive_genotype=darts_config.derive_genotype,
+  parse_genotype=DartsGenotype.from_string,
+  # The evaluation network at the search's size, without auxiliary head; it
+  # returns (logits, None).
+  build_network=lambda genotype, cfg: darts_network.NetworkCIFAR(
+    genotype,
+    channels=cfg.channels,
+    layers=cfg.layers,
+    num_classes=cfg.num_classes,
+    auxiliary=False,
+    stem_multiplier=cfg.stem_multiplier,
+  ),
+  beta_shapes=darts_config.beta_shapes,
+  edge_op_names=darts_config.edge_op_names,
 )
 
 #: Every registered search space, by name.
-SPACES: dict[str, SearchSpace] = {NB201.name: NB201}
+SPACES: dict[str, SearchSpace] = {NB201.name: NB201, DARTS.name: DARTS}
 
 
 def get_space(name: str) -> SearchSpace:

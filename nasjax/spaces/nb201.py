@@ -18,6 +18,13 @@ classifier.
   reduction blocks and classifier use affine, tracked BN as in the benchmark.
   Convolutions carry no bias (NAS-Bench-201's search cells add one before a
   batch-statistics BN, where it cancels exactly).
+* Partial channels and edge normalisation (PC-DARTS): with
+  ``partial_channels=K > 1`` or ``edge_normalization=True`` the supernet uses
+  :class:`NB201PartialSearchCell`, whose edges mix ops built with C/K
+  channels on the first C/K input channels, concatenate the bypassed rest
+  and channel-shuffle with K groups; edge logits passed as
+  ``edge_logits={'cell': (6,)}`` weight each node's incoming edges by their
+  softmax.
 * :class:`NB201Network` is the discrete network of a genotype, built exactly
   like the benchmark's evaluation network (affine BN everywhere), so its
   parameter count equals the table's ``params_*`` columns.
@@ -87,11 +94,17 @@ def _apply_op(
   raise GenotypeError(f"unknown NB201 op {name!r}; expected one of {list(NB201_OPS)}")
 
 
+def _split_weights(weights: Array | tuple[Array, Array | None]) -> tuple[Array, Array | None]:
+  return weights if isinstance(weights, tuple) else (weights, None)
+
+
 class NB201SearchCell(nn.Module):
   """A cell whose every edge is a weighted sum over the candidate ops.
 
   Called as ``cell(x, weights) -> (y, None)`` (the scan-friendly form), with
-  ``weights`` of shape ``(6, len(op_names))``.
+  ``weights`` of shape ``(6, len(op_names))``, or a pair ``(weights,
+  edge_weights)`` where ``edge_weights`` (shape ``(6,)``, or None) scales
+  each edge's output.
 
   The ops of all edges leaving one node are computed together: for source
   node ``j`` with outgoing edges to nodes ``j+1..3``, each convolution op is
@@ -108,7 +121,8 @@ class NB201SearchCell(nn.Module):
   train: bool = True
 
   @nn.compact
-  def __call__(self, x: Array, weights: Array) -> tuple[Array, None]:
+  def __call__(self, x: Array, weights: Array | tuple[Array, Array | None]) -> tuple[Array, None]:
+    weights, edge_weights = _split_weights(weights)
     nodes = [x]
     incoming: dict[int, list[Array]] = {i: [] for i in range(1, NB201_NODES + 1)}
     for j in range(NB201_NODES):
@@ -135,8 +149,55 @@ class NB201SearchCell(nn.Module):
         total = sum(
           (weights[e, o].astype(x.dtype) * parts[k] for o, parts in outputs), jnp.zeros_like(x)
         )
+        if edge_weights is not None:
+          total = edge_weights[e].astype(x.dtype) * total
         incoming[i].append(total)
       nodes.append(sum(incoming[j + 1]))
+    return nodes[-1], None
+
+
+class NB201PartialSearchCell(nn.Module):
+  """A search cell with PC-DARTS' partial channels, computed edge by edge.
+
+  Called like :class:`NB201SearchCell`. On edge ``i <- j`` the candidate ops,
+  built with ``C / partial_channels`` channels, see the first
+  ``C / partial_channels`` channels of node ``j``; their weighted sum is
+  concatenated with the remaining channels and channel-shuffled with
+  ``partial_channels`` groups (:func:`nasjax.ops.partial_channel_merge`).
+  The edge output is scaled by its edge weight when one is given. Parameters
+  are named ``edge_{i}_{j}_{op}`` (as in :class:`NB201Cell`).
+  """
+
+  channels: int
+  op_names: tuple[str, ...] = NB201_OPS
+  partial_channels: int = 1
+  track_running_stats: bool = False
+  train: bool = True
+
+  @nn.compact
+  def __call__(self, x: Array, weights: Array | tuple[Array, Array | None]) -> tuple[Array, None]:
+    weights, edge_weights = _split_weights(weights)
+    k = self.partial_channels
+    c = self.channels // k
+    nodes = [x]
+    for i in range(1, NB201_NODES + 1):
+      node = jnp.zeros_like(x)
+      for j in range(i):
+        e = EDGES.index((i, j))
+        inputs = nodes[j][..., :c]
+        mixed = jnp.zeros_like(inputs)
+        for o, name in enumerate(self.op_names):
+          out = _apply_op(
+            name, inputs, self.train, c, False, self.track_running_stats, f"edge_{i}_{j}_{name}"
+          )
+          if out is not None:
+            mixed = mixed + weights[e, o].astype(x.dtype) * out
+        if k > 1:
+          mixed = ops.partial_channel_merge(mixed, nodes[j][..., c:], k)
+        if edge_weights is not None:
+          mixed = edge_weights[e].astype(x.dtype) * mixed
+        node = node + mixed
+      nodes.append(node)
     return nodes[-1], None
 
 
@@ -249,6 +310,14 @@ class NB201Supernet(nn.Module):
     track_running_stats: whether the cell BNs keep running statistics (and use
       them when ``train=False``) or always use batch statistics.
     scan_cells: compile the N cells of a stage as one ``nn.scan``.
+    partial_channels: PC-DARTS' K (1 = off).
+    edge_normalization: build the per-edge cells that PC-DARTS' edge
+      normalisation runs on (:class:`NB201PartialSearchCell`); the edge
+      logits themselves are the ``edge_logits`` argument.
+
+  With ``partial_channels == 1`` and no edge normalisation the cells are
+  :class:`NB201SearchCell` (ops of edges sharing a source computed
+  together); otherwise :class:`NB201PartialSearchCell`.
   """
 
   channels: int = 16
@@ -257,22 +326,35 @@ class NB201Supernet(nn.Module):
   op_names: tuple[str, ...] = NB201_OPS
   track_running_stats: bool = False
   scan_cells: bool = True
+  partial_channels: int = 1
+  edge_normalization: bool = False
 
   @nn.compact
-  def __call__(self, x: Array, op_weights: Mapping[str, Array], *, train: bool) -> Array:
+  def __call__(
+    self,
+    x: Array,
+    op_weights: Mapping[str, Array],
+    *,
+    train: bool,
+    edge_logits: Mapping[str, Array] | None = None,
+  ) -> Array:
     weights = op_weights["cell"]
     if weights.shape != (NUM_EDGES, len(self.op_names)):
       raise ValueError(
         f"op_weights['cell'] must have shape {(NUM_EDGES, len(self.op_names))}, got {weights.shape}"
       )
+    edge_weights = ops.node_softmax(edge_logits["cell"], (1, 2, 3)) if edge_logits else None
+    kwargs = dict(op_names=self.op_names, track_running_stats=self.track_running_stats)
+    if self.partial_channels == 1 and not self.edge_normalization:
+      return _macro(self, x, train, NB201SearchCell, (weights, edge_weights), **kwargs)
     return _macro(
       self,
       x,
       train,
-      NB201SearchCell,
-      weights,
-      op_names=self.op_names,
-      track_running_stats=self.track_running_stats,
+      NB201PartialSearchCell,
+      (weights, edge_weights),
+      partial_channels=self.partial_channels,
+      **kwargs,
     )
 
 
