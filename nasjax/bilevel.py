@@ -9,13 +9,21 @@ touch alpha (and vice versa) by construction. One search step is
 2. the weight update on a training batch, with the *new* alpha,
 
 as in DARTS. :func:`make_search_step` returns that step jitted, with the
-state donated; randomness is ``fold_in(state.rng, state.step)``.
+state donated; randomness is ``fold_in(state.rng, state.step)``: it draws the
+stochastic relaxations' samples (:mod:`nasjax.relax`) and feeds the
+supernet's ``'noise'`` rng stream.
 
-Optimisers (DESIGN.md §3): weights use SGD with momentum, coupled weight
-decay, global-norm gradient clipping and a cosine learning rate from ``lr``
-to ``lr_min`` stepped once per epoch (PyTorch's ``CosineAnnealingLR`` as the
-DARTS code uses it). Alpha uses Adam with a coupled L2 term added to the
-gradient before the moments: ``chain(add_decayed_weights, adam)``.
+Where the space normalises edges (PC-DARTS; ``config.space.edge_normalization``)
+the state also carries raw edge logits ``betas``. They are architecture
+parameters like alpha: the alpha optimiser updates both (one optax state over
+``{'alphas': ..., 'betas': ...}``, :attr:`SearchState.arch_params`) with the
+same hypergradient, but the regularisers see alpha only. During the first
+``config.optimizer.alpha.warmup_epochs`` epochs the whole alpha/beta update is
+skipped (``jax.lax.cond``; PC-DARTS' warm-up) and only the weights train.
+
+The optimisers are those of :mod:`nasjax.optimizers` (DESIGN.md §3): SGD
+with momentum, coupled weight decay, clipping and a per-epoch cosine learning
+rate for the weights; Adam with a coupled L2 term for alpha.
 
 Batch-norm running statistics (where a layer tracks them) are updated by the
 weight step only, i.e. from the weight half of the data.
@@ -52,6 +60,12 @@ from nasjax import hypergradient as hg
 from nasjax import losses
 from nasjax.compilation import init_variables
 from nasjax.config import validate_search_config
+from nasjax.optimizers import (
+  alpha_optimizer,
+  epoch_cosine_schedule,
+  momentum_buffer,
+  weight_optimizer,
+)
 from nasjax.regularizers import Regularizer, entropy, make_regularizer
 from nasjax.relax import Relaxation, make_relaxation
 from nasjax.spaces import SearchSpace, get_space
@@ -71,8 +85,11 @@ class SearchState:
     params: supernet weights ``w``.
     batch_stats: BN running statistics (may be empty).
     alphas: architecture logits, ``{name: (edges, ops)}``.
+    betas: raw edge-normalisation logits, ``{name: (edges,)}``; ``{}`` when
+      the space config turns edge normalisation off.
     weight_opt_state: the weight optimiser's state (momentum buffer, ...).
-    alpha_opt_state: the alpha optimiser's state (Adam moments, ...).
+    alpha_opt_state: the alpha optimiser's state (Adam moments, ...) over
+      :attr:`arch_params`, i.e. alpha and betas together.
     rng: raw ``uint32`` key data; step ``t`` uses ``fold_in(rng, t)``.
   """
 
@@ -80,48 +97,15 @@ class SearchState:
   params: PyTree
   batch_stats: PyTree
   alphas: PyTree
+  betas: PyTree
   weight_opt_state: optax.OptState
   alpha_opt_state: optax.OptState
   rng: Array
 
-
-def epoch_cosine_schedule(
-  lr: float, lr_min: float, epochs: int, steps_per_epoch: int
-) -> optax.Schedule:
-  """Cosine annealing from ``lr`` to ``lr_min`` over ``epochs``, constant within an epoch."""
-
-  def schedule(step: Array) -> Array:
-    epoch = jnp.minimum(step // steps_per_epoch, epochs)
-    cos = 0.5 * (1.0 + jnp.cos(math.pi * epoch / epochs))
-    return jnp.asarray(lr_min + (lr - lr_min) * cos, jnp.float32)
-
-  return schedule
-
-
-def weight_optimizer(
-  cfg: ml_collections.ConfigDict, lr_schedule: optax.Schedule
-) -> optax.GradientTransformation:
-  """SGD(momentum, Nesterov optional) with coupled decay after global-norm clipping."""
-  parts = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
-  parts += [
-    optax.add_decayed_weights(cfg.weight_decay),
-    optax.trace(decay=cfg.momentum, nesterov=cfg.nesterov),
-    optax.scale_by_learning_rate(lr_schedule),
-  ]
-  return optax.chain(*parts)
-
-
-def alpha_optimizer(cfg: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Adam with coupled L2 (``add_decayed_weights`` before ``adam``, not ``adamw``)."""
-  return optax.chain(
-    optax.add_decayed_weights(cfg.weight_decay),
-    optax.adam(cfg.lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps),
-  )
-
-
-def momentum_buffer(weight_opt_state: optax.OptState) -> PyTree:
-  """The SGD momentum buffer inside the weight optimiser's state."""
-  return optax.tree_utils.tree_get(weight_opt_state, "trace")
+  @property
+  def arch_params(self) -> dict[str, PyTree]:
+    """``{'alphas': alphas, 'betas': betas}``: what the alpha optimiser updates."""
+    return {"alphas": self.alphas, "betas": self.betas}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +132,7 @@ class SearchSetup:
   # -- state --------------------------------------------------------------
 
   def init(self, rng: Array, image_shape: tuple[int, ...]) -> SearchState:
-    """A fresh state: weights from the model's initialisers, alpha ``init_std * N(0, 1)``.
+    """A fresh state: weights from the model's initialisers, alpha and betas ``init_std * N(0, 1)``.
 
     Args:
       rng: a JAX key (typed or raw).
@@ -157,13 +141,19 @@ class SearchSetup:
     if not jnp.issubdtype(jnp.asarray(rng).dtype, jax.dtypes.prng_key):
       rng = jax.random.wrap_key_data(rng)
     k_params, k_alpha, k_run = jax.random.split(rng, 3)
-    shapes = self.space.alpha_shapes(self.config.space)
-    keys = dict(zip(sorted(shapes), jax.random.split(k_alpha, len(shapes)), strict=True))
     std = self.config.optimizer.alpha.init_std
-    alphas = {name: std * jax.random.normal(keys[name], shape) for name, shape in shapes.items()}
+    alphas = _normal_tree(k_alpha, self.space.alpha_shapes(self.config.space), std)
+    betas = _normal_tree(
+      jax.random.fold_in(k_alpha, 1), self.space.beta_shapes(self.config.space), std
+    )
     dummy = jnp.zeros((2,) + tuple(image_shape), jnp.float32)
     variables = init_variables(
-      self.model, k_params, dummy, self.relaxation.probs(alphas), train=True
+      self.model,
+      k_params,
+      dummy,
+      self.relaxation.probs(alphas),
+      train=True,
+      **_edge_kwargs(betas),
     )
     params = variables["params"]
     return SearchState(
@@ -171,31 +161,63 @@ class SearchSetup:
       params=params,
       batch_stats=variables.get("batch_stats", {}),
       alphas=alphas,
+      betas=betas,
       weight_opt_state=self.weight_tx.init(params),
-      alpha_opt_state=self.alpha_tx.init(alphas),
+      alpha_opt_state=self.alpha_tx.init({"alphas": alphas, "betas": betas}),
       rng=jax.random.key_data(k_run),
     )
 
   # -- losses -------------------------------------------------------------
 
   def loss(
-    self, params: PyTree, alphas: PyTree, batch: Batch, batch_stats: PyTree, rng: Array | None
+    self,
+    params: PyTree,
+    alphas: PyTree,
+    batch: Batch,
+    batch_stats: PyTree,
+    rng: Array | None,
+    betas: PyTree | None = None,
+    epoch: Array | int = 0,
   ) -> tuple[Array, tuple[Array, PyTree]]:
-    """Training-mode loss ``L(w, alpha)`` on ``batch``; aux = (logits, new BN stats)."""
-    weights = self.relaxation.weights(alphas, rng, True)
+    """Training-mode loss ``L(w, alpha[, beta])`` on ``batch``; aux = (logits, new BN stats).
+
+    Args:
+      params: supernet weights.
+      alphas: architecture logits.
+      batch: ``{'image', 'label'}``.
+      batch_stats: BN running statistics.
+      rng: a typed key: ``fold_in(rng, 0)`` draws the relaxation's sample,
+        ``fold_in(rng, 1)`` is the supernet's ``'noise'`` stream. ``None``
+        only for deterministic relaxations (and a fixed noise key).
+      betas: raw edge logits, passed as ``edge_logits`` when non-empty.
+      epoch: the (integer) epoch, for the relaxation's temperature schedule.
+    """
+    kwargs = _edge_kwargs(betas)
+    relax_key = None
+    if rng is not None:
+      relax_key = jax.random.fold_in(rng, 0)
+      kwargs["rngs"] = {"noise": jax.random.fold_in(rng, 1)}
+    weights = self.relaxation.weights(alphas, relax_key, True, jnp.asarray(epoch, jnp.int32))
     logits, mutated = self.model.apply(
       {"params": params, "batch_stats": batch_stats},
       batch["image"],
       weights,
       train=True,
       mutable=["batch_stats"],
+      **kwargs,
     )
     return losses.cross_entropy(logits, batch["label"]), (logits, mutated["batch_stats"])
 
   def logits(self, state: SearchState, images: Array) -> Array:
     """Evaluation-mode supernet logits with the deterministic op probabilities."""
     variables = {"params": state.params, "batch_stats": state.batch_stats}
-    return self.model.apply(variables, images, self.relaxation.probs(state.alphas), train=False)
+    return self.model.apply(
+      variables,
+      images,
+      self.relaxation.probs(state.alphas),
+      train=False,
+      **_edge_kwargs(state.betas),
+    )
 
   def evaluate(self, state: SearchState, batch: Batch) -> Metrics:
     """Loss and accuracy of the supernet on ``batch`` in evaluation mode.
@@ -225,11 +247,48 @@ class SearchSetup:
     """The (integer) epoch a step belongs to."""
     return step // self.steps_per_epoch
 
+  @property
+  def warmup_epochs(self) -> int:
+    """Epochs at the start during which alpha and betas stay fixed."""
+    return int(self.config.optimizer.alpha.get("warmup_epochs", 0) or 0)
+
   def alpha_update(
     self, state: SearchState, train_batch: Batch, val_batch: Batch
   ) -> tuple[SearchState, Metrics]:
-    """Updates alpha only: hypergradient + regulariser gradient, then the alpha optimiser."""
+    """Updates alpha and betas only: hypergradient + regulariser gradient, then the alpha optimiser.
+
+    While ``epoch < warmup_epochs`` the update is skipped (``jax.lax.cond``,
+    so no hypergradient is computed): alpha, betas and the alpha optimiser
+    state are returned untouched, ``val/*`` and the gradient norms read 0,
+    and ``alpha/updated`` (logged only when a warm-up is configured) is 0.
+    """
+    if not self.warmup_epochs:
+      return self._alpha_step(state, train_batch, val_batch)
+
+    def update(state, train_batch, val_batch):
+      state, metrics = self._alpha_step(state, train_batch, val_batch)
+      return state, {**metrics, "alpha/updated": jnp.ones((), jnp.float32)}
+
+    def skip(state, train_batch, val_batch):
+      shapes = jax.eval_shape(update, state, train_batch, val_batch)[1]
+      reg, parts = self.regularizer(state.alphas, self.epoch(state.step))
+      known = {"reg/total": reg, **parts, **self._alpha_summary(state.alphas)}
+      metrics = {k: known.get(k, jnp.zeros(v.shape)).astype(v.dtype) for k, v in shapes.items()}
+      return state, metrics
+
+    warming_up = self.epoch(state.step) < self.warmup_epochs
+    return jax.lax.cond(warming_up, skip, update, state, train_batch, val_batch)
+
+  def _alpha_summary(self, alphas: PyTree) -> Metrics:
+    probs = jax.tree.leaves(self.relaxation.probs(alphas))
+    edges = sum(math.prod(p.shape[:-1]) for p in probs)
+    return {"alpha/entropy": sum(entropy(p, "sum") for p in probs) / edges}
+
+  def _alpha_step(
+    self, state: SearchState, train_batch: Batch, val_batch: Batch
+  ) -> tuple[SearchState, Metrics]:
     key, _ = self._keys(state)
+    epoch = self.epoch(state.step)
     w_cfg = self.config.optimizer.weights
     inner = hg.InnerStep(
       lr=self.lr_schedule(state.step),
@@ -239,34 +298,41 @@ class SearchSetup:
       nesterov=w_cfg.nesterov,
     )
 
-    def loss_fn(params, alphas, batch):
-      return self.loss(params, alphas, batch, state.batch_stats, key)
+    def loss_fn(params, arch, batch):
+      return self.loss(params, arch["alphas"], batch, state.batch_stats, key, arch["betas"], epoch)
 
+    arch = state.arch_params
     g_hyper, (val_loss, (val_logits, _)) = self.hypergradient(
-      loss_fn, state.params, state.alphas, train_batch, val_batch, inner
+      loss_fn, state.params, arch, train_batch, val_batch, inner
     )
-    (reg, parts), g_reg = jax.value_and_grad(self.regularizer, has_aux=True)(
-      state.alphas, self.epoch(state.step)
-    )
-    grads = jax.tree.map(jnp.add, g_hyper, g_reg)
-    updates, alpha_opt_state = self.alpha_tx.update(grads, state.alpha_opt_state, state.alphas)
-    alphas = optax.apply_updates(state.alphas, updates)
-    probs = jax.tree.leaves(self.relaxation.probs(alphas))
+    (reg, parts), g_reg = jax.value_and_grad(self.regularizer, has_aux=True)(state.alphas, epoch)
+    grads = {"alphas": jax.tree.map(jnp.add, g_hyper["alphas"], g_reg), "betas": g_hyper["betas"]}
+    updates, alpha_opt_state = self.alpha_tx.update(grads, state.alpha_opt_state, arch)
+    new = optax.apply_updates(arch, updates)
     metrics = {
       "val/loss": val_loss,
       "val/acc": losses.accuracy(val_logits, val_batch["label"]),
       "reg/total": reg,
       **parts,
-      "alpha/grad_norm": optax.tree.norm(grads),
-      "alpha/entropy": sum(entropy(p, "sum") for p in probs) / sum(p.shape[0] for p in probs),
+      "alpha/grad_norm": optax.tree.norm(grads["alphas"]),
+      **self._alpha_summary(new["alphas"]),
     }
-    return state.replace(alphas=alphas, alpha_opt_state=alpha_opt_state), metrics
+    if jax.tree.leaves(state.betas):
+      metrics["beta/grad_norm"] = optax.tree.norm(grads["betas"])
+    state = state.replace(alphas=new["alphas"], betas=new["betas"], alpha_opt_state=alpha_opt_state)
+    return state, metrics
 
   def weight_update(self, state: SearchState, train_batch: Batch) -> tuple[SearchState, Metrics]:
     """Updates the weights (and BN statistics) only, at the current alpha."""
     _, key = self._keys(state)
     (loss, (logits, batch_stats)), grads = jax.value_and_grad(self.loss, has_aux=True)(
-      state.params, state.alphas, train_batch, state.batch_stats, key
+      state.params,
+      state.alphas,
+      train_batch,
+      state.batch_stats,
+      key,
+      state.betas,
+      self.epoch(state.step),
     )
     updates, weight_opt_state = self.weight_tx.update(grads, state.weight_opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -311,7 +377,7 @@ def make_search_setup(config: ml_collections.ConfigDict, steps_per_epoch: int) -
   if not (isinstance(steps_per_epoch, int) and steps_per_epoch >= 1):
     raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
   space = get_space(config.space.name)
-  relaxation = make_relaxation(config.relaxation)
+  relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
   w_cfg = config.optimizer.weights
   lr_schedule = epoch_cosine_schedule(w_cfg.lr, w_cfg.lr_min, config.epochs, steps_per_epoch)
   return SearchSetup(
@@ -326,6 +392,17 @@ def make_search_setup(config: ml_collections.ConfigDict, steps_per_epoch: int) -
     hypergradient=_hypergradient(config),
     steps_per_epoch=steps_per_epoch,
   )
+
+
+def _normal_tree(rng: Array, shapes: dict[str, tuple[int, ...]], std: float) -> dict[str, Array]:
+  """``{name: std * N(0, 1)}`` of the given shapes, one key per name (in sorted order)."""
+  keys = dict(zip(sorted(shapes), jax.random.split(rng, len(shapes)), strict=True))
+  return {name: std * jax.random.normal(keys[name], shape) for name, shape in shapes.items()}
+
+
+def _edge_kwargs(betas: PyTree | None) -> dict[str, Any]:
+  """``{'edge_logits': betas}`` when there are betas, else nothing (no edge normalisation)."""
+  return {"edge_logits": betas} if betas is not None and jax.tree.leaves(betas) else {}
 
 
 def init_search_state(

@@ -50,14 +50,23 @@ def search_config() -> ConfigDict:
     hypergradient: ``first_order``, ``second_order_exact`` or ``second_order_fd``.
     fd_radius: norm of the weight perturbation of ``second_order_fd``
       (``eps = fd_radius / ||v||``; DARTS uses 0.01).
-    space: the search space (``name`` plus the space's fields).
-    relaxation: how alpha becomes mixing weights (``name`` plus fields).
+    space: the search space (``name`` plus the space's fields; PC-DARTS'
+      ``partial_channels`` K and ``edge_normalization``, which adds the
+      edge logits betas to the search state).
+    relaxation: how alpha becomes mixing weights: ``name`` (``softmax``,
+      ``gumbel``, ``dirichlet``) plus that relaxation's fields (see
+      :mod:`nasjax.relax`; :func:`nasjax.relax.relaxation_config` builds the
+      block with its defaults).
     optimizer.weights: SGD momentum, cosine lr from ``lr`` to ``lr_min`` per
       epoch, coupled ``weight_decay``, global-norm ``grad_clip`` (0 = off).
     optimizer.alpha: Adam with coupled L2 ``weight_decay`` added to the
-      gradient before the moments; alpha initialised ``init_std * N(0, 1)``.
-    regularizers: ``sa``, ``beta_decay``, ``entropy``, ``l2``; each has
-      ``enabled``, a strength ``schedule`` and ``apply_to``
+      gradient before the moments; alpha (and the edge-normalisation betas,
+      which this optimiser updates too) initialised ``init_std * N(0, 1)``;
+      no alpha/beta update during the first ``warmup_epochs`` epochs (the
+      weights still train; PC-DARTS uses 15).
+    regularizers: ``sa``, ``beta_decay``, ``entropy``, ``l2``,
+      ``dirichlet_kl`` (DrNAS; strength 1e-3 is a default chosen here); each
+      has ``enabled``, a strength ``schedule`` and ``apply_to``
       (see :mod:`nasjax.regularizers`).
 
   Fields of a search run (:mod:`nasjax.search`):
@@ -95,6 +104,8 @@ def search_config() -> ConfigDict:
       ops=NB201_OPS,
       track_running_stats=False,
       scan_cells=True,
+      partial_channels=1,
+      edge_normalization=False,
     )
   )
   c.relaxation = ConfigDict(dict(name="softmax", temperature=1.0))
@@ -103,7 +114,7 @@ def search_config() -> ConfigDict:
     dict(lr=0.025, lr_min=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4, grad_clip=5.0)
   )
   c.optimizer.alpha = ConfigDict(
-    dict(lr=3e-4, b1=0.5, b2=0.999, eps=1e-8, weight_decay=1e-3, init_std=1e-3)
+    dict(lr=3e-4, b1=0.5, b2=0.999, eps=1e-8, weight_decay=1e-3, init_std=1e-3, warmup_epochs=0)
   )
   c.regularizers = ConfigDict(
     dict(
@@ -111,6 +122,7 @@ def search_config() -> ConfigDict:
       beta_decay=_regularizer(schedule="linear", strength=50.0, ramp_epochs=100),
       entropy=_regularizer(apply_to="probs", reduction="sum"),
       l2=_regularizer(reduction="sum"),
+      dirichlet_kl=_regularizer(strength=1e-3, reduction="sum"),
     )
   )
   c.data = ConfigDict(
@@ -278,10 +290,16 @@ def validate_search_config(config: ConfigDict) -> None:
   _positive(a.eps, "config.optimizer.alpha.eps")
   _non_negative(a.weight_decay, "config.optimizer.alpha.weight_decay")
   _non_negative(a.init_std, "config.optimizer.alpha.init_std")
+  warmup = a.get("warmup_epochs", 0)
+  _check(
+    isinstance(warmup, int) and not isinstance(warmup, bool) and warmup >= 0,
+    f"config.optimizer.alpha.warmup_epochs must be an integer >= 0, got {warmup!r}",
+  )
 
   _validate_run_fields(config)
   # The builders check regulariser and relaxation names, fields and values.
-  make_regularizer(config.regularizers, config.epochs, make_relaxation(config.relaxation).probs)
+  relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
+  make_regularizer(config.regularizers, config.epochs, relaxation.probs)
 
 
 def _validate_run_fields(config: ConfigDict) -> None:
@@ -339,6 +357,7 @@ RESUMABLE_CHANGES = (
   "nb201_table",
   "eval",
   "allow_resume_with_changes",
+  "data.workers",  # decoding threads of a retrain's ImageNet pipeline
 )
 
 

@@ -4,8 +4,10 @@
   ``{"step": ..., "epoch": ..., "kind": "train"|"epoch", <scalars>}``;
 * ``tensorboard/`` -- the same scalars as TensorBoard event files;
 * ``alphas.npz`` -- per epoch: ``epoch``, ``step``, the op probabilities of
-  every alpha tensor (``<name>``), its logits (``<name>_logits``) and the
-  op names (``op_names``);
+  every alpha tensor (``<name>``), its logits (``<name>_logits``), the raw
+  edge-normalisation logits where the search has them (``<name>_betas``;
+  the supernet applies the per-node softmax to them) and the op names
+  (``op_names``);
 * ``genotypes.jsonl`` -- per epoch, the argmax genotype and, when the
   NAS-Bench-201 table is configured, its benchmark accuracies.
 
@@ -96,9 +98,8 @@ class AlphaHistory:
     self.records: list[dict[str, Any]] = []
     if enabled and self.path.exists():
       with np.load(self.path) as d:
-        names = [
-          k for k in d.files if k not in ("epoch", "step", "op_names") and not k.endswith("_logits")
-        ]
+        names = [k[: -len("_logits")] for k in d.files if k.endswith("_logits")]
+        beta_names = [k[: -len("_betas")] for k in d.files if k.endswith("_betas")]
         for i in range(len(d["epoch"])):
           self.records.append(
             {
@@ -106,6 +107,7 @@ class AlphaHistory:
               "step": int(d["step"][i]),
               "probs": {n: d[n][i] for n in names},
               "logits": {n: d[f"{n}_logits"][i] for n in names},
+              "betas": {n: d[f"{n}_betas"][i] for n in beta_names},
             }
           )
 
@@ -114,14 +116,21 @@ class AlphaHistory:
     self._flush()
 
   def append(
-    self, epoch: int, step: int, logits: Mapping[str, np.ndarray], probs: Mapping[str, np.ndarray]
+    self,
+    epoch: int,
+    step: int,
+    logits: Mapping[str, np.ndarray],
+    probs: Mapping[str, np.ndarray],
+    betas: Mapping[str, np.ndarray] | None = None,
   ) -> None:
+    """Records one epoch's alpha logits, op probabilities and raw edge logits (if any)."""
     self.records.append(
       {
         "epoch": epoch,
         "step": step,
         "probs": {k: np.asarray(v) for k, v in probs.items()},
         "logits": {k: np.asarray(v) for k, v in logits.items()},
+        "betas": {k: np.asarray(v) for k, v in (betas or {}).items()},
       }
     )
     self._flush()
@@ -140,6 +149,8 @@ class AlphaHistory:
     for name in self.records[0]["probs"]:
       arrays[name] = np.stack([r["probs"][name] for r in self.records])
       arrays[f"{name}_logits"] = np.stack([r["logits"][name] for r in self.records])
+    for name in self.records[0]["betas"]:
+      arrays[f"{name}_betas"] = np.stack([r["betas"][name] for r in self.records])
     tmp = self.path.with_name("alphas.tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, self.path)

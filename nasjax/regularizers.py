@@ -2,7 +2,8 @@
 
 Every regulariser is a pure function of alpha (a pytree of ``(edges, ops)``
 logits); its strength ``lambda_t`` is a pure function of the epoch. Both are
-traceable, so they run inside the jitted search step.
+traceable, so they run inside the jitted search step. Edge-normalisation
+logits (betas) are never regularised: the search passes alpha only.
 
 Penalties (``z`` is alpha's logits, or the relaxation's probabilities when a
 regulariser's ``apply_to`` is ``'probs'``):
@@ -19,6 +20,11 @@ regulariser's ``apply_to`` is ``'probs'``):
 * ``entropy`` -- ``sum_e H(p_e)`` with ``p_e = softmax(z_e)`` on logits or
   ``p_e = z_e`` on probabilities.
 * ``l2`` -- ``sum z^2 / 2`` (its gradient is ``z``, like coupled decay).
+  DrNAS' ``'l2'`` variant is this coupled L2 on its logits theta (or, the
+  same gradient, the alpha optimiser's ``weight_decay``).
+* ``dirichlet_kl`` -- DrNAS: ``sum_e KL(Dir(ELU(z_e) + 1) || Dir(1))``, the
+  KL divergence of each edge's Dirichlet (see :class:`nasjax.relax.Dirichlet`)
+  from the uniform one, in closed form. Logits only.
 
 ``reduction='mean'`` replaces the sums over edges (and ops, for ``sa`` and
 ``l2``) by means.
@@ -37,6 +43,8 @@ Example:
   -1.0
   >>> float(R.beta_decay(jnp.zeros((6, 5))))  # log(5)
   1.6094379...
+  >>> float(R.dirichlet_kl(jnp.zeros((6, 5))))  # ELU(0) + 1 = 1: already Dir(1)
+  0.0
 """
 
 from __future__ import annotations
@@ -88,6 +96,26 @@ def l2(z: Array, reduction: str = "sum") -> Array:
   return 0.5 * _reduce(jnp.square(z), reduction)
 
 
+def dirichlet_kl(theta: Array, reduction: str = "sum") -> Array:
+  """Sum (or mean) over edges of ``KL(Dir(c) || Dir(1))`` with ``c = ELU(theta) + 1``.
+
+  With ``c0 = sum_o c_o`` and ``K`` ops, the closed form is
+  ``lgamma(c0) - sum_o lgamma(c_o) - lgamma(K) + sum_o (c_o - 1) (digamma(c_o)
+  - digamma(c0))``; every axis but the last indexes edges.
+  """
+  c = jax.nn.elu(theta) + 1.0
+  c0 = jnp.sum(c, axis=-1)
+  k = theta.shape[-1]
+  lgamma, digamma = jax.scipy.special.gammaln, jax.scipy.special.digamma
+  kl = (
+    lgamma(c0)
+    - jnp.sum(lgamma(c), axis=-1)
+    - lgamma(jnp.asarray(k, c.dtype))
+    + jnp.sum((c - 1.0) * (digamma(c) - digamma(c0)[..., None]), axis=-1)
+  )
+  return _reduce(kl, reduction)
+
+
 def schedule(
   kind: str, strength: float, start: float = 0.0, ramp_epochs: float = 1.0
 ) -> Callable[[Array], Array]:
@@ -114,6 +142,8 @@ def _penalty(name: str, cfg: Mapping[str, Any]) -> Callable[[Array], Array]:
     return lambda z: entropy(z, reduction)
   if name == "l2":
     return lambda z: l2(z, reduction)
+  if name == "dirichlet_kl":
+    return lambda z: dirichlet_kl(z, reduction)
   raise ConfigError(f"unknown regulariser {name!r}; choose from {sorted(REGULARIZER_FIELDS)}")
 
 
@@ -123,7 +153,10 @@ REGULARIZER_FIELDS: dict[str, tuple[str, ...]] = {
   "beta_decay": (),
   "entropy": ("reduction",),
   "l2": ("reduction",),
+  "dirichlet_kl": ("reduction",),
 }
+#: Regularisers defined on logits only (``apply_to='probs'`` is an error).
+LOGITS_ONLY = ("dirichlet_kl",)
 COMMON_FIELDS = ("enabled", "schedule", "strength", "start", "ramp_epochs", "apply_to")
 
 
@@ -165,7 +198,7 @@ def make_regularizer(
 
   Args:
     config: maps a regulariser name (``sa``, ``beta_decay``, ``entropy``,
-      ``l2``) to its fields: ``enabled``, ``schedule``, ``strength``,
+      ``l2``, ``dirichlet_kl``) to its fields: ``enabled``, ``schedule``, ``strength``,
       ``start``, ``ramp_epochs`` (0 = ``total_epochs``), ``apply_to`` and the
       regulariser's own fields (:data:`REGULARIZER_FIELDS`).
     total_epochs: the search length, the default ramp of linear schedules.
@@ -194,6 +227,10 @@ def make_regularizer(
     apply_to = cfg.get("apply_to", "logits")
     if apply_to not in APPLY_TO:
       raise ConfigError(f"{where}.apply_to must be one of {list(APPLY_TO)}, got {apply_to!r}")
+    if name in LOGITS_ONLY and apply_to != "logits":
+      raise ConfigError(
+        f"{where}.apply_to must be 'logits' (it is a function of them), got {apply_to!r}"
+      )
     if cfg.get("reduction", "sum") not in REDUCTIONS:
       raise ConfigError(
         f"{where}.reduction must be one of {list(REDUCTIONS)}, got {cfg['reduction']!r}"

@@ -83,10 +83,11 @@ def test_alpha_update_wiring_first_order_with_regulariser(batches):
     lambda a: setup.loss(state.params, a, batches[6], state.batch_stats, None)[0]
   )(state.alphas)
   grad_reg = jax.grad(lambda a: 0.5 * R.sa_penalty(a["cell"]))(state.alphas)
-  grads = jax.tree.map(jnp.add, grad_val, grad_reg)
-  updates, _ = setup.alpha_tx.update(grads, state.alpha_opt_state, state.alphas)
-  expected = optax.apply_updates(state.alphas, updates)
+  grads = {"alphas": jax.tree.map(jnp.add, grad_val, grad_reg), "betas": {}}
+  updates, _ = setup.alpha_tx.update(grads, state.alpha_opt_state, state.arch_params)
+  expected = optax.apply_updates(state.arch_params, updates)["alphas"]
   np.testing.assert_allclose(new.alphas["cell"], expected["cell"], rtol=1e-5, atol=1e-9)
+  assert new.betas == {}
   assert float(metrics["reg/sa"]) == pytest.approx(
     0.5 * float(jnp.sum(state.alphas["cell"])), rel=1e-5, abs=1e-8
   )
@@ -113,8 +114,9 @@ def test_alpha_update_wiring_second_order(batches):
   grads, _ = jax.jit(
     lambda s: hg.second_order_exact(loss_fn, s.params, s.alphas, batches[5], batches[6], inner)
   )(state)
-  updates, _ = setup.alpha_tx.update(grads, state.alpha_opt_state, state.alphas)
-  expected = optax.apply_updates(state.alphas, updates)
+  arch = state.arch_params
+  updates, _ = setup.alpha_tx.update({"alphas": grads, "betas": {}}, state.alpha_opt_state, arch)
+  expected = optax.apply_updates(arch, updates)["alphas"]
   np.testing.assert_allclose(new.alphas["cell"], expected["cell"], rtol=1e-5, atol=1e-9)
 
 
@@ -199,3 +201,79 @@ def test_state_starts_as_the_design_says():
   assert _trees_identical(state, again)
   other = setup.init(jax.random.key(4), (32, 32, 3))
   assert not _trees_identical(state.params, other.params)
+
+
+def test_warmup_skips_the_alpha_update_inside_the_step(batches):
+  """PC-DARTS' warm-up: during the first epochs only the weights train."""
+  config = tiny_config(**{"optimizer.alpha.warmup_epochs": 1})
+  setup = bilevel.make_search_setup(config, steps_per_epoch=4)
+  state = _warm_state(setup, batches, steps=3)  # step 3: the last step of epoch 0
+  assert "cond" in str(jax.make_jaxpr(setup.step)(state, batches[3], batches[4]))
+  step = jax.jit(setup.step)
+  new, metrics = step(state, batches[3], batches[4])
+  assert _trees_identical(new.alphas, state.alphas)
+  assert _trees_identical(new.betas, state.betas)
+  assert _trees_identical(new.alpha_opt_state, state.alpha_opt_state)
+  assert not _trees_identical(new.params, state.params)
+  assert float(metrics["alpha/updated"]) == 0.0
+  assert float(metrics["val/loss"]) == 0.0 and float(metrics["alpha/grad_norm"]) == 0.0
+  assert float(metrics["train/loss"]) > 0 and float(metrics["alpha/entropy"]) > 0
+  # Step 4 is in epoch 1: alpha moves exactly as the plain alpha update moves it.
+  after, metrics = step(new, batches[4], batches[5])
+  assert float(metrics["alpha/updated"]) == 1.0 and float(metrics["val/loss"]) > 0
+  expected, _ = jax.jit(_setup().alpha_update)(new, batches[4], batches[5])
+  assert not _trees_identical(after.alphas, new.alphas)
+  np.testing.assert_allclose(after.alphas["cell"], expected.alphas["cell"], rtol=1e-5, atol=1e-9)
+
+
+@functools.cache
+def _edge_setup(mode="first_order"):
+  config = tiny_config(hypergradient=mode, **{"space.edge_normalization": True})
+  config.regularizers.sa.update(enabled=True, schedule="constant", strength=0.5)
+  config.optimizer.alpha.weight_decay = 0.0
+  return bilevel.make_search_setup(config, steps_per_epoch=4)
+
+
+def test_edge_betas_get_the_hypergradient_and_no_regulariser(batches):
+  setup = _edge_setup()
+  state = _warm_state(setup, batches)
+  beta = np.asarray(state.betas["cell"])
+  assert beta.shape == (6,) and 0 < beta.std() < 5e-3  # 1e-3 * N(0, 1), like alpha
+  new, metrics = jax.jit(setup.alpha_update)(state, batches[2], batches[3])
+
+  def val_loss(arch):
+    return setup.loss(
+      state.params, arch["alphas"], batches[3], state.batch_stats, None, arch["betas"]
+    )[0]
+
+  grads = jax.jit(jax.grad(val_loss))(state.arch_params)
+  assert float(optax.tree.norm(grads["betas"])) > 1e-7
+  assert float(metrics["beta/grad_norm"]) == pytest.approx(
+    float(optax.tree.norm(grads["betas"])), rel=1e-4
+  )
+  # SA (Eq. 8) acts on alpha only; betas get the bare hypergradient.
+  grads["alphas"] = jax.tree.map(
+    jnp.add, grads["alphas"], jax.grad(lambda a: 0.5 * R.sa_penalty(a["cell"]))(state.alphas)
+  )
+  updates, _ = setup.alpha_tx.update(grads, state.alpha_opt_state, state.arch_params)
+  expected = optax.apply_updates(state.arch_params, updates)
+  for part in ("alphas", "betas"):
+    np.testing.assert_allclose(
+      new.arch_params[part]["cell"], expected[part]["cell"], rtol=1e-5, atol=1e-9
+    )
+  assert not _trees_identical(new.betas, state.betas)
+  # The weight step leaves betas alone; evaluation uses them.
+  after, _ = jax.jit(setup.weight_update)(new, batches[4])
+  assert _trees_identical(after.betas, new.betas)
+  assert np.isfinite(float(jax.jit(setup.evaluate)(after, batches[5])["loss"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["second_order_exact", "second_order_fd"])
+def test_edge_betas_get_the_second_order_hypergradient(batches, mode):
+  setup = _edge_setup(mode)
+  state = _warm_state(setup, batches)
+  new, metrics = jax.jit(setup.alpha_update)(state, batches[2], batches[3])
+  assert np.isfinite(float(metrics["beta/grad_norm"])) and float(metrics["beta/grad_norm"]) > 0
+  assert not _trees_identical(new.betas, state.betas)
+  assert np.all(np.isfinite(np.asarray(new.betas["cell"])))

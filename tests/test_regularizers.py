@@ -192,3 +192,83 @@ def test_sa_eq8_changes_probabilities_under_adam_but_not_under_sgd():
   assert float(jnp.max(jnp.abs(p_plain - p_sa))) > 1e-3
   sgd = optax.sgd(0.1)
   np.testing.assert_allclose(_run_alpha(sgd), _run_alpha(sgd, sa_strength=1.0), atol=1e-6)
+
+
+def _kl_beta_by_integration(a, b, m=8):
+  """KL(Beta(a, b) || Beta(1, 1)) = int_0^1 p log p, by quadrature.
+
+  Substituting ``x = t^m`` near 0 and ``1 - x = t^m`` near 1 removes the
+  density's endpoint singularities (concentrations below 1).
+  """
+  from scipy import integrate
+
+  log_norm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+
+  def p_log_p(log_x, log_1mx):
+    log_p = log_norm + (a - 1) * log_x + (b - 1) * log_1mx
+    return math.exp(log_p) * log_p
+
+  def near_0(t):
+    x = t**m
+    return m * t ** (m - 1) * p_log_p(m * math.log(t), math.log1p(-x))
+
+  def near_1(t):
+    y = t**m
+    return m * t ** (m - 1) * p_log_p(math.log1p(-y), m * math.log(t))
+
+  end = 0.5 ** (1 / m)
+  opts = dict(limit=200, epsabs=1e-13, epsrel=1e-11)
+  return integrate.quad(near_0, 0.0, end, **opts)[0] + integrate.quad(near_1, 0.0, end, **opts)[0]
+
+
+@pytest.mark.parametrize("theta", [(0.5, 1.3), (-0.5, 0.7), (2.0, -1.5)])
+def test_dirichlet_kl_two_ops_is_the_beta_kl_by_integration(theta):
+  conc = [t + 1 if t > 0 else math.exp(t) for t in theta]  # ELU + 1
+  with jax.enable_x64(True):
+    got = float(R.dirichlet_kl(jnp.asarray([theta], jnp.float64)))
+  assert got == pytest.approx(_kl_beta_by_integration(*conc), rel=1e-7, abs=1e-10)
+
+
+def test_dirichlet_kl_by_hand_sums_edges_and_has_its_gradient():
+  rng = np.random.default_rng(4)
+  theta = rng.normal(size=(6, 5))
+  c = np.where(theta > 0, theta + 1, np.exp(theta))
+  c0 = c.sum(-1)
+  from scipy.special import digamma, gammaln
+
+  per_edge = (
+    gammaln(c0)
+    - gammaln(c).sum(-1)
+    - gammaln(5)
+    + ((c - 1) * (digamma(c) - digamma(c0)[:, None])).sum(-1)
+  )
+  assert np.all(per_edge > 0)
+  with jax.enable_x64(True):
+    z = jnp.asarray(theta, jnp.float64)
+    assert float(R.dirichlet_kl(z)) == pytest.approx(per_edge.sum(), rel=1e-10)
+    assert float(R.dirichlet_kl(z, "mean")) == pytest.approx(per_edge.mean(), rel=1e-10)
+    assert float(R.dirichlet_kl(jnp.zeros((6, 5)))) == 0.0  # Dir(1) itself
+    grad = np.asarray(jax.grad(R.dirichlet_kl)(z))
+    eps = 1e-6
+    for idx in [(0, 0), (2, 3), (5, 4)]:
+      dz = np.zeros_like(theta)
+      dz[idx] = eps
+      fd = (float(R.dirichlet_kl(z + dz)) - float(R.dirichlet_kl(z - dz))) / (2 * eps)
+      assert grad[idx] == pytest.approx(fd, rel=1e-6)
+
+
+def test_dirichlet_kl_is_registered_and_acts_on_logits_only():
+  cfg = _cfg(dirichlet_kl=dict(schedule="constant", strength=1e-3))
+  reg = R.make_regularizer(cfg, total_epochs=50, probs=Softmax().probs)
+  alphas = {
+    "normal": jnp.asarray(np.random.default_rng(5).normal(size=(14, 8)), jnp.float32),
+    "reduce": jnp.asarray(np.random.default_rng(6).normal(size=(14, 8)), jnp.float32),
+  }
+  total, parts = reg(alphas, 3)
+  expected = 1e-3 * sum(float(R.dirichlet_kl(a)) for a in alphas.values())
+  assert float(parts["reg/dirichlet_kl"]) == pytest.approx(expected, rel=1e-5)
+  assert float(total) == pytest.approx(expected, rel=1e-5)
+  assert not search_config().regularizers.dirichlet_kl.enabled
+  bad = _cfg(dirichlet_kl=dict(apply_to="probs"))
+  with pytest.raises(ConfigError, match="dirichlet_kl.apply_to"):
+    R.make_regularizer(bad, 50, Softmax().probs)
