@@ -1,28 +1,28 @@
-"""The command line of ``python -m nasjax.search``: flags in, one-line errors out.
+"""The command line of ``python -m nasjax.search`` and ``nasjax.retrain``: one-line errors.
 
 Flags are parsed by absl with ``ml_collections.config_flags`` (the config is
 locked, so a misspelt ``--config.<field>`` is an error). A user error (bad
-config, missing data, unusable checkpoint, diverged run) ends the process
-with ``nasjax.search: error: <what is wrong and how to fix it>`` on stderr and
-a non-zero status: 2 for bad flags, 1 for errors during the run, 130 after
-Ctrl-C.
+config, missing data or genotype, unusable checkpoint, diverged run) ends the
+process with ``nasjax.search: error: <what is wrong and how to fix it>`` (or
+``nasjax.retrain: error: ...``) on stderr and a non-zero status: 2 for bad
+flags, 1 for errors during the run, 130 after Ctrl-C. ``nasjax.retrain`` also
+takes ``--genotype``: a genotype file or a published genotype's name.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
 from collections.abc import Callable
 
-import ml_collections
-
 from nasjax.checkpoint import CheckpointError
 from nasjax.errors import DataNotFoundError, NasjaxError
 
 
-def _fail(message: str, code: int) -> None:
-  print(f"nasjax.search: error: {message}", file=sys.stderr, flush=True)
+def _fail(message: str, code: int, program: str = "nasjax.search") -> None:
+  print(f"{program}: error: {message}", file=sys.stderr, flush=True)
   raise SystemExit(code)
 
 
@@ -51,25 +51,41 @@ def _unknown_field(error: str, argv: list[str]) -> str:
   return f"the config has no field {key!r}; {fix}"
 
 
-def main(run: Callable[[ml_collections.ConfigDict, str], object]) -> None:
+def main(
+  run: Callable[..., object],
+  program: str = "nasjax.search",
+  example: str = "configs/nb201/darts_1st.py:runlocal",
+  genotype: bool = False,
+) -> None:
   """Parses ``--config``/``--workdir``, calls ``run`` and turns user errors into one line.
 
   Args:
-    run: the search entry point, :func:`nasjax.search.run`.
+    run: the entry point, :func:`nasjax.search.run` (called as ``run(config,
+      workdir)``) or :func:`nasjax.retrain.run` (``run(config, genotype, workdir)``).
+    program: the module name, the prefix of error lines.
+    example: a config argument shown in the help and in the missing-``--config`` error.
+    genotype: define the required ``--genotype`` flag and pass its value to ``run``.
   """
   from absl import app, flags
   from absl import logging as absl_logging
   from ml_collections import config_flags
 
+  fail = functools.partial(_fail, program=program)
+  kind = program.rpartition(".")[2]
   config_flag = config_flags.DEFINE_config_file(
-    "config",
-    None,
-    "search config file, e.g. configs/nb201/darts_1st.py[:runlocal]",
-    lock_config=True,
+    "config", None, f"{kind} config file, e.g. {example}", lock_config=True
   )
   workdir_flag = flags.DEFINE_string(
-    "workdir", None, "output folder; re-running with the same folder resumes the search"
+    "workdir", None, f"output folder; re-running with the same folder resumes the {kind}"
   )
+  genotype_flag = None
+  if genotype:
+    genotype_flag = flags.DEFINE_string(
+      "genotype",
+      None,
+      "the architecture: a genotype file (a search's genotype.json, a genotype JSON, or a "
+      "DARTS Genotype(...) string) or a published genotype's name (DARTS_V1, DARTS_V2, PC_DARTS)",
+    )
 
   def parse(argv: list[str]) -> list[str]:
     try:
@@ -78,17 +94,17 @@ def main(run: Callable[[ml_collections.ConfigDict, str], object]) -> None:
       if config is not None:
         config.get("seed")  # a file config_flags could not load raises on first access
     except NasjaxError as e:
-      _fail(str(e), 2)
+      fail(str(e), 2)
     except (AttributeError, KeyError) as e:  # a --config.<field> the config does not have
-      _fail(_unknown_field(str(e), argv), 2)
+      fail(_unknown_field(str(e), argv), 2)
     except (flags.Error, TypeError, ValueError) as e:
       cause = _nasjax_cause(e)
       if cause is not None:  # e.g. an unknown variant, raised by the config file
         # config_flags re-raises it with the traceback in the message; its last line is ours.
         last = str(cause).strip().splitlines()[-1]
-        _fail(last.split(f"{type(cause).__name__}: ", 1)[-1], 2)
+        fail(last.split(f"{type(cause).__name__}: ", 1)[-1], 2)
       text = str(e).strip().strip('"').splitlines()[0] if str(e).strip() else type(e).__name__
-      _fail(f"{text} (see --helpfull for the flags and the config file for its fields)", 2)
+      fail(f"{text} (see --helpfull for the flags and the config file for its fields)", 2)
     except Exception as e:  # the config file is missing or does not run
       lines = [line.strip() for line in str(e).splitlines() if line.strip()]
       why = next((line for line in lines if line.startswith("[Errno")), None)
@@ -96,13 +112,15 @@ def main(run: Callable[[ml_collections.ConfigDict, str], object]) -> None:
       if isinstance(e, SyntaxError):
         why = f"SyntaxError at line {e.lineno}: {e.msg}"
       path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "?")
-      _fail(f"cannot load the config file {path} ({why}); fix it or give an existing file", 2)
+      fail(f"cannot load the config file {path} ({why}); fix it or give an existing file", 2)
     if len(rest) > 1:
-      _fail(f"unexpected arguments {rest[1:]}; pass settings as --config.<field>=<value>", 2)
+      fail(f"unexpected arguments {rest[1:]}; pass settings as --config.<field>=<value>", 2)
     if not workdir_flag.value:
-      _fail("--workdir is required: the folder for checkpoints and results", 2)
+      fail("--workdir is required: the folder for checkpoints and results", 2)
     if config is None:
-      _fail("--config is required, e.g. --config=configs/nb201/darts_1st.py:runlocal", 2)
+      fail(f"--config is required, e.g. --config={example}", 2)
+    if genotype_flag is not None and not genotype_flag.value:
+      fail("--genotype is required: a genotype file or a name such as DARTS_V2", 2)
     return rest
 
   def entry(argv: list[str]) -> None:
@@ -113,9 +131,12 @@ def main(run: Callable[[ml_collections.ConfigDict, str], object]) -> None:
       logging.getLogger("jax").setLevel(logging.WARNING)
       absl_logging.set_verbosity(absl_logging.WARNING)
     try:
-      run(config_flag.value, workdir_flag.value)
+      if genotype_flag is None:
+        run(config_flag.value, workdir_flag.value)
+      else:
+        run(config_flag.value, genotype_flag.value, workdir_flag.value)
     except (NasjaxError, CheckpointError, DataNotFoundError) as e:
-      _fail(str(e), 1)
+      fail(str(e), 1)
     except KeyboardInterrupt:
       raise SystemExit(130) from None
 

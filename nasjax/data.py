@@ -2,7 +2,7 @@
 
 Sources (``config.data.source``):
 
-* ``tfds`` -- CIFAR-10 / CIFAR-100 through tensorflow-datasets, from
+* ``tfds`` -- CIFAR-10 / CIFAR-100 / SVHN through tensorflow-datasets, from
   ``config.data.data_dir``. A dataset prepared in the ``array_record`` format
   is read without TensorFlow (images decoded with Pillow); one prepared as
   TFRecords (tfds' default) is read through ``tfds.load``, which needs
@@ -15,7 +15,8 @@ of the training set into the weight and alpha halves, each half's order in
 an epoch and every augmentation draw are derived from the seed, the epoch
 and the step. Resuming at a step therefore needs no iterator state, and the
 global batch does not depend on the number of processes: process ``p`` of
-``P`` takes rows ``[p B/P, (p+1) B/P)``.
+``P`` takes rows ``[p B/P, (p+1) B/P)``. :class:`TrainData` reads the whole
+training set the same way for retraining a derived network.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ from nasjax.errors import ConfigError, DataNotFoundError
 NORMALIZATION = {
   "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
   "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+  "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
 }
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "svhn": 10}
+#: The tensorflow-datasets name of each dataset whose name differs (SVHN's 32x32 digits).
+TFDS_NAMES = {"svhn": "svhn_cropped"}
 SOURCES = ("tfds", "npz")
 SPLIT_POLICIES = ("disjoint",)
 
@@ -128,22 +132,23 @@ def _tfds_split(name: str, split: str, data_dir: str | None, download: bool):
 
 
 def load_tfds(name: str, data_dir: str = "", download: bool = False) -> ImageDataset:
-  """CIFAR-10 or CIFAR-100 through tensorflow-datasets, fully in memory."""
+  """CIFAR-10, CIFAR-100 or SVHN (tfds' ``svhn_cropped``) through tensorflow-datasets, in memory."""
   if name not in NUM_CLASSES:
     raise ConfigError(
       f"config.data.name must be one of {sorted(NUM_CLASSES)} for the tfds source, got {name!r}"
     )
   folder = str(_expand(data_dir)) if data_dir else None
+  tfds_name = TFDS_NAMES.get(name, name)
   try:
-    x_train, y_train = _tfds_split(name, "train", folder, download)
-    x_test, y_test = _tfds_split(name, "test", folder, download)
+    x_train, y_train = _tfds_split(tfds_name, "train", folder, download)
+    x_test, y_test = _tfds_split(tfds_name, "test", folder, download)
   except DataNotFoundError:
     raise
   except Exception as e:  # tfds raises assorted errors for a missing or partial dataset
     raise DataNotFoundError(
-      f"{name} is not available from tensorflow-datasets in "
+      f"{tfds_name} is not available from tensorflow-datasets in "
       f"{folder or 'the default data folder'} ({type(e).__name__}: {str(e).splitlines()[0]}); "
-      f"prepare it with `tfds build {name} --data_dir=DIR --file_format=array_record` and set "
+      f"prepare it with `tfds build {tfds_name} --data_dir=DIR --file_format=array_record` and set "
       f"config.data.data_dir=DIR, or set config.data.download=True on a connected machine"
     ) from None
   return ImageDataset(name, x_train, y_train, x_test, y_test, NUM_CLASSES[name])
@@ -319,3 +324,72 @@ class SearchData:
       rows = np.arange(start, start + batch_size) % n
       weight = (np.arange(start, start + batch_size) < n).astype(np.float32)
       yield {"image": normalize(x[rows], self.dataset.name), "label": y[rows], "weight": weight}
+
+
+class TrainData:
+  """Batches of the whole training set for training a fixed network, a pure function of the step.
+
+  Each epoch visits the training set (its first ``cfg.train_limit`` images
+  when set) in a seeded order; the last incomplete batch is dropped. The
+  augmentation is the search's (:func:`augment`, then :func:`cutout` after
+  normalisation, as DARTS applies it), drawn from the seed, the epoch and
+  the step, so resuming at a step needs no iterator state.
+
+  Args:
+    dataset: the images.
+    cfg: ``config.data`` of a retrain config (``augment``, ``train_limit``).
+    seed: the run's seed.
+    batch_size: the global batch size.
+    process_index, process_count: this process's share of every batch.
+  """
+
+  def __init__(
+    self,
+    dataset: ImageDataset,
+    cfg: Any,
+    seed: int,
+    batch_size: int,
+    process_index: int = 0,
+    process_count: int = 1,
+  ):
+    if batch_size % process_count:
+      raise ConfigError(
+        f"config.batch_size={batch_size} must be divisible by the number of "
+        f"processes ({process_count})"
+      )
+    n = len(dataset.x_train)
+    self.num_examples = min(n, cfg.train_limit) if cfg.train_limit else n
+    self.steps_per_epoch = self.num_examples // batch_size
+    if self.steps_per_epoch < 1:
+      raise ConfigError(
+        f"config.batch_size={batch_size} is larger than the training set "
+        f"({self.num_examples} examples); lower it"
+      )
+    self.dataset, self.cfg, self.seed, self.batch_size = dataset, cfg, seed, batch_size
+    self.rows = slice(
+      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
+    )
+    self._orders: dict[int, np.ndarray] = {}
+
+  def _order(self, epoch: int) -> np.ndarray:
+    if epoch not in self._orders:
+      self._orders = {
+        epoch: np.random.default_rng([self.seed, epoch, 0x7E7]).permutation(self.num_examples)
+      }
+    return self._orders[epoch]
+
+  def batch(self, step: int) -> Batch:
+    """The training batch of step ``step``: normalised, augmented ``image`` and ``label``."""
+    epoch, k = divmod(step, self.steps_per_epoch)
+    rows = self._order(epoch)[k * self.batch_size : (k + 1) * self.batch_size]
+    rng = np.random.default_rng([self.seed, epoch, k, 0xA07])
+    aug = self.cfg.augment
+    images = augment(self.dataset.x_train[rows], rng, aug.crop_padding, aug.flip)
+    images = normalize(images, self.dataset.name)
+    if aug.cutout:
+      images = cutout(images, rng, aug.cutout)
+    return {"image": images[self.rows], "label": self.dataset.y_train[rows][self.rows]}
+
+  # The prefetching iterator and the test split read the same way as a search's.
+  batches = SearchData.batches
+  eval_batches = SearchData.eval_batches

@@ -18,8 +18,6 @@ at the end, ``genotype.json`` (see :mod:`nasjax.metrics`).
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import time
 from pathlib import Path
@@ -33,14 +31,18 @@ from nasjax import bilevel
 from nasjax import data as data_lib
 from nasjax.checkpoint import Checkpointer
 from nasjax.compilation import enable_compilation_cache
-from nasjax.config import config_changes, validate_search_config
-from nasjax.errors import ConfigError, NasjaxError
+from nasjax.config import validate_search_config
+from nasjax.errors import ConfigError
 from nasjax.metrics import AlphaHistory, GenotypeLog, MetricWriter, ProgressBar, write_json
 from nasjax.nb201 import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
-
-
-class TrainingDivergedError(NasjaxError, FloatingPointError):
-  """The loss or a gradient became NaN or infinite."""
+from nasjax.runs import (
+  TrainingDivergedError,  # noqa: F401 (raised by runs.check_finite)
+  check_finite,
+)
+from nasjax.runs import check_or_write_config as _check_or_write_config
+from nasjax.runs import mean_metrics as _mean
+from nasjax.runs import save_on_interrupt as _save_on_interrupt
+from nasjax.runs import say as _say
 
 
 @dataclasses.dataclass
@@ -51,10 +53,12 @@ class SearchResult:
     workdir: where the outputs are.
     genotype: the final argmax genotype.
     alphas: the final architecture logits, ``{name: array}``.
-    probs: their op probabilities.
+    probs: their op probabilities (the relaxation's ``probs``).
     step: the number of search steps run in total.
     benchmark: the genotype's NAS-Bench-201 record (a dict), when the table is configured.
     last_epoch: the last epoch's summary metrics.
+    betas: the final raw edge-normalisation logits, ``{name: array}`` (empty
+      without edge normalisation).
   """
 
   workdir: Path
@@ -64,26 +68,7 @@ class SearchResult:
   step: int
   benchmark: dict[str, Any] | None
   last_epoch: dict[str, float]
-
-
-def _check_or_write_config(
-  workdir: Path, config: ml_collections.ConfigDict, resuming: bool, is_main: bool
-) -> None:
-  """Writes the resolved config; when resuming, refuses a changed one."""
-  record = workdir / "config.json"
-  current = json.loads(config.to_json_best_effort())
-  if resuming and record.exists():
-    changed = config_changes(json.loads(record.read_text()), current)
-    if changed and not config.get("allow_resume_with_changes", False):
-      detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed[:3])
-      raise ConfigError(
-        f"{workdir} holds a search with a different config ({detail}); resume with the "
-        f"original values, start a new --workdir, or pass "
-        f"--config.allow_resume_with_changes=True to continue with the new values"
-      )
-  if is_main:
-    (workdir / "config.yaml").write_text(config.to_yaml())
-    write_json(record, current)
+  betas: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def _load_table(setting: str) -> NB201Table | None:
@@ -93,20 +78,6 @@ def _load_table(setting: str) -> NB201Table | None:
     return NB201Table.load(setting)
   default = Path(os.environ.get(DATA_DIR_ENV, "")) / TABLE_FILENAME
   return NB201Table.load(default) if os.environ.get(DATA_DIR_ENV) and default.is_file() else None
-
-
-def _finite(metrics: dict[str, Any]) -> bool:
-  return all(math.isfinite(float(v)) for v in metrics.values())
-
-
-def _mean(records: list[dict[str, Any]]) -> dict[str, float]:
-  keys = records[0].keys()
-  return {k: float(np.mean([float(r[k]) for r in records])) for k in keys}
-
-
-def _say(is_main: bool, message: str) -> None:
-  if is_main:
-    print(message, flush=True)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> SearchResult:
@@ -200,20 +171,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
         continue
 
       fetched = jax.device_get([m for _, m in pending])
-      for (s, _), m in zip(pending, fetched, strict=True):
-        if not _finite(m):
-          bad = sorted(k for k, v in m.items() if not math.isfinite(float(v)))
-          last = checkpointer.latest_step()
-          kept = (
-            f"the last good checkpoint is step {last} in {checkpointer.directory}"
-            if last is not None
-            else "no checkpoint was written yet"
-          )
-          raise TrainingDivergedError(
-            f"training diverged: {', '.join(bad)} became NaN/Inf at step {s} (epoch "
-            f"{s // spe}); {kept}; lower the learning rates or regulariser strengths and "
-            f"resume with --config.allow_resume_with_changes=True"
-          )
+      check_finite([s for s, _ in pending], fetched, checkpointer, spe)
       now = time.perf_counter()
       summary = _mean(fetched)
       if timed_steps:
@@ -270,6 +228,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
         "step": result.step,
         "epochs": config.epochs,
         "probs": {k: v.tolist() for k, v in result.probs.items()},
+        "betas": {k: v.tolist() for k, v in result.betas.items()},  # raw edge logits
         "op_names": list(op_names),
       },
     )
@@ -314,10 +273,10 @@ def _end_of_epoch(
     count = sum(float(r["count"]) for r in results)
     summary["test/loss"] = sum(float(r["loss"]) * float(r["count"]) for r in results) / count
     summary["test/acc"] = sum(float(r["acc"]) * float(r["count"]) for r in results) / count
-  alphas = jax.device_get(state.alphas)
+  alphas, betas = jax.device_get((state.alphas, state.betas))
   probs = jax.device_get(setup.relaxation.probs(state.alphas))
-  history.append(epoch, step, alphas, probs)
-  genotype = setup.space.derive_genotype(alphas, config.space)
+  history.append(epoch, step, alphas, probs, betas)
+  genotype = setup.space.derive_genotype(probs, config.space, betas)
   record: dict[str, Any] = {"epoch": epoch, "step": step, "genotype": genotype.to_dict()}
   if table is not None:
     record["benchmark"] = table.lookup(genotype).to_dict()
@@ -328,43 +287,11 @@ def _end_of_epoch(
   return summary
 
 
-def _save_on_interrupt(
-  checkpointer: Checkpointer,
-  state: Any,
-  spe: int,
-  is_main: bool,
-  epoch_records: list[dict[str, Any]],
-  pending: list[tuple[int, Any]],
-) -> None:
-  try:
-    step = int(state.step)
-    if checkpointer.latest_step() != step:
-      as_floats = lambda m: {k: float(v) for k, v in m.items()}
-      partial = {
-        "epoch": [as_floats(m) for m in epoch_records],
-        "pending": [{"step": s, "metrics": as_floats(m)} for s, m in jax.device_get(pending)],
-      }
-      meta = {"epoch": step // spe, "steps_per_epoch": spe}
-      if len(epoch_records) + len(pending) == step % spe:  # else a step's metrics were lost
-        meta["partial_epoch"] = partial
-      checkpointer.save(step, state, meta)
-    checkpointer.close()
-    _say(
-      is_main, f"interrupted: saved a checkpoint at step {step}; re-run the same command to resume"
-    )
-  except Exception:  # the state may have been donated mid-step; keep the last checkpoint
-    checkpointer.close()
-    _say(
-      is_main,
-      f"interrupted: resume from the last checkpoint (step "
-      f"{checkpointer.latest_step()}) by re-running the same command",
-    )
-
-
 def _final(config, setup, state, workdir, table, total, last_epoch) -> SearchResult:
   alphas = {k: np.asarray(v) for k, v in jax.device_get(state.alphas).items()}
+  betas = {k: np.asarray(v) for k, v in jax.device_get(state.betas).items()}
   probs = {k: np.asarray(v) for k, v in jax.device_get(setup.relaxation.probs(alphas)).items()}
-  genotype = setup.space.derive_genotype(alphas, config.space)
+  genotype = setup.space.derive_genotype(probs, config.space, betas)
   benchmark = table.lookup(genotype).to_dict() if table is not None else None
   return SearchResult(
     workdir=workdir,
@@ -374,6 +301,7 @@ def _final(config, setup, state, workdir, table, total, last_epoch) -> SearchRes
     step=total,
     benchmark=benchmark,
     last_epoch=last_epoch,
+    betas=betas,
   )
 
 

@@ -1,0 +1,45 @@
+r"""Retraining a DARTS genotype on CIFAR-10 (DARTS' evaluation protocol).
+
+Protocol (Liu et al. 2019, arXiv 1806.09055, Sec. 3.3): the derived cells in
+a 20-cell network of C=36 (reduction cells at 1/3 and 2/3 of the depth) with
+an auxiliary head after cell 13 (loss weight 0.4); 600 epochs on the full
+50,000-image training set, batch 96; SGD, momentum 0.9, lr 0.025 cosine to 0
+(per epoch), weight decay 3e-4, gradient clipping 5; drop path growing
+linearly to 0.2; random crop (padding 4), horizontal flip and cutout 16.
+DARTS-V2 in this setting has 3.3M parameters (3.349M without the auxiliary
+head) and a 2.76 +/- 0.09% test error in the paper.
+
+Variants: ``cifar100`` (CIFAR-100, 100 classes) and ``svhn`` (tfds'
+``svhn_cropped``; same protocol), the datasets RobustDARTS evaluates on;
+``runlocal`` (a C=8, 5-cell network for 2 epochs of 8 steps on the CIFAR-10
+subset in $NASJAX_DATA_DIR; a minute or two on a 2-core CPU).
+
+Launch (``--genotype``: a published name, or a search's genotype.json):
+  python -m nasjax.retrain --config=configs/retrain/cifar10.py \
+      --genotype=DARTS_V2 --workdir=runs/darts_v2_cifar10
+  python -m nasjax.retrain --config=configs/retrain/cifar10.py:cifar100 \
+      --genotype=runs/darts/genotype.json --workdir=runs/darts_eval_c100
+  python -m nasjax.retrain --config=configs/retrain/cifar10.py:runlocal \
+      --genotype=DARTS_V2 --workdir=/tmp/retrain
+"""
+
+from nasjax.config import parse_variants
+from nasjax.errors import ConfigError
+from nasjax.retrain_config import retrain_config, runlocal
+
+
+def get_config(arg=None):
+  variants = parse_variants(arg, ("runlocal", "cifar100", "svhn"))
+  if {"cifar100", "svhn"} <= variants:
+    raise ConfigError("choose one dataset variant: cifar100 or svhn")
+  config = retrain_config()
+  if "cifar100" in variants:
+    config.data.name = "cifar100"
+    config.network.num_classes = 100
+  if "svhn" in variants:
+    config.data.name = "svhn"
+  if "runlocal" in variants:
+    if variants - {"runlocal"}:
+      raise ConfigError("runlocal reads the CIFAR-10 subset; use it without cifar100 or svhn")
+    config = runlocal(config)
+  return config
