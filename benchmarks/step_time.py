@@ -1,10 +1,14 @@
-"""Search-step time and memory on the NAS-Bench-201 supernet.
+"""Search-step time and memory on the NAS-Bench-201 and DARTS supernets.
 
 For each hypergradient mode (first order, exact second order, DARTS' FD
-second order) and each batch size, builds the full supernet (C=16, N=5,
-CIFAR 32x32 by default), compiles the jitted search step once, and times
-``--steps`` steps after one warm-up step. Each configuration runs in its own
-process, so peak memory figures do not leak from one to the next.
+second order), each batch size and, in the DARTS space, each partial-channel
+setting, builds the full supernet (NAS-Bench-201: C=16, N=5; DARTS: C=16,
+8 cells; CIFAR 32x32 by default), compiles the jitted search step once, and
+times ``--steps`` steps after one warm-up step. Each configuration runs in its
+own process, so peak memory figures do not leak from one to the next.
+
+In the DARTS space ``--pc 1 4`` compares plain DARTS (K=1) with PC-DARTS
+(K=4 partial channels with edge normalisation) at the same batch.
 
 Reported per configuration:
   compile_s       lowering + XLA compilation of the step (once, not in ms/step)
@@ -15,8 +19,9 @@ Reported per configuration:
   rss_peak_mb     the process's peak resident memory (host)
 
 Run:
-  python benchmarks/step_time.py                      # the full table
+  python benchmarks/step_time.py                      # the NAS-Bench-201 table
   python benchmarks/step_time.py --batch 16 --modes first_order --steps 3
+  python benchmarks/step_time.py --space darts --modes first_order --pc 1 4
 
 Inputs are random normal images with random labels: speed does not depend
 on pixel values. Set ``--json`` to also print one JSON line per configuration.
@@ -35,20 +40,27 @@ import time
 MODES = ("first_order", "second_order_exact", "second_order_fd")
 
 
-def measure(mode: str, batch: int, args: argparse.Namespace) -> dict:
+def measure(mode: str, batch: int, pc: int, args: argparse.Namespace) -> dict:
   """Compiles and times one configuration in this process."""
   import jax
   import jax.numpy as jnp
 
   from nasjax import bilevel
   from nasjax.config import search_config
+  from nasjax.protocols import darts_protocol
 
   config = search_config()
+  if args.space == "darts":
+    config = darts_protocol(config)
+    config.space.layers = args.cells
+    config.space.partial_channels = pc
+    config.space.edge_normalization = pc > 1
+  else:
+    config.space.cells_per_stage = args.cells
+    config.space.scan_cells = args.scan_cells
   config.hypergradient = mode
   config.batch_size = batch
   config.space.channels = args.channels
-  config.space.cells_per_stage = args.cells
-  config.space.scan_cells = args.scan_cells
   setup = bilevel.make_search_setup(config, steps_per_epoch=1000)
   state = setup.init(jax.random.key(0), (args.image, args.image, 3))
   k1, k2, k3, k4 = jax.random.split(jax.random.key(1), 4)
@@ -81,8 +93,10 @@ def measure(mode: str, batch: int, args: argparse.Namespace) -> dict:
     )
   stats = jax.local_devices()[0].memory_stats() or {}
   return {
+    "space": args.space,
     "mode": mode,
     "batch": batch,
+    "pc": pc,
     "channels": args.channels,
     "cells": args.cells,
     "scan_cells": args.scan_cells,
@@ -109,27 +123,40 @@ def main() -> None:
   parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
   parser.add_argument("--batch", nargs="+", type=int, default=[64, 16])
   parser.add_argument("--channels", type=int, default=16)
-  parser.add_argument("--cells", type=int, default=5, help="cells per stage (N)")
+  parser.add_argument("--space", default="nb201", choices=("nb201", "darts"))
+  parser.add_argument(
+    "--cells", type=int, default=None, help="cells per stage N (nb201, 5) or cells (darts, 8)"
+  )
+  parser.add_argument(
+    "--pc", nargs="+", type=int, default=[1], help="partial channels K (darts space; 1 = off)"
+  )
   parser.add_argument("--image", type=int, default=32)
   parser.add_argument("--steps", type=int, default=5)
   parser.add_argument("--scan-cells", action="store_true", help="compile cells with nn.scan")
   parser.add_argument("--json", action="store_true", help="also print JSON lines")
-  parser.add_argument("--one", nargs=2, metavar=("MODE", "BATCH"), help=argparse.SUPPRESS)
+  parser.add_argument("--one", nargs=3, metavar=("MODE", "BATCH", "K"), help=argparse.SUPPRESS)
   args = parser.parse_args()
+  if args.cells is None:
+    args.cells = 8 if args.space == "darts" else 5
+  if args.space == "nb201" and args.pc != [1]:
+    parser.error("--pc applies to the darts space")
 
   if args.one:
-    print(json.dumps(measure(args.one[0], int(args.one[1]), args)))
+    print(json.dumps(measure(args.one[0], int(args.one[1]), int(args.one[2]), args)))
     return
 
   rows = []
   for batch in args.batch:
-    for mode in args.modes:
+    for mode, pc in [(m, k) for m in args.modes for k in args.pc]:
       cmd = [
         sys.executable,
         __file__,
         "--one",
         mode,
         str(batch),
+        str(pc),
+        "--space",
+        args.space,
         "--channels",
         str(args.channels),
         "--cells",
@@ -144,21 +171,27 @@ def main() -> None:
       out = subprocess.run(cmd, capture_output=True, text=True, check=False)
       if out.returncode != 0:
         print(out.stderr[-2000:], file=sys.stderr)
-        raise SystemExit(f"benchmark failed for mode={mode} batch={batch}")
+        raise SystemExit(f"benchmark failed for mode={mode} batch={batch} pc={pc}")
       row = json.loads(out.stdout.strip().splitlines()[-1])
       rows.append(row)
       if args.json:
         print(json.dumps(row), flush=True)
 
   first = rows[0]
+  where = (
+    f"DARTS supernet, C={first['channels']}, {first['cells']} cells"
+    if args.space == "darts"
+    else f"NAS-Bench-201 supernet, C={first['channels']} N={first['cells']}, "
+    f"scan_cells={first['scan_cells']}"
+  )
   print(
-    f"\nNAS-Bench-201 supernet, C={first['channels']} N={first['cells']}, "
-    f"{args.image}x{args.image}, device {first['device']}, jax {first['jax']}, "
-    f"scan_cells={first['scan_cells']}, median of {args.steps} steps\n"
+    f"\n{where}, {args.image}x{args.image}, device {first['device']}, jax {first['jax']}, "
+    f"median of {args.steps} steps\n"
   )
   header = (
     "mode",
     "batch",
+    "pc",
     "compile_s",
     "ms_per_step",
     "xla_peak_mb",

@@ -1,0 +1,211 @@
+"""Published search protocols on the DARTS CNN space, as config transformations.
+
+Each function takes a search config (``nasjax.config.search_config()``),
+changes what its method needs and returns it, so config files and notebooks
+compose the same runs: ``pc_darts_protocol(darts_protocol(search_config()))``.
+Where a value is the method's published setting the docstring says so; values
+chosen here (where the papers are silent) are labelled as such.
+
+Example:
+  >>> from nasjax.config import search_config
+  >>> from nasjax.protocols import darts_protocol, pc_darts_protocol
+  >>> config = pc_darts_protocol(darts_protocol(search_config()))
+  >>> config.space.name, config.space.partial_channels, config.batch_size
+  ('darts', 4, 256)
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from nasjax.errors import ConfigError
+
+ConfigDict = ml_collections.ConfigDict
+
+#: tfds names and class counts of the datasets the RobustDARTS spaces are searched on.
+ROBUST_DATASETS = {"cifar10": 10, "cifar100": 100, "svhn": 10}
+
+
+def darts_space(op_set: str = "darts", num_classes: int = 10) -> ConfigDict:
+  """The ``config.space`` block of the DARTS CNN search space.
+
+  C=16 initial channels, 8 cells (reductions at 1/3 and 2/3), 4 intermediate
+  nodes per cell, stem multiplier 3, search BNs without affine parameters or
+  running statistics, no partial channels, no edge normalisation.
+
+  Args:
+    op_set: the candidate ops: ``'darts'`` (the 8 DARTS ops on every edge) or
+      RobustDARTS' reduced spaces ``'s1'`` .. ``'s4'``.
+    num_classes: classifier outputs.
+  """
+  return ConfigDict(
+    dict(
+      name="darts",
+      channels=16,
+      layers=8,
+      steps=4,
+      multiplier=4,
+      stem_multiplier=3,
+      num_classes=num_classes,
+      op_set=op_set,
+      ops=(),
+      track_running_stats=False,
+      partial_channels=1,
+      edge_normalization=False,
+    )
+  )
+
+
+def darts_protocol(config: ConfigDict, op_set: str = "darts") -> ConfigDict:
+  """DARTS' CNN search on CIFAR-10 (Liu et al. 2019, its published settings).
+
+  50 epochs, batch 64 per half of a disjoint 50/50 split of the training set,
+  the DARTS space (C=16, 8 cells); weights: SGD momentum 0.9 (not Nesterov),
+  lr 0.025 cosine to 0.001 per epoch, weight decay 3e-4, gradient clipping 5;
+  alpha: Adam 3e-4, betas (0.5, 0.999), coupled L2 1e-3. No cutout in search.
+  """
+  config.epochs = 50
+  config.batch_size = 64
+  config.space = darts_space(op_set, config.space.num_classes)
+  config.optimizer.weights.update(
+    lr=0.025, lr_min=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4, grad_clip=5.0
+  )
+  config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3, init_std=1e-3)
+  config.data.augment.cutout = 0
+  return config
+
+
+def pc_darts_protocol(config: ConfigDict) -> ConfigDict:
+  """PC-DARTS' CIFAR-10 search (Xu et al. 2020, its published settings).
+
+  Partial channels K=4 with edge normalisation; batch 256; weights lr 0.1
+  cosine to 0; alpha Adam lr 6e-4 (L2 1e-3), frozen for the first 15 of 50
+  epochs (only the weights train during the warm-up).
+  """
+  config.space.partial_channels = 4
+  config.space.edge_normalization = True
+  config.batch_size = 256
+  config.optimizer.weights.update(lr=0.1, lr_min=0.0)
+  config.optimizer.alpha.update(lr=6e-4, weight_decay=1e-3, warmup_epochs=15)
+  return config
+
+
+def snas_protocol(config: ConfigDict, hard: bool = False) -> ConfigDict:
+  """The Gumbel-softmax relaxation of SNAS (Xie et al. 2019) on a DARTS-space search.
+
+  In training every forward pass mixes the ops with a fresh sample
+  ``softmax((alpha + g) / tau_t)``, g ~ Gumbel(0, 1), the temperature annealed
+  exponentially from 1.0 to 0.03 over the search (defaults chosen here; SNAS
+  anneals exponentially). Evaluation and the genotype use ``softmax(alpha)``.
+  ``hard`` samples one-hot ops with straight-through gradients (GDAS' form).
+  The rest of the config is kept (the DARTS protocol when composed with
+  :func:`darts_protocol`); SNAS' resource constraint is not part of it.
+  """
+  from nasjax.relax import relaxation_config
+
+  config.relaxation = relaxation_config(
+    "gumbel", tau_start=1.0, tau_end=0.03, schedule="exponential", hard=hard
+  )
+  return config
+
+
+def drnas_protocol(config: ConfigDict, regularizer: str = "l2") -> ConfigDict:
+  """The Dirichlet relaxation of DrNAS (Chen et al. 2021) on a DARTS-space search.
+
+  Op weights are reparameterised samples of Dir(ELU(theta) + 1) in training
+  and its mean in evaluation. Alpha (theta) uses Adam lr 6e-4 (DrNAS'
+  setting); ``regularizer`` is DrNAS' ``'l2'`` (coupled L2 1e-3 on theta, the
+  alpha optimiser's weight decay) or ``'kl'`` (``1e-3 * sum_e
+  KL(Dir(ELU(theta_e) + 1) || Dir(1))``, alpha's L2 off; the strength is a
+  default chosen here). DrNAS' progressive partial-channel schedule with op
+  pruning between stages is not part of this protocol.
+
+  Raises:
+    ConfigError: for a regulariser other than ``'l2'`` or ``'kl'``.
+  """
+  from nasjax.relax import relaxation_config
+
+  if regularizer not in ("l2", "kl"):
+    raise ConfigError(f"DrNAS' regulariser is 'l2' or 'kl', got {regularizer!r}")
+  config.relaxation = relaxation_config("dirichlet")
+  config.optimizer.alpha.lr = 6e-4
+  if regularizer == "kl":
+    config.optimizer.alpha.weight_decay = 0.0
+    config.regularizers.dirichlet_kl.update(enabled=True, schedule="constant", strength=1e-3)
+  else:
+    config.optimizer.alpha.weight_decay = 1e-3
+  return config
+
+
+def robust_protocol(config: ConfigDict, space: str, dataset: str = "cifar10") -> ConfigDict:
+  """RobustDARTS' search on a reduced space S1-S4 (Zela et al. 2020).
+
+  The DARTS protocol (first order unless the config says otherwise) on the
+  space ``space`` with the training set of ``dataset`` (``cifar10``,
+  ``cifar100`` or ``svhn``, read through tensorflow-datasets).
+
+  Raises:
+    ConfigError: for an unknown space or dataset.
+  """
+  if space not in ("s1", "s2", "s3", "s4"):
+    raise ConfigError(f"RobustDARTS spaces are s1, s2, s3 and s4, got {space!r}")
+  if dataset not in ROBUST_DATASETS:
+    raise ConfigError(f"RobustDARTS datasets are {sorted(ROBUST_DATASETS)}, got {dataset!r}")
+  config.space.num_classes = ROBUST_DATASETS[dataset]
+  darts_protocol(config, op_set=space)
+  config.data.name = dataset
+  return config
+
+
+def runlocal_darts(config: ConfigDict) -> ConfigDict:
+  """Shrinks a DARTS-space search to a few CPU minutes on the CIFAR-10 subset.
+
+  A supernet of C=8 with 3 cells (a normal cell and two reduction cells: the
+  smallest network with both cell types), batch 32, 2 epochs of 10 steps on
+  640 images of the CIFAR-10 subset in ``$NASJAX_DATA_DIR`` (320 per half),
+  evaluated on 256 test images. Regulariser ramps and warm-ups are scaled to
+  the short run by the config files. Partial-channel runs keep K (C=8 is
+  divisible by 4).
+  """
+  config.epochs = 2
+  config.batch_size = 32
+  config.space.channels = 8
+  config.space.layers = 3
+  config.data.source = "npz"
+  config.data.name = "cifar10"
+  config.space.num_classes = 10
+  config.data.train_limit = 640
+  config.eval.limit = 256
+  config.eval.batch_size = 128
+  config.log_every_steps = 5
+  return config
+
+
+#: Variants the RobustDARTS config files accept after the colon.
+ROBUST_VARIANTS = ("runlocal", "cifar100", "svhn", "2nd", "fd")
+
+
+def robust_config(space: str, arg: str | None) -> ConfigDict:
+  """The config of ``configs/robust/<space>.py`` for its variants ``arg``.
+
+  Variants: a dataset (``cifar100``, ``svhn``; CIFAR-10 otherwise), the
+  hypergradient (``2nd`` exact second order, ``fd`` DARTS' finite
+  difference; first order otherwise) and ``runlocal``.
+
+  Raises:
+    ConfigError: for an unknown or contradictory variant.
+  """
+  from nasjax.config import parse_variants, search_config
+
+  variants = parse_variants(arg, ROBUST_VARIANTS)
+  datasets = sorted(variants & {"cifar100", "svhn"})
+  orders = sorted(variants & {"2nd", "fd"})
+  if len(datasets) > 1 or len(orders) > 1:
+    raise ConfigError(
+      f"choose at most one dataset and one hypergradient variant, got {datasets + orders}"
+    )
+  config = robust_protocol(search_config(), space, datasets[0] if datasets else "cifar10")
+  config.hypergradient = {"2nd": "second_order_exact", "fd": "second_order_fd"}.get(
+    orders[0] if orders else "", "first_order"
+  )
+  return runlocal_darts(config) if "runlocal" in variants else config
