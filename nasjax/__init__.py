@@ -9,20 +9,17 @@ Example:
   >>> config.space.channels, config.space.cells_per_stage = 4, 1
   >>> setup = nasjax.make_search_setup(config, steps_per_epoch=100)
   >>> state = setup.init(jax.random.key(0), (32, 32, 3))
-  >>> nasjax.get_space('nb201').derive_genotype(state.alphas, config.space).space
+  >>> probs = setup.relaxation.probs(state.alphas)
+  >>> nasjax.get_space('nb201').derive_genotype(probs, config.space).space
   'nb201'
 """
 
 from nasjax.bilevel import (
   SearchSetup,
   SearchState,
-  alpha_optimizer,
-  epoch_cosine_schedule,
   init_search_state,
   make_search_setup,
   make_search_step,
-  momentum_buffer,
-  weight_optimizer,
 )
 from nasjax.checkpoint import Checkpointer, CheckpointError
 from nasjax.compilation import enable_compilation_cache, init_variables
@@ -36,7 +33,18 @@ from nasjax.config import (
 from nasjax.conv import conv2d
 from nasjax.data import ImageDataset, SearchData, load_dataset
 from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
-from nasjax.genotype import NB201_OPS, GenotypeError, NB201Genotype
+from nasjax.flops import count_params, multiply_adds
+from nasjax.genotype import (
+  DARTS_OPS,
+  DARTS_V1,
+  DARTS_V2,
+  NB201_OPS,
+  PC_DARTS,
+  DartsGenotype,
+  GenotypeError,
+  NB201Genotype,
+  load_genotype,
+)
 from nasjax.hypergradient import (
   HYPERGRADIENTS,
   InnerStep,
@@ -47,31 +55,66 @@ from nasjax.hypergradient import (
 )
 from nasjax.losses import accuracy, cross_entropy
 from nasjax.nb201 import BenchmarkTableError, NB201Result, NB201Table
+from nasjax.optimizers import (
+  alpha_optimizer,
+  epoch_cosine_schedule,
+  momentum_buffer,
+  weight_optimizer,
+)
+from nasjax.protocols import (
+  darts_protocol,
+  darts_space,
+  drnas_protocol,
+  pc_darts_protocol,
+  robust_protocol,
+  runlocal_darts,
+  snas_protocol,
+)
 from nasjax.regularizers import (
   Regularizer,
   beta_decay,
+  dirichlet_kl,
   entropy,
   l2,
   make_regularizer,
   sa_penalty,
   smooth_activation,
 )
-from nasjax.relax import Relaxation, Softmax, make_relaxation
+from nasjax.relax import (
+  Dirichlet,
+  GumbelSoftmax,
+  Relaxation,
+  Softmax,
+  make_relaxation,
+  relaxation_config,
+)
+from nasjax.retrain_config import imagenet_protocol, retrain_config, validate_retrain_config
 from nasjax.spaces import SPACES, SearchSpace, get_space
+from nasjax.spaces.darts import DartsSupernet
+from nasjax.spaces.darts_network import NetworkCIFAR, NetworkImageNet
 from nasjax.spaces.nb201 import NB201Network, NB201Supernet, inherit_variables
+from nasjax.training import TrainSetup, TrainState, make_train_setup
 
 __version__ = "0.1.0"
 
 __all__ = [
+  "DARTS_OPS",
+  "DARTS_V1",
+  "DARTS_V2",
   "HYPERGRADIENTS",
   "NB201_OPS",
+  "PC_DARTS",
   "SPACES",
   "BenchmarkTableError",
   "CheckpointError",
   "Checkpointer",
   "ConfigError",
+  "DartsGenotype",
+  "DartsSupernet",
   "DataNotFoundError",
+  "Dirichlet",
   "GenotypeError",
+  "GumbelSoftmax",
   "ImageDataset",
   "InnerStep",
   "NB201Genotype",
@@ -80,6 +123,8 @@ __all__ = [
   "NB201Supernet",
   "NB201Table",
   "NasjaxError",
+  "NetworkCIFAR",
+  "NetworkImageNet",
   "Regularizer",
   "Relaxation",
   "SearchData",
@@ -87,35 +132,53 @@ __all__ = [
   "SearchSpace",
   "SearchState",
   "Softmax",
+  "TrainSetup",
+  "TrainState",
   "accuracy",
   "alpha_optimizer",
   "beta_decay",
   "conv2d",
+  "count_params",
   "cross_entropy",
+  "darts_protocol",
+  "darts_space",
+  "dirichlet_kl",
+  "drnas_protocol",
   "enable_compilation_cache",
   "entropy",
   "epoch_cosine_schedule",
   "first_order",
   "get_space",
+  "imagenet_protocol",
   "inherit_variables",
   "init_search_state",
   "init_variables",
   "l2",
   "load_dataset",
+  "load_genotype",
   "make_regularizer",
   "make_relaxation",
   "make_search_setup",
   "make_search_step",
+  "make_train_setup",
   "momentum_buffer",
+  "multiply_adds",
   "nb201_protocol",
+  "pc_darts_protocol",
+  "relaxation_config",
+  "retrain_config",
+  "robust_protocol",
   "runlocal",
+  "runlocal_darts",
   "sa_darts_protocol",
   "sa_penalty",
   "search_config",
   "second_order_exact",
   "second_order_fd",
   "smooth_activation",
+  "snas_protocol",
   "unrolled_weights",
+  "validate_retrain_config",
   "validate_search_config",
   "weight_optimizer",
 ]
