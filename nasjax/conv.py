@@ -28,13 +28,17 @@ slices, multiplies and adds, every derivative order is exact.
 
 Elsewhere :func:`conv2d` is plain ``lax.conv_general_dilated``. Set
 ``NASJAX_CONV_KERNEL_GRAD`` to ``xla`` to force XLA's convolution everywhere,
-or to ``matmul`` to use the fast paths on any backend.
+or to ``matmul`` to use the fast paths on any backend; inside
+:func:`xla_convolutions` every convolution traced is XLA's (cost counting
+reads convolutions from the traced program).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -116,7 +120,22 @@ def _conv_matmul_grad_jvp(stride, padding, dilation, primals, tangents):
 _conv_matmul_grad.defjvp(_conv_matmul_grad_jvp, symbolic_zeros=True)
 
 
+_forced: list[str] = []
+
+
+@contextlib.contextmanager
+def xla_convolutions() -> Iterator[None]:
+  """Within this context, :func:`conv2d` traces XLA's convolution on every backend."""
+  _forced.append("xla")
+  try:
+    yield
+  finally:
+    _forced.pop()
+
+
 def _choice() -> str:
+  if _forced:
+    return _forced[-1]
   choice = os.environ.get(KERNEL_GRAD_ENV, "auto")
   if choice not in ("auto", "xla", "matmul"):
     raise ValueError(f"{KERNEL_GRAD_ENV} must be 'auto', 'xla' or 'matmul', got {choice!r}")

@@ -38,6 +38,8 @@ import jax
 import numpy as np
 from jax.extend import core as jex_core
 
+from nasjax.conv import xla_convolutions
+
 PyTree = Any
 
 _LAYER_PRIMITIVES = ("conv_general_dilated", "dot_general")
@@ -137,5 +139,6 @@ def multiply_adds(
     The count, per example (see the module docstring for what is counted).
   """
   x = jax.ShapeDtypeStruct((1, *input_shape), np.float32)
-  closed = jax.make_jaxpr(lambda v, x: module.apply(v, x, **call_kwargs))(variables, x)
+  with xla_convolutions():  # count convolutions, whichever way conv2d computes them
+    closed = jax.make_jaxpr(lambda v, x: module.apply(v, x, **call_kwargs))(variables, x)
   return int(_jaxpr_macs(closed.jaxpr))
