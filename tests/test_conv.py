@@ -64,13 +64,14 @@ def test_paths_are_chosen_as_documented(monkeypatch):
   assert conv._use_matmul_grad(1, 1, (3, 3, 4, 4)) == cpu
   assert not conv._use_matmul_grad(1, 2, (3, 3, 4, 4))  # strided: XLA is fine
   assert not conv._use_matmul_grad(4, 1, (3, 3, 1, 4))  # grouped
-  assert conv._use_views(4, 4, (3, 3, 1, 4)) == cpu  # depthwise
+  assert not conv._use_views(4, 4, (3, 3, 1, 4))  # depthwise: opt-in
   assert not conv._use_views(4, 4, (3, 3, 1, 8))  # two outputs per group
   assert not conv._use_views(2, 4, (3, 3, 2, 4))  # grouped, not depthwise
+  monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "matmul")
+  assert conv._use_views(4, 4, (3, 3, 1, 4))
   with conv.xla_convolutions():
     assert not conv._use_views(4, 4, (3, 3, 1, 4))
     assert not conv._use_matmul_grad(1, 1, (3, 3, 4, 4))
-  assert conv._use_views(4, 4, (3, 3, 1, 4)) == cpu
   monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "xla")
   assert not conv._use_matmul_grad(1, 1, (3, 3, 4, 4))
   assert not conv._use_views(4, 4, (3, 3, 1, 4))
