@@ -154,9 +154,7 @@ def _use_views(groups: int, c_in: int, kernel_shape: tuple[int, ...]) -> bool:
   choice = _choice()
   if not (groups == c_in == kernel_shape[-1] and kernel_shape[2] == 1) or choice == "xla":
     return False
-  return kernel_shape[0] == kernel_shape[1] and (
-    choice == "matmul" or jax.default_backend() == "cpu"
-  )
+  return kernel_shape[0] == kernel_shape[1] and choice == "matmul"
 
 
 def _use_matmul_grad(groups: int, stride: int, kernel_shape: tuple[int, ...]) -> bool:
