@@ -161,8 +161,8 @@ def runlocal_darts(config: ConfigDict) -> ConfigDict:
   """Shrinks a DARTS-space search to a few CPU minutes on the CIFAR-10 subset.
 
   A supernet of C=8 with 3 cells (a normal cell and two reduction cells: the
-  smallest network with both cell types), batch 32, 2 epochs of 10 steps on
-  640 images of the CIFAR-10 subset in ``$NASJAX_DATA_DIR`` (320 per half),
+  smallest network with both cell types), batch 32, 2 epochs of 5 steps on
+  320 images of the CIFAR-10 subset in ``$NASJAX_DATA_DIR`` (160 per half),
   evaluated on 256 test images. Regulariser ramps and warm-ups are scaled to
   the short run by the config files. Partial-channel runs keep K (C=8 is
   divisible by 4).
@@ -174,7 +174,7 @@ def runlocal_darts(config: ConfigDict) -> ConfigDict:
   config.data.source = "npz"
   config.data.name = "cifar10"
   config.space.num_classes = 10
-  config.data.train_limit = 640
+  config.data.train_limit = 320
   config.eval.limit = 256
   config.eval.batch_size = 128
   config.log_every_steps = 5
