@@ -259,8 +259,9 @@ class SearchSetup:
 
     While ``epoch < warmup_epochs`` the update is skipped (``jax.lax.cond``,
     so no hypergradient is computed): alpha, betas and the alpha optimiser
-    state are returned untouched, ``val/*`` and the gradient norms read 0,
-    and ``alpha/updated`` (logged only when a warm-up is configured) is 0.
+    state are returned untouched, ``val/*`` comes from a forward pass on the
+    validation batch (no gradient), the gradient norms read 0, and
+    ``alpha/updated`` (logged only when a warm-up is configured) is 0.
     """
     if not self.warmup_epochs:
       return self._alpha_step(state, train_batch, val_batch)
@@ -271,8 +272,19 @@ class SearchSetup:
 
     def skip(state, train_batch, val_batch):
       shapes = jax.eval_shape(update, state, train_batch, val_batch)[1]
-      reg, parts = self.regularizer(state.alphas, self.epoch(state.step))
-      known = {"reg/total": reg, **parts, **self._alpha_summary(state.alphas)}
+      key, _ = self._keys(state)
+      epoch = self.epoch(state.step)
+      val_loss, (val_logits, _) = self.loss(
+        state.params, state.alphas, val_batch, state.batch_stats, key, state.betas, epoch
+      )
+      reg, parts = self.regularizer(state.alphas, epoch)
+      known = {
+        "val/loss": val_loss,
+        "val/acc": losses.accuracy(val_logits, val_batch["label"]),
+        "reg/total": reg,
+        **parts,
+        **self._alpha_summary(state.alphas),
+      }
       metrics = {k: known.get(k, jnp.zeros(v.shape)).astype(v.dtype) for k, v in shapes.items()}
       return state, metrics
 
