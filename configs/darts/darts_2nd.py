@@ -10,7 +10,8 @@ buffer + grad + wd w)``, xi the current weight lr.
 Variants (comma-separated after the colon):
   fd        DARTS' finite-difference form (eps = 0.01 / ||v||), as the
             published DARTS (2nd order) result was searched.
-  runlocal  a 3-cell supernet on the CIFAR-10 subset (a few CPU minutes).
+  runlocal  a 3-cell supernet on the CIFAR-10 subset (about 15 minutes on a
+            2-core CPU: the second-order step compiles and runs longer).
 
 Launch:
   python -m nasjax.search --config=configs/darts/darts_2nd.py --workdir=runs/darts_2nd
