@@ -328,18 +328,24 @@ def _validate_run_fields(config: ConfigDict) -> None:
   _non_negative(d.train_limit, "config.data.train_limit")
   _non_negative(d.augment.crop_padding, "config.data.augment.crop_padding")
   _non_negative(d.augment.cutout, "config.data.augment.cutout")
+  validate_run_fields(config)
+
+
+def validate_run_fields(config: ConfigDict) -> None:
+  """Checks the evaluation, checkpoint and logging fields shared by search and retrain configs.
+
+  Raises:
+    ConfigError: naming the field and what it accepts.
+  """
   _non_negative(config.eval.every_epochs, "config.eval.every_epochs")
   _positive(config.eval.batch_size, "config.eval.batch_size")
   _non_negative(config.eval.limit, "config.eval.limit")
-  _check(
-    isinstance(config.checkpoint.keep, int) and config.checkpoint.keep >= 1,
-    f"config.checkpoint.keep must be an integer >= 1, got {config.checkpoint.keep!r}",
-  )
-  _check(
-    isinstance(config.checkpoint.every_epochs, int) and config.checkpoint.every_epochs >= 1,
-    f"config.checkpoint.every_epochs must be an integer >= 1, got "
-    f"{config.checkpoint.every_epochs!r}",
-  )
+  for field in ("keep", "every_epochs"):
+    value = config.checkpoint[field]
+    _check(
+      isinstance(value, int) and value >= 1,
+      f"config.checkpoint.{field} must be an integer >= 1, got {value!r}",
+    )
   _check(
     isinstance(config.log_every_steps, int) and config.log_every_steps >= 1,
     f"config.log_every_steps must be an integer >= 1, got {config.log_every_steps!r}",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from nasjax.config import _check, _in_unit, _non_negative, _positive
+from nasjax.config import _check, _in_unit, _non_negative, _positive, validate_run_fields
 from nasjax.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
@@ -241,7 +241,7 @@ def validate_retrain_config(config: ConfigDict) -> None:
   _non_negative(o.weight_decay, "config.optimizer.weight_decay")
   _non_negative(o.grad_clip, "config.optimizer.grad_clip")
   _validate_data(config, SOURCES)
-  _validate_run(config)
+  validate_run_fields(config)
 
 
 def _validate_data(config: ConfigDict, sources: tuple[str, ...]) -> None:
@@ -292,20 +292,4 @@ def _validate_data(config: ConfigDict, sources: tuple[str, ...]) -> None:
   _check(
     isinstance(d.workers, int) and d.workers >= 1,
     f"config.data.workers must be an integer >= 1, got {d.workers!r}",
-  )
-
-
-def _validate_run(config: ConfigDict) -> None:
-  _non_negative(config.eval.every_epochs, "config.eval.every_epochs")
-  _positive(config.eval.batch_size, "config.eval.batch_size")
-  _non_negative(config.eval.limit, "config.eval.limit")
-  for field in ("keep", "every_epochs"):
-    value = config.checkpoint[field]
-    _check(
-      isinstance(value, int) and value >= 1,
-      f"config.checkpoint.{field} must be an integer >= 1, got {value!r}",
-    )
-  _check(
-    isinstance(config.log_every_steps, int) and config.log_every_steps >= 1,
-    f"config.log_every_steps must be an integer >= 1, got {config.log_every_steps!r}",
   )
