@@ -10,13 +10,27 @@ Sources (``config.data.source``):
 * ``npz`` -- a ``.npz`` file with ``x_train, y_train, x_test, y_test``
   (uint8 NHWC images, integer labels), e.g. ``cifar10_subset.npz``.
 
+Split policies (``config.data.split_policy``; arXiv 2405.16610, Fig. 4,
+compares training w and alpha on disjoint halves with training both on one
+shared set):
+
+* ``disjoint`` (default) -- DARTS' fixed seeded 50/50 cut: one half trains
+  the weights, the other alpha (``split_ratio`` must stay 0.5).
+* ``ratio`` -- a fixed seeded disjoint cut, the weight part holding
+  ``round(n * split_ratio)`` examples.
+* ``shared`` -- both draw from the whole training set, each in its own
+  per-epoch order, so a step's two batches generally differ.
+* ``reshuffle`` -- a fresh seeded disjoint cut at ``split_ratio`` every epoch
+  (epoch 0 uses the fixed cut of ``ratio``): within an epoch the parts are
+  disjoint, over the run every example serves both roles.
+
 The search reads batches as a pure function of ``(seed, step)``: the split
-of the training set into the weight and alpha halves, each half's order in
-an epoch and every augmentation draw are derived from the seed, the epoch
-and the step. Resuming at a step therefore needs no iterator state, and the
-global batch does not depend on the number of processes: process ``p`` of
-``P`` takes rows ``[p B/P, (p+1) B/P)``. :class:`TrainData` reads the whole
-training set the same way for retraining a derived network.
+of the training set into the weight and alpha parts in each epoch, each
+part's order in an epoch and every augmentation draw are derived from the
+seed, the epoch and the step. Resuming at a step therefore needs no iterator
+state, and the global batch does not depend on the number of processes:
+process ``p`` of ``P`` takes rows ``[p B/P, (p+1) B/P)``. :class:`TrainData`
+reads the whole training set the same way for retraining a derived network.
 """
 
 from __future__ import annotations
@@ -43,7 +57,7 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "svhn": 10}
 #: The tensorflow-datasets name of each dataset whose name differs (SVHN's 32x32 digits).
 TFDS_NAMES = {"svhn": "svhn_cropped"}
 SOURCES = ("tfds", "npz")
-SPLIT_POLICIES = ("disjoint",)
+SPLIT_POLICIES = ("disjoint", "ratio", "shared", "reshuffle")
 
 Batch = dict[str, np.ndarray]
 
@@ -163,21 +177,62 @@ def load_dataset(cfg: Any) -> ImageDataset:
   return load_tfds(cfg.name, cfg.data_dir, cfg.download)
 
 
-def split_indices(
-  n: int, seed: int, policy: str = "disjoint", ratio: float = 0.5
-) -> tuple[np.ndarray, np.ndarray]:
-  """Indices of the weight half and the alpha half of ``n`` training examples.
+def check_split(policy: str, ratio: float) -> None:
+  """Raises ConfigError unless ``(split_policy, split_ratio)`` is a valid pair.
 
-  ``disjoint``: a seeded permutation cut at ``ratio``; the two sets never
-  share an example.
+  Raises:
+    ConfigError: naming the field and what it accepts.
   """
   if policy not in SPLIT_POLICIES:
     raise ConfigError(
       f"config.data.split_policy must be one of {list(SPLIT_POLICIES)}, got {policy!r}"
     )
-  if not 0.0 < ratio < 1.0:
-    raise ConfigError(f"config.data.split_ratio must be in (0, 1), got {ratio}")
-  perm = np.random.default_rng([seed, 0x5B1]).permutation(n)
+  if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 < ratio < 1.0:
+    raise ConfigError(f"config.data.split_ratio must be a number in (0, 1), got {ratio!r}")
+  if policy == "disjoint" and ratio != 0.5:
+    raise ConfigError(
+      f"config.data.split_ratio={ratio} needs config.data.split_policy='ratio' (or "
+      f"'reshuffle'); the 'disjoint' policy is the fixed 50/50 cut"
+    )
+  if policy == "shared" and ratio != 0.5:
+    raise ConfigError(
+      f"config.data.split_ratio={ratio} has no effect with config.data.split_policy='shared' "
+      f"(both streams read the whole set); leave it at 0.5 or use split_policy='ratio'"
+    )
+
+
+def split_indices(
+  n: int, seed: int, policy: str = "disjoint", ratio: float = 0.5, epoch: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+  """Indices (sorted) of the weight part and the alpha part of ``n`` training examples in ``epoch``.
+
+  ``disjoint`` and ``ratio``: one seeded permutation cut after its first
+  ``round(n * ratio)`` entries, the same in every epoch. ``shared``: every
+  index in both parts. ``reshuffle``: the ``ratio`` cut in epoch 0 and a
+  fresh seeded cut of the same sizes in every later epoch. The two parts of
+  a disjoint policy never share an example.
+
+  Args:
+    n: the number of training examples.
+    seed: the search seed.
+    policy: one of :data:`SPLIT_POLICIES`.
+    ratio: the weight part's share of the examples.
+    epoch: the epoch (only ``reshuffle`` depends on it).
+
+  Returns:
+    ``(weight_indices, alpha_indices)``.
+
+  Example:
+    >>> w, a = split_indices(10, seed=0, policy="ratio", ratio=0.3)
+    >>> len(w), len(a), bool(set(w) & set(a))
+    (3, 7, False)
+  """
+  check_split(policy, ratio)
+  if policy == "shared":
+    every = np.arange(n)
+    return every, every.copy()
+  key = [seed, 0x5B1] if policy != "reshuffle" or epoch == 0 else [seed, 0x5B1, epoch]
+  perm = np.random.default_rng(key).permutation(n)
   cut = int(round(n * ratio))
   return np.sort(perm[:cut]), np.sort(perm[cut:])
 
@@ -252,19 +307,30 @@ class SearchData:
     self.rows = slice(
       process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
     )
+    self.num_examples = n
     self.weight_idx, self.alpha_idx = split_indices(n, seed, cfg.split_policy, cfg.split_ratio)
-    self.steps_per_epoch = min(len(self.weight_idx), len(self.alpha_idx)) // batch_size
+    # Every epoch's parts have these sizes, so the number of steps is the same in every epoch.
+    smaller = min(len(self.weight_idx), len(self.alpha_idx))
+    self.steps_per_epoch = smaller // batch_size
     if self.steps_per_epoch < 1:
       raise ConfigError(
-        f"config.batch_size={batch_size} is larger than a data half "
-        f"({min(len(self.weight_idx), len(self.alpha_idx))} examples); lower it"
+        f"config.batch_size={batch_size} is larger than a data part ({smaller} examples with "
+        f"split_policy={cfg.split_policy!r}); lower it"
       )
     self._order_cache: dict[tuple[int, int], np.ndarray] = {}
+
+  def split(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight_idx, alpha_idx)``: the training examples of each part in ``epoch``."""
+    if epoch == 0 or self.cfg.split_policy != "reshuffle":
+      return self.weight_idx, self.alpha_idx
+    return split_indices(
+      self.num_examples, self.seed, self.cfg.split_policy, self.cfg.split_ratio, epoch
+    )
 
   def _order(self, epoch: int, half: int) -> np.ndarray:
     key = (epoch, half)
     if key not in self._order_cache:
-      idx = self.weight_idx if half == 0 else self.alpha_idx
+      idx = self.split(epoch)[half]
       self._order_cache = {k: v for k, v in self._order_cache.items() if k[0] >= epoch - 1}
       self._order_cache[key] = idx[
         np.random.default_rng([self.seed, epoch, half]).permutation(len(idx))
@@ -283,7 +349,7 @@ class SearchData:
     return {"image": images[self.rows], "label": self.dataset.y_train[rows][self.rows]}
 
   def batch(self, step: int) -> tuple[Batch, Batch]:
-    """``(train_batch, val_batch)`` of search step ``step``: weight half, alpha half."""
+    """``(train_batch, val_batch)`` of search step ``step``: weight part, alpha part."""
     return self._half_batch(step, 0), self._half_batch(step, 1)
 
   def batches(self, start: int, stop: int, prefetch: int = 2) -> Iterator[tuple[Batch, Batch]]:
@@ -310,6 +376,29 @@ class SearchData:
         yield item
     finally:
       done.set()
+
+  def half_batches(self, half: str, batch_size: int, limit: int = 0) -> Iterator[Batch]:
+    """One data half (``'weight'`` or ``'alpha'``) in fixed-size batches, unaugmented.
+
+    For measurements on the search's own data (selection, discretisation,
+    Hessian): the examples of the half in index order (its first ``limit``
+    when set), normalised, with a ``weight`` of 1 per real example; the last
+    batch is filled up from the start of the half at weight 0 (as
+    :meth:`eval_batches`). The halves are the epoch-0 parts of the split
+    (both the whole set under the ``shared`` policy).
+    """
+    if half not in ("weight", "alpha"):
+      raise ValueError(f"half must be 'weight' or 'alpha', got {half!r}")
+    idx = self.weight_idx if half == "weight" else self.alpha_idx
+    n = min(len(idx), limit) if limit else len(idx)
+    for start in range(0, n, batch_size):
+      pos = np.arange(start, start + batch_size)
+      rows = idx[pos % n]
+      yield {
+        "image": normalize(self.dataset.x_train[rows], self.dataset.name),
+        "label": self.dataset.y_train[rows],
+        "weight": (pos < n).astype(np.float32),
+      }
 
   def eval_batches(self, batch_size: int, limit: int = 0) -> Iterator[Batch]:
     """The test split in fixed-size batches, with a ``weight`` of 1 per real example.

@@ -44,6 +44,139 @@ def test_split_is_disjoint_complete_and_seeded():
     data.split_indices(10, 0, ratio=1.0)
 
 
+def _plain(**kw):  # no augmentation: batches hold the training images themselves
+  return _cfg(augment=ml_collections.ConfigDict(dict(crop_padding=0, flip=False, cutout=0)), **kw)
+
+
+def _rows_of_epoch(d, dataset, epoch):
+  """The training-set rows of every weight and alpha batch of ``epoch``, in order."""
+  x = data.normalize(dataset.x_train, "cifar10")
+  lookup = {x[i].tobytes(): i for i in range(len(x))}
+  seen_w, seen_a = [], []
+  for step in range(epoch * d.steps_per_epoch, (epoch + 1) * d.steps_per_epoch):
+    t, v = d.batch(step)
+    seen_w += [lookup[img.tobytes()] for img in t["image"]]
+    seen_a += [lookup[img.tobytes()] for img in v["image"]]
+  return np.array(seen_w), np.array(seen_a)
+
+
+def test_disjoint_split_and_batches_are_unchanged(dataset):
+  # Pinned from the implementation that predates the other policies: resumed runs rely on it.
+  w, a = data.split_indices(5085, seed=0)
+  assert w[:8].tolist() == [0, 2, 3, 5, 8, 9, 10, 16]
+  assert a[:8].tolist() == [1, 4, 6, 7, 11, 12, 13, 14]
+  d = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  assert d.steps_per_epoch == 39
+  assert d._order(0, 0)[:8].tolist() == [4330, 4424, 4660, 1714, 3510, 521, 4899, 4311]
+  assert d._order(0, 1)[:8].tolist() == [4813, 2099, 3894, 1330, 13, 986, 155, 3482]
+  assert d._order(1, 0)[:8].tolist() == [970, 1193, 1270, 36, 4501, 3614, 2484, 692]
+  assert d._order(1, 1)[:8].tolist() == [1337, 1229, 2392, 648, 4693, 802, 1446, 4403]
+  t, v = d.batch(39 + 3)
+  assert t["label"][:8].tolist() == [2, 5, 8, 9, 8, 4, 7, 9]
+  assert v["label"][:8].tolist() == [8, 9, 8, 4, 2, 4, 1, 0]
+  assert float(t["image"].sum()) == pytest.approx(-49054.9765625, rel=1e-6)
+  assert float(v["image"].sum()) == pytest.approx(-58585.5390625, rel=1e-6)
+  for epoch in (0, 3):  # the same cut every epoch
+    assert all(np.array_equal(p, q) for p, q in zip(d.split(epoch), (w, a), strict=True))
+    assert not set(d._order(epoch, 0)) & set(d._order(epoch, 1))
+
+
+def test_ratio_split_has_the_requested_sizes(dataset):
+  w, a = data.split_indices(1000, seed=2, policy="ratio", ratio=0.3)
+  assert (len(w), len(a)) == (300, 700)
+  assert not set(w) & set(a) and set(w) | set(a) == set(range(1000))
+  w, a = data.split_indices(5085, seed=2, policy="ratio", ratio=0.8)
+  assert (len(w), len(a)) == (4068, 1017)
+  # At 0.5 the ratio cut is the disjoint one.
+  for p, q in zip(
+    data.split_indices(5085, 7, "ratio", 0.5), data.split_indices(5085, 7), strict=True
+  ):
+    assert np.array_equal(p, q)
+  d = data.SearchData(
+    dataset, _plain(split_policy="ratio", split_ratio=0.75, train_limit=800), 0, 50
+  )
+  assert (len(d.weight_idx), len(d.alpha_idx)) == (600, 200) and d.steps_per_epoch == 4
+  seen_w, seen_a = _rows_of_epoch(d, dataset, 1)
+  assert set(seen_w) <= set(d.weight_idx) and set(seen_a) <= set(d.alpha_idx)
+  assert len(set(seen_a)) == len(seen_a) == 200  # the smaller part once per epoch
+
+
+def test_shared_streams_cover_the_whole_set_in_different_orders(dataset):
+  d = data.SearchData(
+    dataset, _plain(split_policy="shared", train_limit=600), seed=1, batch_size=50
+  )
+  assert d.steps_per_epoch == 12
+  assert np.array_equal(d.weight_idx, np.arange(600)) and np.array_equal(d.alpha_idx, d.weight_idx)
+  for epoch in (0, 2):
+    seen_w, seen_a = _rows_of_epoch(d, dataset, epoch)
+    assert sorted(seen_w) == sorted(seen_a) == list(range(600))  # each stream: every example once
+    assert np.mean(seen_w == seen_a) < 0.05  # independent orders, not one stream twice
+    for k in range(0, 600, 50):  # a step's two batches differ
+      assert set(seen_w[k : k + 50]) != set(seen_a[k : k + 50])
+  assert not np.array_equal(_rows_of_epoch(d, dataset, 1)[0], _rows_of_epoch(d, dataset, 2)[0])
+
+
+def test_reshuffle_cuts_afresh_every_epoch_and_recomputes_on_resume(dataset):
+  cfg = _plain(split_policy="reshuffle", split_ratio=0.5, train_limit=500)
+  d = data.SearchData(dataset, cfg, seed=4, batch_size=50)
+  fixed = data.split_indices(500, 4, "ratio", 0.5)
+  assert all(np.array_equal(p, q) for p, q in zip(d.split(0), fixed, strict=True))
+  parts = [d.split(epoch) for epoch in range(6)]
+  for w, a in parts:
+    assert (len(w), len(a)) == (250, 250)
+    assert not set(w) & set(a) and set(w) | set(a) == set(range(500))
+  assert len({w.tobytes() for w, _ in parts}) == 6  # a different cut each epoch
+  # Over the run examples serve both roles (all but ~2/2**6 of them after 6 epochs).
+  as_weight = set().union(*(set(w) for w, _ in parts))
+  as_alpha = set().union(*(set(a) for _, a in parts))
+  assert len(as_weight & as_alpha) > 450
+  for epoch in (0, 3):
+    seen_w, seen_a = _rows_of_epoch(d, dataset, epoch)
+    w, a = parts[epoch]
+    assert sorted(seen_w) == sorted(w) and sorted(seen_a) == sorted(a)  # disjoint within the epoch
+  # A resumed run (a fresh object, first asked for a late step) reads the same batches.
+  resumed = data.SearchData(dataset, cfg, seed=4, batch_size=50)
+  for step in (4 * d.steps_per_epoch + 3, d.steps_per_epoch + 1):
+    (t1, v1), (t2, v2) = d.batch(step), resumed.batch(step)
+    assert np.array_equal(t1["image"], t2["image"]) and np.array_equal(v1["image"], v2["image"])
+  ratio = data.SearchData(dataset, _plain(split_policy="reshuffle", split_ratio=0.7), 0, 64)
+  assert ratio.steps_per_epoch == round(5085 * 0.3) // 64
+  assert all(len(ratio.split(e)[0]) == round(5085 * 0.7) for e in range(3))
+
+
+@pytest.mark.parametrize(
+  "policy, ratio, message",
+  [
+    ("disjoint", 0.3, "split_ratio=0.3 needs config.data.split_policy='ratio'"),
+    ("shared", 0.7, "split_ratio=0.7 has no effect with config.data.split_policy='shared'"),
+    ("halves", 0.5, "config.data.split_policy must be one of"),
+    ("ratio", 1.0, r"config.data.split_ratio must be a number in \(0, 1\)"),
+    ("reshuffle", 0.0, r"config.data.split_ratio must be a number in \(0, 1\)"),
+  ],
+)
+def test_bad_split_combinations_are_config_errors(policy, ratio, message, dataset):
+  from nasjax.config import validate_search_config
+
+  config = search_config()
+  config.data.split_policy, config.data.split_ratio = policy, ratio
+  with pytest.raises(ConfigError, match=message) as e:
+    validate_search_config(config)
+  assert str(e.value).count(". ") == 0 and "\n" not in str(e.value)  # one sentence
+  with pytest.raises(ConfigError, match=message):
+    data.split_indices(100, 0, policy, ratio)
+  with pytest.raises(ConfigError, match=message):
+    data.SearchData(dataset, _cfg(split_policy=policy, split_ratio=ratio), 0, 8)
+
+
+def test_valid_split_policies_pass_validation():
+  from nasjax.config import validate_search_config
+
+  for policy, ratio in [("disjoint", 0.5), ("ratio", 0.3), ("shared", 0.5), ("reshuffle", 0.6)]:
+    config = search_config()
+    config.data.split_policy, config.data.split_ratio = policy, ratio
+    validate_search_config(config)
+
+
 def test_batches_are_a_pure_function_of_seed_and_step(dataset):
   one = data.SearchData(dataset, _cfg(), seed=3, batch_size=64)
   two = data.SearchData(dataset, _cfg(), seed=3, batch_size=64)
