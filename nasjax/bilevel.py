@@ -58,6 +58,7 @@ import optax
 
 from nasjax import hypergradient as hg
 from nasjax import losses
+from nasjax import projection as projection_lib
 from nasjax.compilation import init_variables
 from nasjax.config import validate_search_config
 from nasjax.optimizers import (
@@ -91,6 +92,8 @@ class SearchState:
     alpha_opt_state: the alpha optimiser's state (Adam moments, ...) over
       :attr:`arch_params`, i.e. alpha and betas together.
     rng: raw ``uint32`` key data; step ``t`` uses ``fold_in(rng, t)``.
+    projection: decided and pruned edges (:mod:`nasjax.projection`), applied
+      to the mixing weights in every forward pass; ``{}`` in an ordinary search.
   """
 
   step: Array
@@ -101,6 +104,7 @@ class SearchState:
   weight_opt_state: optax.OptState
   alpha_opt_state: optax.OptState
   rng: Array
+  projection: PyTree = dataclasses.field(default_factory=dict)
 
   @property
   def arch_params(self) -> dict[str, PyTree]:
@@ -134,6 +138,11 @@ class SearchSetup:
   def init(self, rng: Array, image_shape: tuple[int, ...]) -> SearchState:
     """A fresh state: weights from the model's initialisers, alpha and betas ``init_std * N(0, 1)``.
 
+    Alpha then gets ``config.optimizer.alpha.init_offset`` added everywhere
+    and ``init_bias`` on the columns of op ``init_bias_op`` (the skip-biased
+    start of SA-DARTS' recovery experiment: ``init_bias=0.1`` on
+    ``skip_connect``; ``init_offset=-1`` starts every logit at -1).
+
     Args:
       rng: a JAX key (typed or raw).
       image_shape: one example's shape, e.g. ``(32, 32, 3)``.
@@ -143,6 +152,7 @@ class SearchSetup:
     k_params, k_alpha, k_run = jax.random.split(rng, 3)
     std = self.config.optimizer.alpha.init_std
     alphas = _normal_tree(k_alpha, self.space.alpha_shapes(self.config.space), std)
+    alphas = _biased(alphas, self.config.optimizer.alpha, self.space.ops_per_row(self.config.space))
     betas = _normal_tree(
       jax.random.fold_in(k_alpha, 1), self.space.beta_shapes(self.config.space), std
     )
@@ -178,6 +188,7 @@ class SearchSetup:
     rng: Array | None,
     betas: PyTree | None = None,
     epoch: Array | int = 0,
+    projection: PyTree | None = None,
   ) -> tuple[Array, tuple[Array, PyTree]]:
     """Training-mode loss ``L(w, alpha[, beta])`` on ``batch``; aux = (logits, new BN stats).
 
@@ -191,6 +202,8 @@ class SearchSetup:
         only for deterministic relaxations (and a fixed noise key).
       betas: raw edge logits, passed as ``edge_logits`` when non-empty.
       epoch: the (integer) epoch, for the relaxation's temperature schedule.
+      projection: decided/pruned edges applied to the mixing weights
+        (:func:`nasjax.projection.apply`); None or ``{}`` for none.
     """
     kwargs = _edge_kwargs(betas)
     relax_key = None
@@ -198,6 +211,7 @@ class SearchSetup:
       relax_key = jax.random.fold_in(rng, 0)
       kwargs["rngs"] = {"noise": jax.random.fold_in(rng, 1)}
     weights = self.relaxation.weights(alphas, relax_key, True, jnp.asarray(epoch, jnp.int32))
+    weights = projection_lib.apply(weights, projection)
     logits, mutated = self.model.apply(
       {"params": params, "batch_stats": batch_stats},
       batch["image"],
@@ -214,7 +228,7 @@ class SearchSetup:
     return self.model.apply(
       variables,
       images,
-      self.relaxation.probs(state.alphas),
+      projection_lib.apply(self.relaxation.probs(state.alphas), state.projection),
       train=False,
       **_edge_kwargs(state.betas),
     )
@@ -257,13 +271,17 @@ class SearchSetup:
   ) -> tuple[SearchState, Metrics]:
     """Updates alpha and betas only: hypergradient + regulariser gradient, then the alpha optimiser.
 
-    While ``epoch < warmup_epochs`` the update is skipped (``jax.lax.cond``,
+    With ``config.optimizer.alpha.frozen`` (alpha fixed for the whole run:
+    the fixed-alpha search of darts-PT, the single-stage protocol's
+    continued training) the update is always skipped; otherwise, while
+    ``epoch < warmup_epochs``, the update is skipped (``jax.lax.cond``,
     so no hypergradient is computed): alpha, betas and the alpha optimiser
     state are returned untouched, ``val/*`` comes from a forward pass on the
     validation batch (no gradient), the gradient norms read 0, and
     ``alpha/updated`` (logged only when a warm-up is configured) is 0.
     """
-    if not self.warmup_epochs:
+    frozen = bool(self.config.optimizer.alpha.get("frozen", False))
+    if not self.warmup_epochs and not frozen:
       return self._alpha_step(state, train_batch, val_batch)
 
     def update(state, train_batch, val_batch):
@@ -275,7 +293,14 @@ class SearchSetup:
       key, _ = self._keys(state)
       epoch = self.epoch(state.step)
       val_loss, (val_logits, _) = self.loss(
-        state.params, state.alphas, val_batch, state.batch_stats, key, state.betas, epoch
+        state.params,
+        state.alphas,
+        val_batch,
+        state.batch_stats,
+        key,
+        state.betas,
+        epoch,
+        state.projection,
       )
       reg, parts = self.regularizer(state.alphas, epoch)
       known = {
@@ -288,6 +313,8 @@ class SearchSetup:
       metrics = {k: known.get(k, jnp.zeros(v.shape)).astype(v.dtype) for k, v in shapes.items()}
       return state, metrics
 
+    if frozen:
+      return skip(state, train_batch, val_batch)
     warming_up = self.epoch(state.step) < self.warmup_epochs
     return jax.lax.cond(warming_up, skip, update, state, train_batch, val_batch)
 
@@ -311,7 +338,16 @@ class SearchSetup:
     )
 
     def loss_fn(params, arch, batch):
-      return self.loss(params, arch["alphas"], batch, state.batch_stats, key, arch["betas"], epoch)
+      return self.loss(
+        params,
+        arch["alphas"],
+        batch,
+        state.batch_stats,
+        key,
+        arch["betas"],
+        epoch,
+        state.projection,
+      )
 
     arch = state.arch_params
     g_hyper, (val_loss, (val_logits, _)) = self.hypergradient(
@@ -345,6 +381,7 @@ class SearchSetup:
       key,
       state.betas,
       self.epoch(state.step),
+      state.projection,
     )
     updates, weight_opt_state = self.weight_tx.update(grads, state.weight_opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -410,6 +447,21 @@ def _normal_tree(rng: Array, shapes: dict[str, tuple[int, ...]], std: float) -> 
   """``{name: std * N(0, 1)}`` of the given shapes, one key per name (in sorted order)."""
   keys = dict(zip(sorted(shapes), jax.random.split(rng, len(shapes)), strict=True))
   return {name: std * jax.random.normal(keys[name], shape) for name, shape in shapes.items()}
+
+
+def _biased(
+  alphas: dict[str, Array], cfg: ml_collections.ConfigDict, ops: dict[str, tuple]
+) -> dict[str, Array]:
+  """``alphas + init_offset``, plus ``init_bias`` on the columns of op ``init_bias_op``."""
+  offset, bias = float(cfg.get("init_offset", 0.0)), float(cfg.get("init_bias", 0.0))
+  if not offset and not bias:
+    return alphas
+  target = cfg.get("init_bias_op", "skip_connect")
+  out = {}
+  for name, a in alphas.items():
+    hit = jnp.asarray([[float(op == target) for op in row] for row in ops[name]], a.dtype)
+    out[name] = a + offset + bias * hit
+  return out
 
 
 def _edge_kwargs(betas: PyTree | None) -> dict[str, Any]:
