@@ -132,9 +132,22 @@ def avg_pool_3x3(x: Array, stride: int = 1) -> Array:
   window, strides = (1, 3, 3, 1), (1, stride, stride, 1)
   pads = ((0, 0), (1, 1), (1, 1), (0, 0))
   summed = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pads)
-  ones = np.ones((1,) + x.shape[1:3] + (1,), np.float32)
-  counts = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, pads)
-  return summed * (1.0 / counts).astype(x.dtype)
+  return summed * _inverse_counts(x.shape[1], x.shape[2], stride).astype(x.dtype)
+
+
+def _inverse_counts(h: int, w: int, stride: int) -> np.ndarray:
+  """1 / (unpadded elements in each 3x3 window), a host constant of shape (1, H', W', 1).
+
+  Computed with numpy so the compiled program holds a small literal rather
+  than a window reduction for XLA to constant-fold (slow under vmap).
+  """
+
+  def per_axis(n: int) -> np.ndarray:
+    starts = np.arange(0, n, stride) - 1  # padding 1
+    return np.minimum(starts + 3, n) - np.maximum(starts, 0)
+
+  counts = per_axis(h)[:, None] * per_axis(w)[None, :]
+  return (1.0 / counts).astype(np.float32)[None, :, :, None]
 
 
 def max_pool_3x3(x: Array, stride: int = 1) -> Array:
