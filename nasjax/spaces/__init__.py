@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
+import numpy as np
 
 from nasjax.errors import ConfigError
 from nasjax.genotype import NB201_OPS, DartsGenotype, NB201Genotype
@@ -49,6 +50,13 @@ class SearchSpace:
     parse_genotype: a genotype from its string form.
     build_network: the discrete network of a genotype,
       called as ``apply(variables, x, train=...)``.
+    genotype_weights: ``(genotype, space_config) -> {name: (E, O) float32}``,
+      the one-hot mixing weights under which the supernet computes the
+      genotype's network with inherited weights: 1 on the chosen op of every
+      edge the genotype uses, rows of edges it drops all zero.
+      ``derive_genotype`` of these weights gives the genotype back (in the
+      DARTS space up to the order of a node's two inputs: ties put the lower
+      input first).
     beta_shapes: the edge-normalisation logits ``{name: shape}`` the
       supernet takes as ``edge_logits`` (empty when the space config turns
       edge normalisation off).
@@ -65,6 +73,7 @@ class SearchSpace:
   derive_genotype: Callable[..., Any]
   parse_genotype: Callable[[str], Any]
   build_network: Callable[[Any, SpaceConfig], nn.Module]
+  genotype_weights: Callable[[Any, SpaceConfig], dict[str, np.ndarray]]
   beta_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]] = lambda cfg: {}
   edge_op_names: Callable[[SpaceConfig], dict[str, tuple[tuple[str, ...], ...]]] | None = None
 
@@ -150,6 +159,7 @@ NB201 = SearchSpace(
     num_classes=cfg.num_classes,
     scan_cells=cfg.scan_cells,
   ),
+  genotype_weights=lambda genotype, cfg: nb201.genotype_weights(genotype, _nb201_ops(cfg)),
   beta_shapes=lambda cfg: (
     {"cell": (nb201.NUM_EDGES,)} if cfg.get("edge_normalization", False) else {}
   ),
@@ -173,6 +183,7 @@ DARTS = SearchSpace(
     auxiliary=False,
     stem_multiplier=cfg.stem_multiplier,
   ),
+  genotype_weights=darts_config.genotype_weights,
   beta_shapes=darts_config.beta_shapes,
   edge_op_names=darts_config.edge_op_names,
 )

@@ -32,7 +32,7 @@ import jax
 import numpy as np
 
 from nasjax.errors import ConfigError
-from nasjax.genotype import DARTS_GENOTYPE_OPS, DartsGenotype
+from nasjax.genotype import DARTS_GENOTYPE_OPS, DartsGenotype, GenotypeError
 from nasjax.spaces import darts
 
 SpaceConfig = Any  # an ml_collections.ConfigDict: config.space
@@ -237,3 +237,55 @@ def derive_genotype(
   }
   concat = tuple(range(2 + steps - multiplier, steps + 2))
   return DartsGenotype(cells["normal"], concat, cells["reduce"], concat)
+
+
+def genotype_weights(genotype: DartsGenotype, cfg: SpaceConfig) -> dict[str, np.ndarray]:
+  """The one-hot mixing weights of a genotype: ``{'normal': (E, O), 'reduce': (E, O)}`` float32.
+
+  For each node's two ``(op, input j)`` pairs, the row of the edge from
+  state ``j`` to that node gets a 1 in the column of ``op`` (per-edge op
+  lists as :func:`edge_op_names`); the rows of the edges the genotype drops
+  are zero. The supernet applied with these weights (and no edge logits) is
+  the genotype's network with the supernet's (inherited) weights.
+  :func:`derive_genotype` maps them back to the genotype, with each node's
+  pairs listed lower input first (one-hot rows tie).
+
+  Raises:
+    GenotypeError: if the genotype does not fit ``cfg`` (number of nodes,
+      concat, an op that is not a candidate of its edge) or a node takes one
+      input twice (one mixing row cannot hold two ops of one edge).
+  """
+  steps, multiplier = _get(cfg, "steps"), _get(cfg, "multiplier")
+  if genotype.steps != steps:
+    raise GenotypeError(
+      f"the genotype has {genotype.steps} nodes per cell but config.space.steps is {steps}"
+    )
+  concat = tuple(range(2 + steps - multiplier, steps + 2))
+  per_edge = edge_op_names(cfg)
+  edges = darts.cell_edges(steps)
+  out = {}
+  for kind in CELL_KINDS:
+    if tuple(getattr(genotype, f"{kind}_concat")) != concat:
+      raise GenotypeError(
+        f"the genotype's {kind}_concat must be {list(concat)} to match the supernet "
+        f"(config.space.multiplier={multiplier})"
+      )
+    weights = np.zeros((len(edges), len(per_edge[kind][0])), np.float32)
+    pairs = getattr(genotype, kind)
+    for node in range(steps):
+      inputs = [j for _, j in pairs[2 * node : 2 * node + 2]]
+      if len(set(inputs)) != len(inputs):
+        raise GenotypeError(
+          f"node {node} of the {kind} cell takes input {inputs[0]} twice; a supernet edge "
+          f"mixes one op per row, so the genotype cannot be expressed as mixing weights"
+        )
+      for op, j in pairs[2 * node : 2 * node + 2]:
+        e = edges.index((node, j))
+        if op not in per_edge[kind][e]:
+          raise GenotypeError(
+            f"op {op!r} is not a candidate on edge {e} (node {node} <- {j}) of the {kind} cell; "
+            f"its candidates are {list(per_edge[kind][e])}"
+          )
+        weights[e, per_edge[kind][e].index(op)] = 1.0
+    out[kind] = weights
+  return out

@@ -444,3 +444,28 @@ def derive_genotype(
     a = a.copy()
     a[:, list(op_names).index("none")] = -np.inf
   return NB201Genotype.from_edges([op_names[k] for k in np.argmax(a, axis=-1)])
+
+
+def genotype_weights(
+  genotype: NB201Genotype, op_names: Sequence[str] = NB201_OPS
+) -> dict[str, np.ndarray]:
+  """The one-hot mixing weights of a genotype: ``{'cell': (6, len(op_names))}`` float32.
+
+  Row ``e`` has a 1 in the column of edge ``e``'s op and 0 elsewhere; the
+  supernet applied with these weights is the genotype's network with the
+  supernet's (inherited) weights. :func:`derive_genotype` maps them back to
+  ``genotype`` (unless it uses ``none``, which derivation excludes).
+
+  Raises:
+    GenotypeError: if the genotype uses an op that is not among ``op_names``.
+  """
+  op_names = tuple(op_names)
+  weights = np.zeros((NUM_EDGES, len(op_names)), np.float32)
+  for e, op in enumerate(genotype.edges):
+    if op not in op_names:
+      raise GenotypeError(
+        f"genotype op {op!r} on edge {EDGES[e][0]}<-{EDGES[e][1]} is not a candidate of this "
+        f"space ({list(op_names)}); add it to config.space.ops"
+      )
+    weights[e, op_names.index(op)] = 1.0
+  return {"cell": weights}
