@@ -63,7 +63,11 @@ def search_config() -> ConfigDict:
       gradient before the moments; alpha (and the edge-normalisation betas,
       which this optimiser updates too) initialised ``init_std * N(0, 1)``;
       no alpha/beta update during the first ``warmup_epochs`` epochs (the
-      weights still train; PC-DARTS uses 15).
+      weights still train; PC-DARTS uses 15); ``frozen`` keeps alpha fixed
+      for the whole run (darts-PT's fixed-alpha search: with
+      ``init_std=0`` alpha stays uniform). ``init_offset`` is added to
+      every logit and ``init_bias`` to the column of op ``init_bias_op``
+      at the start (SA-DARTS' skip-biased recovery experiment).
     regularizers: ``sa``, ``beta_decay``, ``entropy``, ``l2``,
       ``dirichlet_kl`` (DrNAS; strength 1e-3 is a default chosen here); each
       has ``enabled``, a strength ``schedule`` and ``apply_to``
@@ -75,6 +79,18 @@ def search_config() -> ConfigDict:
       (environment variables expand), the weight/alpha ``split_policy`` and
       ``split_ratio``, ``train_limit`` (first N training images; 0 = all),
       ``augment`` (``crop_padding``, ``flip``, ``cutout`` length, 0 = off).
+    analysis: measurements at the end of epochs (:mod:`nasjax.analysis`):
+      the Hessian of the validation loss w.r.t. alpha every
+      ``hessian_every`` epochs (0 = never) by ``hessian_method`` (``full``:
+      ``jax.hessian`` and ``eigvalsh``; ``lanczos`` or ``power``: Hessian-
+      vector products, ``hessian_iters`` iterations) on ``hessian_batches``
+      fixed batches of the alpha half; the discretisation gap (supernet vs
+      argmax network with inherited weights, with and without BN
+      recalibration on ``recalibration_batches`` batches of the weight half)
+      every ``discretization_every`` epochs on the alpha half's first
+      ``eval_limit`` examples (0 = all); ``early_stop``: DARTS-ES, stop when
+      the mean eigenvalue of the last ``window`` measurements exceeds
+      ``factor`` times that of the ``window`` before.
     eval: supernet accuracy on the test split every ``every_epochs`` epochs
       (0 = never), in batches of ``batch_size``, on the first ``limit``
       images (0 = all).
@@ -114,7 +130,19 @@ def search_config() -> ConfigDict:
     dict(lr=0.025, lr_min=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4, grad_clip=5.0)
   )
   c.optimizer.alpha = ConfigDict(
-    dict(lr=3e-4, b1=0.5, b2=0.999, eps=1e-8, weight_decay=1e-3, init_std=1e-3, warmup_epochs=0)
+    dict(
+      lr=3e-4,
+      b1=0.5,
+      b2=0.999,
+      eps=1e-8,
+      weight_decay=1e-3,
+      init_std=1e-3,
+      init_offset=0.0,
+      init_bias=0.0,
+      init_bias_op="skip_connect",
+      warmup_epochs=0,
+      frozen=False,
+    )
   )
   c.regularizers = ConfigDict(
     dict(
@@ -139,6 +167,18 @@ def search_config() -> ConfigDict:
     )
   )
   c.eval = ConfigDict(dict(every_epochs=1, batch_size=256, limit=0))
+  c.analysis = ConfigDict(
+    dict(
+      hessian_every=0,
+      hessian_method="full",
+      hessian_iters=20,
+      hessian_batches=1,
+      discretization_every=0,
+      recalibration_batches=8,
+      eval_limit=0,
+      early_stop=ConfigDict(dict(enabled=False, window=5, factor=1.3)),
+    )
+  )
   c.checkpoint = ConfigDict(dict(keep=3, every_epochs=1, async_save=True))
   c.log_every_steps = 20
   c.nb201_table = ""
@@ -296,14 +336,80 @@ def validate_search_config(config: ConfigDict) -> None:
     f"config.optimizer.alpha.warmup_epochs must be an integer >= 0, got {warmup!r}",
   )
 
+  _check(
+    isinstance(a.get("frozen", False), bool),
+    f"config.optimizer.alpha.frozen must be True or False, got {a.get('frozen')!r}",
+  )
+  for field in ("init_offset", "init_bias"):
+    value = a.get(field, 0.0)
+    _check(
+      isinstance(value, (int, float)) and not isinstance(value, bool),
+      f"config.optimizer.alpha.{field} must be a number, got {value!r}",
+    )
+  if a.get("init_bias", 0.0):
+    ops = {
+      op
+      for rows in SPACES[config.space.name].ops_per_row(config.space).values()
+      for row in rows
+      for op in row
+    }
+    _check(
+      a.get("init_bias_op") in ops,
+      f"config.optimizer.alpha.init_bias_op={a.get('init_bias_op')!r} is not an op of this "
+      f"space; choose one of {sorted(ops)}",
+    )
+  if "analysis" in config:
+    _validate_analysis(config.analysis)
+
   _validate_run_fields(config)
   # The builders check regulariser and relaxation names, fields and values.
   relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
   make_regularizer(config.regularizers, config.epochs, relaxation.probs)
 
 
+HESSIAN_METHODS = ("full", "lanczos", "power")
+
+
+def _validate_analysis(an: ConfigDict) -> None:
+  for field in ("hessian_every", "discretization_every", "eval_limit"):
+    value = an[field]
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+      f"config.analysis.{field} must be an integer >= 0, got {value!r}",
+    )
+  for field in ("hessian_iters", "hessian_batches", "recalibration_batches"):
+    value = an[field]
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+      f"config.analysis.{field} must be an integer >= 1, got {value!r}",
+    )
+  _check(
+    an.hessian_method in HESSIAN_METHODS,
+    f"config.analysis.hessian_method must be one of {list(HESSIAN_METHODS)}, "
+    f"got {an.hessian_method!r}",
+  )
+  es = an.early_stop
+  _check(
+    isinstance(es.enabled, bool),
+    f"config.analysis.early_stop.enabled must be True or False, got {es.enabled!r}",
+  )
+  _check(
+    isinstance(es.window, int) and es.window >= 1,
+    f"config.analysis.early_stop.window must be an integer >= 1, got {es.window!r}",
+  )
+  _check(
+    isinstance(es.factor, (int, float)) and es.factor > 1,
+    f"config.analysis.early_stop.factor must be > 1, got {es.factor!r}",
+  )
+  _check(
+    not es.enabled or an.hessian_every == 1,
+    "config.analysis.early_stop (DARTS-ES) compares per-epoch eigenvalues: set "
+    "--config.analysis.hessian_every=1",
+  )
+
+
 def _validate_run_fields(config: ConfigDict) -> None:
-  from nasjax.data import NUM_CLASSES, SOURCES, SPLIT_POLICIES
+  from nasjax.data import NUM_CLASSES, SOURCES, check_split
 
   d = config.data
   _check(
@@ -320,11 +426,7 @@ def _validate_run_fields(config: ConfigDict) -> None:
       f"config.space.num_classes={config.space.num_classes} but {d.name} has "
       f"{NUM_CLASSES[d.name]} classes; set --config.space.num_classes={NUM_CLASSES[d.name]}",
     )
-  _check(
-    d.split_policy in SPLIT_POLICIES,
-    f"config.data.split_policy must be one of {list(SPLIT_POLICIES)}, got {d.split_policy!r}",
-  )
-  _check(0 < d.split_ratio < 1, f"config.data.split_ratio must be in (0, 1), got {d.split_ratio}")
+  check_split(d.split_policy, d.split_ratio)  # the policy, the ratio and their combination
   _non_negative(d.train_limit, "config.data.train_limit")
   _non_negative(d.augment.crop_padding, "config.data.augment.crop_padding")
   _non_negative(d.augment.cutout, "config.data.augment.cutout")
@@ -363,6 +465,14 @@ RESUMABLE_CHANGES = (
   "nb201_table",
   "eval",
   "allow_resume_with_changes",
+  # measurements that do not change the search (early stopping does)
+  "analysis.hessian_every",
+  "analysis.hessian_method",
+  "analysis.hessian_iters",
+  "analysis.hessian_batches",
+  "analysis.discretization_every",
+  "analysis.recalibration_batches",
+  "analysis.eval_limit",
   "data.workers",  # decoding threads of a retrain's ImageNet pipeline
 )
 

@@ -157,11 +157,27 @@ class AlphaHistory:
 
 
 class GenotypeLog:
-  """``genotypes.jsonl``: the genotype of every epoch, with benchmark accuracies."""
+  """``genotypes.jsonl``: the genotype of every epoch, with benchmark accuracies.
 
-  def __init__(self, workdir: str | Path, enabled: bool = True):
+  Any other per-epoch JSON-lines record with a ``step`` field (``hessian.jsonl``)
+  is kept the same way: pass its ``filename``.
+  """
+
+  def __init__(self, workdir: str | Path, enabled: bool = True, filename: str = "genotypes.jsonl"):
     self.enabled = enabled
-    self.path = Path(workdir) / "genotypes.jsonl"
+    self.path = Path(workdir) / filename
+
+  def read(self) -> list[dict[str, Any]]:
+    """The records written so far (lines cut short by a kill are skipped)."""
+    if not self.path.exists():
+      return []
+    out = []
+    for line in self.path.read_text().splitlines():
+      try:
+        out.append(json.loads(line))
+      except json.JSONDecodeError:
+        continue
+    return out
 
   def truncate_after(self, step: int) -> None:
     if self.enabled:
@@ -181,7 +197,7 @@ def write_json(path: str | Path, data: Any) -> None:
 class ProgressBar:
   """A tqdm bar with ETA on process 0 (a no-op elsewhere or when disabled)."""
 
-  def __init__(self, enabled: bool, total: int, initial: int):
+  def __init__(self, enabled: bool, total: int, initial: int, desc: str = "search"):
     self.bar = None
     if enabled:
       from tqdm.auto import tqdm
@@ -192,7 +208,7 @@ class ProgressBar:
         unit="step",
         dynamic_ncols=True,
         file=sys.stderr,
-        desc="search",
+        desc=desc,
       )
 
   def update(self, n: int, **postfix: float) -> None:

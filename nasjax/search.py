@@ -18,8 +18,10 @@ at the end, ``genotype.json`` (see :mod:`nasjax.metrics`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +29,14 @@ import jax
 import ml_collections
 import numpy as np
 
-from nasjax import bilevel
+from nasjax import bilevel, projection
 from nasjax import data as data_lib
+from nasjax.analysis import EpochAnalysis
 from nasjax.checkpoint import Checkpointer
 from nasjax.compilation import enable_compilation_cache
 from nasjax.config import validate_search_config
 from nasjax.errors import ConfigError
+from nasjax.genotype import genotype_from_dict
 from nasjax.metrics import AlphaHistory, GenotypeLog, MetricWriter, ProgressBar, write_json
 from nasjax.nb201 import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
 from nasjax.runs import (
@@ -80,7 +84,15 @@ def _load_table(setting: str) -> NB201Table | None:
   return NB201Table.load(default) if os.environ.get(DATA_DIR_ENV) and default.is_file() else None
 
 
-def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> SearchResult:
+def run(
+  config: ml_collections.ConfigDict,
+  workdir: str | os.PathLike,
+  *,
+  initial_state: Callable[[bilevel.SearchSetup, tuple[int, ...]], bilevel.SearchState]
+  | None = None,
+  step_hook: Callable[[int, bilevel.SearchState], bilevel.SearchState] | None = None,
+  kind: str = "search",
+) -> SearchResult:
   """Runs (or resumes) the search ``config`` describes, writing into ``workdir``.
 
   Args:
@@ -88,6 +100,17 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
       ``configs/``).
     workdir: the output folder; if it holds checkpoints of this search, the
       run continues from the latest one.
+    initial_state: builds the starting state from the setup and the image
+      shape instead of a fresh initialisation (selection continues a trained
+      supernet this way); when resuming, the checkpoint is restored into
+      its layout.
+    step_hook: called as ``state = step_hook(step, state)`` before every
+      step and once more after the last one (``step = total``); perturbation
+      selection makes its decisions here. It must return the state unchanged
+      when it has nothing to do at ``step``, and give the same result when
+      called again on the same state (a resumed run repeats the call at the
+      step it resumes from).
+    kind: what the run is called in messages and the progress bar.
 
   Returns:
     The final genotype, alphas and benchmark record (also written to ``workdir``).
@@ -124,24 +147,36 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
   start = checkpointer.latest_step()
   _check_or_write_config(workdir, config, start is not None, is_main)
 
-  state = setup.init(jax.random.key(config.seed), dataset.x_train.shape[1:])
+  image_shape = dataset.x_train.shape[1:]
+  if initial_state is not None:  # also the layout a resumed checkpoint is restored into
+    state = initial_state(setup, image_shape)
+  else:
+    state = setup.init(jax.random.key(config.seed), image_shape)
   carried: dict[str, list] = {"epoch": [], "pending": []}
   if start is not None:
     state, meta = checkpointer.restore(start, state)
     carried = meta.get("partial_epoch", carried)
     _say(is_main, f"resuming {workdir} from step {start} (epoch {start // spe} of {config.epochs})")
   start = start or 0
+  stopped = _read_early_stop(workdir)
+  if stopped is not None and stopped["step"] == start:
+    total = start  # DARTS-ES stopped this search; nothing left to run
+  elif stopped is not None:  # resumed before the stop (e.g. with changed settings): run on
+    if is_main:
+      (workdir / EARLY_STOP_FILE).unlink()
+    stopped = None
 
   op_names = setup.space.op_names(config.space)
   writer = MetricWriter(workdir, is_main)
   history = AlphaHistory(workdir, op_names, is_main)
   genotypes = GenotypeLog(workdir, is_main)
-  for record in (writer, history, genotypes):
+  analysis = EpochAnalysis(config, setup, search_data, workdir, is_main)
+  for record in (writer, history, genotypes, analysis):
     record.truncate_after(start)
 
   step_fn = jax.jit(setup.step, donate_argnums=0)
   eval_fn = jax.jit(setup.evaluate)
-  progress = ProgressBar(is_main and config.progress_bar, total, start)
+  progress = ProgressBar(is_main and config.progress_bar, total, start, desc=kind)
   last_epoch: dict[str, float] = {}
   # Metrics of steps since the last log line / epoch end; a mid-epoch checkpoint
   # (Ctrl-C) carries them, so a resumed run logs the same figures.
@@ -156,6 +191,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
     for step, (train_batch, val_batch) in zip(
       range(start, total), search_data.batches(start, total), strict=True
     ):
+      if step_hook is not None:
+        state = step_hook(step, state)
       state, metrics = step_fn(state, train_batch, val_batch)
       if compile_s is None:  # the first call compiles; time the steps after it
         jax.block_until_ready(metrics)
@@ -202,10 +239,24 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
           genotypes,
           table,
           writer,
+          analysis,
         )
         epoch_records = []
-        if epoch % config.checkpoint.every_epochs == 0 or done == total:
+        stopped = analysis.early_stop()
+        if epoch % config.checkpoint.every_epochs == 0 or done == total or stopped:
           checkpointer.save(done, state, {"epoch": epoch, "steps_per_epoch": spe})
+        if stopped:
+          stopped = _early_stop_record(stopped, genotypes)
+          if is_main:
+            write_json(workdir / EARLY_STOP_FILE, stopped)
+          _say(
+            is_main,
+            f"DARTS-ES: the dominant eigenvalue grew by more than {stopped['factor']}x over "
+            f"{stopped['window']} epochs; stopping at epoch {epoch} with the architecture of "
+            f"epoch {stopped['selected_epoch']}",
+          )
+          total = done
+          break
   except KeyboardInterrupt:
     progress.close()
     _save_on_interrupt(checkpointer, state, spe, is_main, epoch_records, pending)
@@ -214,11 +265,13 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
     progress.close()
     writer.close()
 
+  if step_hook is not None:
+    state = step_hook(total, state)
   if total and checkpointer.latest_step() != total:
-    checkpointer.save(total, state, {"epoch": config.epochs, "steps_per_epoch": spe})
+    checkpointer.save(total, state, {"epoch": total // spe, "steps_per_epoch": spe})
   checkpointer.close()
 
-  result = _final(config, setup, state, workdir, table, total, last_epoch)
+  result = _final(config, setup, state, workdir, table, total, last_epoch, stopped)
   if is_main:
     write_json(
       workdir / "genotype.json",
@@ -226,7 +279,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
         "genotype": result.genotype.to_dict(),
         "benchmark": result.benchmark,
         "step": result.step,
-        "epochs": config.epochs,
+        "epochs": total // spe,
+        "early_stop": stopped,
         "probs": {k: v.tolist() for k, v in result.probs.items()},
         "betas": {k: v.tolist() for k, v in result.betas.items()},  # raw edge logits
         "op_names": list(op_names),
@@ -234,7 +288,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> Search
     )
     elapsed = time.perf_counter() - t_start
     lines = [
-      f"search finished: {total} steps, {config.epochs} epochs, {elapsed:.1f} s"
+      f"{kind} finished: {total} steps, {total // spe} epochs, {elapsed:.1f} s"
       + (f" (step compile {compile_s:.1f} s)" if compile_s is not None else "")
     ]
     lines.append(f"genotype: {result.genotype}")
@@ -263,6 +317,7 @@ def _end_of_epoch(
   genotypes,
   table,
   writer,
+  analysis,
 ) -> dict[str, float]:
   summary = _mean(records)
   if config.eval.every_epochs and epoch % config.eval.every_epochs == 0:
@@ -273,10 +328,11 @@ def _end_of_epoch(
     count = sum(float(r["count"]) for r in results)
     summary["test/loss"] = sum(float(r["loss"]) * float(r["count"]) for r in results) / count
     summary["test/acc"] = sum(float(r["acc"]) * float(r["count"]) for r in results) / count
+  summary.update(analysis.measure(state, epoch, step))
   alphas, betas = jax.device_get((state.alphas, state.betas))
   probs = jax.device_get(setup.relaxation.probs(state.alphas))
   history.append(epoch, step, alphas, probs, betas)
-  genotype = setup.space.derive_genotype(probs, config.space, betas)
+  genotype = _derive(setup, state, probs, betas)
   record: dict[str, Any] = {"epoch": epoch, "step": step, "genotype": genotype.to_dict()}
   if table is not None:
     record["benchmark"] = table.lookup(genotype).to_dict()
@@ -287,11 +343,34 @@ def _end_of_epoch(
   return summary
 
 
-def _final(config, setup, state, workdir, table, total, last_epoch) -> SearchResult:
+def _derive(setup, state, probs, betas):
+  """The argmax genotype, with decided and pruned edges (selection) applied to ``probs``."""
+  if state.projection:
+    probs = jax.device_get(projection.apply(probs, state.projection))
+  return setup.space.derive_genotype(probs, setup.config.space, betas)
+
+
+EARLY_STOP_FILE = "early_stop.json"
+
+
+def _read_early_stop(workdir: Path) -> dict[str, Any] | None:
+  path = workdir / EARLY_STOP_FILE
+  return json.loads(path.read_text()) if path.exists() else None
+
+
+def _early_stop_record(stopped: dict[str, Any], genotypes: GenotypeLog) -> dict[str, Any]:
+  """DARTS-ES' stop, with the genotype of the epoch it returns (``window`` epochs back)."""
+  chosen = [r for r in genotypes.read() if r["epoch"] == stopped["selected_epoch"]]
+  return {**stopped, "genotype": chosen[-1]["genotype"] if chosen else None}
+
+
+def _final(config, setup, state, workdir, table, total, last_epoch, stopped=None) -> SearchResult:
   alphas = {k: np.asarray(v) for k, v in jax.device_get(state.alphas).items()}
   betas = {k: np.asarray(v) for k, v in jax.device_get(state.betas).items()}
   probs = {k: np.asarray(v) for k, v in jax.device_get(setup.relaxation.probs(alphas)).items()}
-  genotype = setup.space.derive_genotype(probs, config.space, betas)
+  genotype = _derive(setup, state, probs, betas)
+  if stopped and stopped.get("genotype"):
+    genotype = genotype_from_dict(stopped["genotype"])
   benchmark = table.lookup(genotype).to_dict() if table is not None else None
   return SearchResult(
     workdir=workdir,
