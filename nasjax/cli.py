@@ -56,6 +56,9 @@ def main(
   program: str = "nasjax.search",
   example: str = "configs/nb201/darts_1st.py:runlocal",
   genotype: bool = False,
+  default_config: object | None = None,
+  choice: tuple[str, tuple[str, ...], str] | None = None,
+  command: tuple[tuple[str, ...], str] | None = None,
 ) -> None:
   """Parses ``--config``/``--workdir``, calls ``run`` and turns user errors into one line.
 
@@ -65,6 +68,12 @@ def main(
     program: the module name, the prefix of error lines.
     example: a config argument shown in the help and in the missing-``--config`` error.
     genotype: define the required ``--genotype`` flag and pass its value to ``run``.
+    default_config: a ConfigDict to override with ``--config.<field>=...``
+      instead of a ``--config`` file (``nasjax.select``).
+    choice: ``(flag, values, help)``: a required enum flag whose value is
+      passed to ``run`` last (``--method`` of ``nasjax.select``).
+    command: ``(values, help)``: a required positional sub-command passed
+      to ``run`` last (``nasjax.analyze hessian``).
   """
   from absl import app, flags
   from absl import logging as absl_logging
@@ -72,9 +81,24 @@ def main(
 
   fail = functools.partial(_fail, program=program)
   kind = program.rpartition(".")[2]
-  config_flag = config_flags.DEFINE_config_file(
-    "config", None, f"{kind} config file, e.g. {example}", lock_config=True
-  )
+  if default_config is None:
+    config_flag = config_flags.DEFINE_config_file(
+      "config", None, f"{kind} config file, e.g. {example}", lock_config=True
+    )
+  else:
+    try:  # overrides of a config dict are parsed here, at definition
+      config_flag = config_flags.DEFINE_config_dict(
+        "config", default_config, f"{kind} settings, as --config.<field>=<value>", lock_config=True
+      )
+    except (AttributeError, KeyError) as e:
+      fail(_unknown_field(str(e), sys.argv), 2)
+    except (flags.Error, TypeError, ValueError) as e:
+      text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      fail(f"{text} (see --helpfull for the settings)", 2)
+  chosen: dict[str, str] = {}
+  choice_flag = None
+  if choice is not None:
+    choice_flag = flags.DEFINE_enum(choice[0], None, list(choice[1]), choice[2])
   workdir_flag = flags.DEFINE_string(
     "workdir", None, f"output folder; re-running with the same folder resumes the {kind}"
   )
@@ -113,6 +137,12 @@ def main(
         why = f"SyntaxError at line {e.lineno}: {e.msg}"
       path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "?")
       fail(f"cannot load the config file {path} ({why}); fix it or give an existing file", 2)
+    if command is not None:
+      if len(rest) < 2 or rest[1] not in command[0]:
+        got = f" (got {rest[1]!r})" if len(rest) > 1 else ""
+        fail(f"give a command first: one of {', '.join(command[0])}{got}", 2)
+      chosen["command"] = rest[1]
+      rest = rest[:1] + rest[2:]
     if len(rest) > 1:
       fail(f"unexpected arguments {rest[1:]}; pass settings as --config.<field>=<value>", 2)
     if not workdir_flag.value:
@@ -121,6 +151,8 @@ def main(
       fail(f"--config is required, e.g. --config={example}", 2)
     if genotype_flag is not None and not genotype_flag.value:
       fail("--genotype is required: a genotype file or a name such as DARTS_V2", 2)
+    if choice_flag is not None and not choice_flag.value:
+      fail(f"--{choice[0]} is required: one of {', '.join(choice[1])}", 2)
     return rest
 
   def entry(argv: list[str]) -> None:
@@ -131,7 +163,11 @@ def main(
       logging.getLogger("jax").setLevel(logging.WARNING)
       absl_logging.set_verbosity(absl_logging.WARNING)
     try:
-      if genotype_flag is None:
+      if command is not None:
+        run(config_flag.value, workdir_flag.value, chosen["command"])
+      elif choice_flag is not None:
+        run(config_flag.value, workdir_flag.value, choice_flag.value)
+      elif genotype_flag is None:
         run(config_flag.value, workdir_flag.value)
       else:
         run(config_flag.value, genotype_flag.value, workdir_flag.value)

@@ -124,7 +124,11 @@ def _jaxpr_macs(jaxpr: Any) -> int:
 
 
 def multiply_adds(
-  module: nn.Module, variables: PyTree, input_shape: Sequence[int], **call_kwargs: Any
+  module: nn.Module,
+  variables: PyTree,
+  input_shape: Sequence[int],
+  *call_args: Any,
+  **call_kwargs: Any,
 ) -> int:
   """Multiply-adds of one forward pass of ``module`` on one example.
 
@@ -133,6 +137,8 @@ def multiply_adds(
     variables: its variables (arrays or ``jax.ShapeDtypeStruct`` leaves, e.g.
       from ``jax.eval_shape(module.init, ...)``).
     input_shape: the shape of one example, e.g. ``(32, 32, 3)``.
+    *call_args: further positional arguments of the call after the input
+      (a supernet's op weights).
     **call_kwargs: keyword arguments of the call, e.g. ``train=False``.
 
   Returns:
@@ -140,5 +146,7 @@ def multiply_adds(
   """
   x = jax.ShapeDtypeStruct((1, *input_shape), np.float32)
   with xla_convolutions():  # count convolutions, whichever way conv2d computes them
-    closed = jax.make_jaxpr(lambda v, x: module.apply(v, x, **call_kwargs))(variables, x)
+    closed = jax.make_jaxpr(lambda v, x: module.apply(v, x, *call_args, **call_kwargs))(
+      variables, x
+    )
   return int(_jaxpr_macs(closed.jaxpr))

@@ -209,3 +209,14 @@ def robust_config(space: str, arg: str | None) -> ConfigDict:
     orders[0] if orders else "", "first_order"
   )
   return runlocal_darts(config) if "runlocal" in variants else config
+
+
+def fix_alpha(config: ConfigDict) -> ConfigDict:
+  """darts-PT's fixed-alpha search: alpha uniform (all logits 0) and never updated.
+
+  Only the supernet's weights train; the architecture is then read out by
+  perturbation-based selection (``python -m nasjax.select --method=pt``),
+  "DARTS+PT (fix alpha)" in Wang et al. (ICLR 2021).
+  """
+  config.optimizer.alpha.update(init_std=0.0, init_offset=0.0, init_bias=0.0, frozen=True)
+  return config
