@@ -32,6 +32,7 @@ from nasjax.config import (
 )
 from nasjax.conv import conv2d
 from nasjax.data import ImageDataset, SearchData, load_dataset
+from nasjax.discretization import discretization_error, evaluate_weights, recalibrate_bn
 from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
 from nasjax.flops import count_params, multiply_adds
 from nasjax.genotype import (
@@ -44,6 +45,15 @@ from nasjax.genotype import (
   GenotypeError,
   NB201Genotype,
   load_genotype,
+)
+from nasjax.hessian import (
+  alpha_hessian,
+  full_hessian,
+  hvp,
+  lanczos,
+  make_hessian_fn,
+  power_iteration,
+  should_stop_early,
 )
 from nasjax.hypergradient import (
   HYPERGRADIENTS,
@@ -61,10 +71,13 @@ from nasjax.optimizers import (
   momentum_buffer,
   weight_optimizer,
 )
+from nasjax.plots import make_plots
+from nasjax.projection import Projection
 from nasjax.protocols import (
   darts_protocol,
   darts_space,
   drnas_protocol,
+  fix_alpha,
   pc_darts_protocol,
   robust_protocol,
   runlocal_darts,
@@ -88,7 +101,11 @@ from nasjax.relax import (
   make_relaxation,
   relaxation_config,
 )
+from nasjax.restore import load_search
 from nasjax.retrain_config import imagenet_protocol, retrain_config, validate_retrain_config
+from nasjax.select import select_config
+from nasjax.selection import PerturbationSelection
+from nasjax.single_stage import SingleStageNetwork, load_network, save_network
 from nasjax.spaces import SPACES, SearchSpace, get_space
 from nasjax.spaces.darts import DartsSupernet
 from nasjax.spaces.darts_network import NetworkCIFAR, NetworkImageNet
@@ -125,16 +142,20 @@ __all__ = [
   "NasjaxError",
   "NetworkCIFAR",
   "NetworkImageNet",
+  "PerturbationSelection",
+  "Projection",
   "Regularizer",
   "Relaxation",
   "SearchData",
   "SearchSetup",
   "SearchSpace",
   "SearchState",
+  "SingleStageNetwork",
   "Softmax",
   "TrainSetup",
   "TrainState",
   "accuracy",
+  "alpha_hessian",
   "alpha_optimizer",
   "beta_decay",
   "conv2d",
@@ -143,19 +164,29 @@ __all__ = [
   "darts_protocol",
   "darts_space",
   "dirichlet_kl",
+  "discretization_error",
   "drnas_protocol",
   "enable_compilation_cache",
   "entropy",
   "epoch_cosine_schedule",
+  "evaluate_weights",
   "first_order",
+  "fix_alpha",
+  "full_hessian",
   "get_space",
+  "hvp",
   "imagenet_protocol",
   "inherit_variables",
   "init_search_state",
   "init_variables",
   "l2",
+  "lanczos",
   "load_dataset",
   "load_genotype",
+  "load_network",
+  "load_search",
+  "make_hessian_fn",
+  "make_plots",
   "make_regularizer",
   "make_relaxation",
   "make_search_setup",
@@ -165,6 +196,8 @@ __all__ = [
   "multiply_adds",
   "nb201_protocol",
   "pc_darts_protocol",
+  "power_iteration",
+  "recalibrate_bn",
   "relaxation_config",
   "retrain_config",
   "robust_protocol",
@@ -172,9 +205,12 @@ __all__ = [
   "runlocal_darts",
   "sa_darts_protocol",
   "sa_penalty",
+  "save_network",
   "search_config",
   "second_order_exact",
   "second_order_fd",
+  "select_config",
+  "should_stop_early",
   "smooth_activation",
   "snas_protocol",
   "unrolled_weights",
