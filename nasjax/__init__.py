@@ -101,11 +101,8 @@ from nasjax.relax import (
   make_relaxation,
   relaxation_config,
 )
-from nasjax.restore import load_search
 from nasjax.retrain_config import imagenet_protocol, retrain_config, validate_retrain_config
-from nasjax.select import select_config
 from nasjax.selection import PerturbationSelection
-from nasjax.single_stage import SingleStageNetwork, load_network, save_network
 from nasjax.spaces import SPACES, SearchSpace, get_space
 from nasjax.spaces.darts import DartsSupernet
 from nasjax.spaces.darts_network import NetworkCIFAR, NetworkImageNet
@@ -113,6 +110,24 @@ from nasjax.spaces.nb201 import NB201Network, NB201Supernet, inherit_variables
 from nasjax.training import TrainSetup, TrainState, make_train_setup
 
 __version__ = "0.1.0"
+
+# Names from the modules behind ``python -m nasjax.search|select`` load on first use: importing
+# them here would import those modules before ``-m`` runs them (a second copy, and a warning).
+_LAZY = {
+  "load_search": "nasjax.restore",
+  "select_config": "nasjax.select",
+  "SingleStageNetwork": "nasjax.single_stage",
+  "load_network": "nasjax.single_stage",
+  "save_network": "nasjax.single_stage",
+}
+
+
+def __getattr__(name: str):
+  if name in _LAZY:
+    import importlib
+
+    return getattr(importlib.import_module(_LAZY[name]), name)
+  raise AttributeError(f"module 'nasjax' has no attribute {name!r}")
 
 __all__ = [
   "DARTS_OPS",

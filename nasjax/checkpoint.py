@@ -91,6 +91,9 @@ class Checkpointer:
       )
     except Exception as e:  # orbax raises many types for unreadable or mismatched data
       detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+      older = self._restore_by_path(step, target)
+      if older is not None:
+        return older
       if self._readable(step):
         raise CheckpointError(
           f"checkpoint {where} does not fit this search (its arrays are laid out "
@@ -108,6 +111,26 @@ class Checkpointer:
         f"it was written with, or use a new --workdir"
       )
     return state, dict(restored["meta"])
+
+  def _restore_by_path(self, step: int, target: Any) -> tuple[Any, dict[str, Any]] | None:
+    """Checkpoint ``step`` read leaf by leaf into ``target``'s layout, or None if it does not fit.
+
+    A state written before a field was added to it (an empty one, such as
+    :attr:`~nasjax.bilevel.SearchState.projection`) has a different tree
+    but the same arrays: each leaf of ``target`` is looked up by its path.
+    """
+    try:
+      raw = self._manager.restore(
+        step,
+        args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
+      )
+      leaves, treedef = jax.tree_util.tree_flatten_with_path(target)
+      state = jax.tree.unflatten(treedef, [_lookup(raw["state"], path) for path, _ in leaves])
+    except Exception:  # any missing key, index or unreadable array: it does not fit
+      return None
+    if _first_mismatch(state, target):
+      return None
+    return state, dict(raw["meta"])
 
   def _readable(self, step: int) -> bool:
     """Whether checkpoint ``step`` restores without a target (i.e. it is intact)."""
@@ -136,3 +159,18 @@ def _first_mismatch(restored: Any, target: Any) -> str | None:
     if np.shape(a) != np.shape(b) or np.asarray(a).dtype != np.asarray(b).dtype:
       return f"e.g. {jax.tree_util.keystr(path)} differs in shape or dtype"
   return None
+
+
+def _lookup(tree: Any, path: tuple[Any, ...]) -> np.ndarray:
+  """The leaf of a restored (nested dicts and lists) tree at a pytree key path."""
+  node = tree
+  for key in path:
+    if isinstance(key, jax.tree_util.GetAttrKey):
+      node = node[key.name]
+    elif isinstance(key, jax.tree_util.DictKey):
+      node = node[key.key]
+    elif isinstance(key, jax.tree_util.SequenceKey):
+      node = node[key.idx]
+    else:
+      raise KeyError(key)
+  return np.asarray(node)

@@ -43,8 +43,10 @@ CRITERIA = ("acc", "loss")
 EDGE_ORDERS = ("random", "fixed")
 
 
-def node_edges(space_cfg: Any) -> dict[str, list[list[int]]]:
-  """Per alpha tensor, the edge indices of every node with more than two inputs.
+def node_edges(space_cfg: Any) -> dict[str, dict[int, list[int]]]:
+  """Per alpha tensor, ``{node: its input edges}`` of every node with more than two inputs.
+
+  Nodes are numbered from 0 (the first intermediate node), as in genotypes.
 
   Only the DARTS space keeps two inputs per node; NAS-Bench-201 cells keep
   every edge (an empty dict).
@@ -53,10 +55,10 @@ def node_edges(space_cfg: Any) -> dict[str, list[list[int]]]:
     return {}
   from nasjax.spaces import darts
 
-  out, start = [], 0
-  for fan_in in darts.node_fan_in(space_cfg.get("steps", 4)):
+  out, start = {}, 0
+  for node, fan_in in enumerate(darts.node_fan_in(space_cfg.get("steps", 4))):
     if fan_in > 2:
-      out.append(list(range(start, start + fan_in)))
+      out[node] = list(range(start, start + fan_in))
     start += fan_in
   return {"normal": out, "reduce": out}
 
@@ -113,7 +115,9 @@ class PerturbationSelection:
       return ops_done
     nodes_done = max(
       (
-        sum(int(np.sum(np.asarray(host[name]["keep"])[edges] > 0.5)) <= 2 for edges in nodes)
+        sum(
+          int(np.sum(np.asarray(host[name]["keep"])[edges] > 0.5)) <= 2 for edges in nodes.values()
+        )
         for name, nodes in self.nodes.items()
       ),
       default=0,
@@ -198,7 +202,7 @@ class PerturbationSelection:
 
   def _decide_node(self, state, proj, name, index, salt, record):
     keep = np.asarray(proj[name]["keep"])
-    open_nodes = [n for n, edges in enumerate(self.nodes[name]) if np.sum(keep[edges] > 0.5) > 2]
+    open_nodes = [n for n, edges in self.nodes[name].items() if np.sum(keep[edges] > 0.5) > 2]
     if not open_nodes:
       return proj
     node = self._pick(open_nodes, index, salt)

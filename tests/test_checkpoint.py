@@ -64,3 +64,45 @@ def test_corrupt_files_are_a_checkpoint_error(tmp_path):
   with pytest.raises(CheckpointError, match="delete that folder"):
     ckpt.restore(1, _state(0))
   ckpt.close()
+
+
+def test_a_state_saved_before_an_empty_field_was_added_restores(tmp_path):
+  import flax
+  import optax
+
+  @flax.struct.dataclass
+  class Before:
+    step: np.ndarray
+    params: dict
+    opt: optax.OptState
+
+  @flax.struct.dataclass
+  class After:
+    step: np.ndarray
+    params: dict
+    opt: optax.OptState
+    projection: dict
+
+  params = {"w": np.arange(6, dtype=np.float32).reshape(3, 2)}
+  tx = optax.chain(optax.add_decayed_weights(1e-3), optax.sgd(0.1, momentum=0.9))
+  opt = tx.update({"w": np.ones((3, 2), np.float32)}, tx.init(params), params)[1]  # momentum != 0
+  ckpt = Checkpointer(tmp_path / "c", keep=3, async_save=False)
+  ckpt.save(4, Before(np.array(4, np.int32), params, opt), {"epoch": 1})
+  zeros = jax_tree_zeros(params)
+  target = After(np.array(0, np.int32), zeros, tx.init(zeros), {})
+  state, meta = ckpt.restore(4, target)
+  ckpt.close()
+  assert meta == {"epoch": 1} and int(state.step) == 4 and state.projection == {}
+  np.testing.assert_array_equal(state.params["w"], params["w"])
+  np.testing.assert_array_equal(state.opt[1][0].trace["w"], opt[1][0].trace["w"])
+  assert float(np.abs(opt[1][0].trace["w"]).min()) > 0
+  # A field the checkpoint lacks that holds arrays still does not fit.
+  ckpt = Checkpointer(tmp_path / "c", keep=3, async_save=False)
+  bigger = After(np.array(0, np.int32), zeros, tx.init(zeros), {"p": np.zeros(2, np.float32)})
+  with pytest.raises(CheckpointError, match="does not fit this search"):
+    ckpt.restore(4, bigger)
+  ckpt.close()
+
+
+def jax_tree_zeros(tree):
+  return {k: np.zeros_like(v) for k, v in tree.items()}

@@ -187,3 +187,42 @@ def test_load_network_explains_a_wrong_folder(tmp_path):
 
   with pytest.raises(CheckpointError, match="holds no single-stage network"):
     single_stage.load_network(tmp_path)
+
+
+def test_pt_prunes_a_darts_node_to_the_two_inputs_whose_removal_hurts_most(batches, tmp_path):
+  from nasjax.protocols import darts_space
+
+  config = tiny_config()
+  config.space = darts_space()
+  config.space.update(channels=4, layers=3, steps=3, multiplier=3)
+  config.space.ops = ("none", "skip_connect", "max_pool_3x3", "sep_conv_3x3")
+  setup = bilevel.make_search_setup(config, steps_per_epoch=4)
+  state = setup.init(jax.random.key(0), (32, 32, 3))
+  shapes = setup.space.alpha_shapes(config.space)
+  proj = projection.empty(shapes)
+  for name, (edges, _) in shapes.items():  # every op decided: the topology round comes next
+    for e in range(edges):
+      proj = projection.decide_op(proj, name, e, 1 + e % 3)
+  state = state.replace(projection=proj)
+  cfg = ml_collections.ConfigDict(dict(edge_order="fixed", criterion="loss", allow_none=False))
+  pt = selection.PerturbationSelection(setup, _val(batches), 10, cfg, 0, tmp_path / "d.jsonl")
+  assert pt.op_rounds == 9 and pt.node_rounds == 2  # nodes of 3 and 4 inputs
+  assert pt.decisions_made(state.projection) == 9
+  new = pt.decide(9, state, 0)
+  assert pt.decisions_made(new) == 10
+  # By hand: node 1 (edges 2, 3, 4) of each cell type loses the edge whose removal hurts least.
+  base = {
+    k: np.array(v)
+    for k, v in jax.device_get(projection.apply(setup.relaxation.probs(state.alphas), proj)).items()
+  }
+  for name in ("normal", "reduce"):
+    losses = {}
+    for e in (2, 3, 4):
+      w = {k: v.copy() for k, v in base.items()}
+      w[name][e] = 0.0
+      losses[e] = _hand_loss_acc(setup, state, w, _val(batches))[0]
+    dropped = min(losses, key=lambda e: (losses[e], e))  # lowest loss without it
+    keep = np.asarray(new[name]["keep"])
+    assert keep[dropped] == 0 and keep.sum() == len(keep) - 1, (name, losses, keep)
+  record = pt.records[9]["decisions"]
+  assert [d["kind"] for d in record] == ["edges", "edges"] and all(d["node"] == 1 for d in record)
