@@ -24,12 +24,10 @@ files allow, skipping the others:
 Figures are drawn on matplotlib's Agg canvas without pyplot, so plotting
 neither needs a display nor touches a notebook's figures.
 
-Example:
-  >>> from nasjax.genotype import NB201Genotype
-  >>> g = NB201Genotype.from_edges(
-  ...     ['nor_conv_3x3', 'none', 'skip_connect', 'none', 'none', 'avg_pool_3x3'])
-  >>> genotype_graph(g)
-  [('0', '1', 'nor_conv_3x3'), ('1', '2', 'skip_connect'), ('2', '3', 'avg_pool_3x3')]
+Example (a finished search's workdir)::
+
+  from nasjax.plots import make_plots
+  written = make_plots('/tmp/nasjax_darts')  # {'alphas': .../plots/alphas.png, ...}
 """
 
 from __future__ import annotations

@@ -65,7 +65,6 @@ def search_dir(tmp_path_factory, nb201_table_path, cifar_subset):
   return workdir
 
 
-@pytest.mark.slow
 def test_search_records_the_eigenvalue_and_the_gap_every_epoch(search_dir):
   records = [json.loads(line) for line in (search_dir / "hessian.jsonl").read_text().splitlines()]
   assert [r["epoch"] for r in records] == [1, 2]
@@ -86,7 +85,6 @@ def test_search_records_the_eigenvalue_and_the_gap_every_epoch(search_dir):
     assert e["hessian/max_eig"] > 0
 
 
-@pytest.mark.slow
 def test_select_argmax_pt_and_single_stage(search_dir):
   genotype = json.loads((search_dir / "genotype.json").read_text())["genotype"]
   out = _ok(_run("nasjax.select", f"--workdir={search_dir}", "--method=argmax"))
@@ -127,7 +125,6 @@ def test_select_argmax_pt_and_single_stage(search_dir):
   assert (ss_dir / "network" / "network.json").is_file()
 
 
-@pytest.mark.slow
 def test_analyze_hessian_and_plots(search_dir):
   _ok(_run("nasjax.analyze", "hessian", f"--workdir={search_dir}"))
   during = [json.loads(x) for x in (search_dir / "hessian.jsonl").read_text().splitlines()]
