@@ -129,6 +129,7 @@ def __getattr__(name: str):
     return getattr(importlib.import_module(_LAZY[name]), name)
   raise AttributeError(f"module 'nasjax' has no attribute {name!r}")
 
+
 __all__ = [
   "DARTS_OPS",
   "DARTS_V1",

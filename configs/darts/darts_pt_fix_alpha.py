@@ -10,8 +10,8 @@ two inputs per node, fine-tuning 5 epochs between decisions.
 Launch:
   python -m nasjax.search --config=configs/darts/darts_pt_fix_alpha.py --workdir=runs/dpt_fix
   python -m nasjax.select --workdir=runs/dpt_fix --method=pt
-  python -m nasjax.search --config=configs/darts/darts_pt_fix_alpha.py:runlocal --workdir=/tmp/dpt_fix
-  python -m nasjax.select --workdir=/tmp/dpt_fix --method=pt --config.pt.proj_interval=1
+  python -m nasjax.search --config=configs/darts/darts_pt_fix_alpha.py:runlocal --workdir=/tmp/dptf
+  python -m nasjax.select --workdir=/tmp/dptf --method=pt --config.pt.proj_interval=1
 
 ``runlocal`` trains a 3-cell supernet (C=8) on the CIFAR-10 subset in
 $NASJAX_DATA_DIR for a few CPU minutes.

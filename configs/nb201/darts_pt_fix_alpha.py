@@ -10,8 +10,8 @@ perturbation-based selection, whose fine-tuning keeps alpha fixed too.
 Launch:
   python -m nasjax.search --config=configs/nb201/darts_pt_fix_alpha.py --workdir=runs/pt_fix
   python -m nasjax.select --workdir=runs/pt_fix --method=pt
-  python -m nasjax.search --config=configs/nb201/darts_pt_fix_alpha.py:runlocal --workdir=/tmp/pt_fix
-  python -m nasjax.select --workdir=/tmp/pt_fix --method=pt --config.pt.proj_interval=1
+  python -m nasjax.search --config=configs/nb201/darts_pt_fix_alpha.py:runlocal --workdir=/tmp/ptf
+  python -m nasjax.select --workdir=/tmp/ptf --method=pt --config.pt.proj_interval=1
 
 ``runlocal`` trains a small supernet on the CIFAR-10 subset in
 $NASJAX_DATA_DIR in about a minute on a 2-core CPU.
