@@ -27,6 +27,11 @@ import ml_collections
 from nasjax.errors import ConfigError
 from nasjax.genotype import NB201_OPS
 from nasjax.hypergradient import HYPERGRADIENTS
+from nasjax.protocols import (  # noqa: F401 (the protocols of NB201 configs, importable from here)
+  nb201_protocol,
+  runlocal,
+  sa_darts_protocol,
+)
 from nasjax.regularizers import make_regularizer
 from nasjax.relax import make_relaxation
 
@@ -186,68 +191,6 @@ def search_config() -> ConfigDict:
   c.compilation_cache = ""
   c.allow_resume_with_changes = False
   return c
-
-
-def nb201_protocol(config: ConfigDict) -> ConfigDict:
-  """NAS-Bench-201's DARTS search protocol on CIFAR-10.
-
-  50 epochs, batch 64, the NB201 space (C=16, N=5), weights by SGD with
-  Nesterov momentum 0.9, lr 0.025 cosine to 0.001, weight decay 5e-4 and
-  gradient clipping 5; alpha as DARTS (Adam 3e-4, betas (0.5, 0.999), L2 1e-3).
-  """
-  config.epochs = 50
-  config.batch_size = 64
-  config.space.name = "nb201"
-  config.optimizer.weights.update(
-    lr=0.025, lr_min=0.001, momentum=0.9, nesterov=True, weight_decay=5e-4, grad_clip=5.0
-  )
-  config.data.name = "cifar10"
-  config.space.num_classes = 10
-  return config
-
-
-def runlocal(config: ConfigDict) -> ConfigDict:
-  """Shrinks a search to finish in about a minute on a 2-core CPU.
-
-  A supernet of C=8 with one cell per stage, 3 epochs of 20 steps on 1,280
-  images of the CIFAR-10 subset in ``$NASJAX_DATA_DIR`` (640 per half, batch
-  32), evaluated on 512 test images. Everything else (optimisers,
-  regularisers, hypergradient) is the config's own.
-  """
-  config.epochs = 3
-  config.batch_size = 32
-  config.space.channels = 8
-  config.space.cells_per_stage = 1
-  config.data.source = "npz"
-  config.data.name = "cifar10"
-  config.data.train_limit = 1280
-  config.eval.limit = 512
-  config.eval.batch_size = 256
-  config.log_every_steps = 5
-  return config
-
-
-def sa_darts_protocol(config: ConfigDict, a: float = 1.0, mu: float = 0.0) -> ConfigDict:
-  """Adds SA-DARTS' smooth-activation regulariser to a DARTS config.
-
-  The SA loss on alpha's logits (Eq. 7 with ``a``, ``mu``; the defaults give
-  Eq. 8, ``lambda_t * sum alpha``) with lambda_t growing linearly as
-  ``epoch / 5`` over ``config.epochs`` (so call this after changing the
-  epochs), and alpha's coupled L2 switched off, as SA runs do.
-  """
-  config.optimizer.alpha.weight_decay = 0.0
-  config.regularizers.sa.update(
-    enabled=True,
-    schedule="linear",
-    start=0.0,
-    strength=config.epochs / 5,
-    ramp_epochs=0,
-    a=a,
-    mu=mu,
-    apply_to="logits",
-    reduction="sum",
-  )
-  return config
 
 
 def parse_variants(arg: str | None, known: tuple[str, ...]) -> set[str]:
