@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from conftest import REPO  # noqa: F401 (sets NASJAX_DATA_DIR)
 
 from nasjax import hessian, search
@@ -20,7 +19,6 @@ def _config():
   return config
 
 
-@pytest.mark.slow
 def test_darts_es_stops_and_a_rerun_does_not_continue(tmp_path, monkeypatch, nb201_table_path):
   calls = []
 
