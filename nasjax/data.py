@@ -384,13 +384,16 @@ class SearchData:
     Hessian): the examples of the half in index order (its first ``limit``
     when set), normalised, with a ``weight`` of 1 per real example; the last
     batch is filled up from the start of the half at weight 0 (as
-    :meth:`eval_batches`). The halves are the epoch-0 parts of the split
-    (both the whole set under the ``shared`` policy).
+    :meth:`eval_batches`). A half smaller than ``batch_size`` is one batch
+    of its own size (no filler to compute on, or to enter batch-statistics
+    BN). The halves are the epoch-0 parts of the split (both the whole set
+    under the ``shared`` policy).
     """
     if half not in ("weight", "alpha"):
       raise ValueError(f"half must be 'weight' or 'alpha', got {half!r}")
     idx = self.weight_idx if half == "weight" else self.alpha_idx
     n = min(len(idx), limit) if limit else len(idx)
+    batch_size = min(batch_size, n)
     for start in range(0, n, batch_size):
       pos = np.arange(start, start + batch_size)
       rows = idx[pos % n]

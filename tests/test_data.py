@@ -341,3 +341,15 @@ def test_prepared_tfds_folder_reads_without_tensorflow(cifar_subset, tmp_path, m
   info.unlink()  # a half-prepared folder
   with pytest.raises(DataNotFoundError, match="not available from tensorflow-datasets"):
     data.load_tfds("cifar10", data_dir=str(tmp_path / "tfds"))
+
+
+def test_half_batches_cover_a_half_once_with_weights(dataset):
+  d = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  batches = list(d.half_batches("alpha", 100, limit=250))
+  assert [len(b["label"]) for b in batches] == [100, 100, 100]
+  weights = np.concatenate([b["weight"] for b in batches])
+  assert weights.sum() == 250 and np.all(weights[250:] == 0)
+  labels = np.concatenate([b["label"] for b in batches])[:250]
+  np.testing.assert_array_equal(labels, dataset.y_train[d.alpha_idx[:250]])
+  small = list(d.half_batches("weight", 512, limit=40))  # a half smaller than the batch
+  assert len(small) == 1 and small[0]["image"].shape[0] == 40 and small[0]["weight"].all()
