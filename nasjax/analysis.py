@@ -40,6 +40,28 @@ def hessian_batches(search_data: Any, count: int, batch_size: int) -> dict[str, 
   return _stack(batches)
 
 
+def discretization_on_halves(
+  setup: Any,
+  state: Any,
+  search_data: Any,
+  batch_size: int,
+  eval_limit: int = 0,
+  recalibration_batches: int = 8,
+) -> dict[str, float]:
+  """The discretisation gap of ``state`` on a search's own data.
+
+  Accuracies on the alpha half (its first ``eval_limit`` examples; 0 = all),
+  BN recalibrated on the first ``recalibration_batches`` batches of the
+  weight half (:func:`nasjax.discretization.discretization_error`).
+  """
+  return discretization.discretization_error(
+    setup,
+    state,
+    lambda: search_data.half_batches("alpha", batch_size, eval_limit),
+    lambda: itertools.islice(search_data.half_batches("weight", batch_size), recalibration_batches),
+  )
+
+
 class EpochAnalysis:
   """The end-of-epoch measurements of one search.
 
@@ -80,14 +102,13 @@ class EpochAnalysis:
 
   def discretization(self, state) -> dict[str, float]:
     """Supernet vs derived-network accuracy of ``state`` on the alpha half."""
-    bs = self.config.eval.batch_size
-    return discretization.discretization_error(
+    return discretization_on_halves(
       self.setup,
       state,
-      lambda: self.data.half_batches("alpha", bs, self.cfg.eval_limit),
-      lambda: itertools.islice(
-        self.data.half_batches("weight", bs), self.cfg.recalibration_batches
-      ),
+      self.data,
+      self.config.eval.batch_size,
+      self.cfg.eval_limit,
+      self.cfg.recalibration_batches,
     )
 
   def measure(self, state, epoch: int, step: int) -> dict[str, float]:

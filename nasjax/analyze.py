@@ -23,14 +23,13 @@ from typing import Any
 import jax
 import ml_collections
 
-from nasjax import bilevel, hessian, plots
-from nasjax import data as data_lib
+from nasjax import hessian, plots
 from nasjax.analysis import hessian_batches
 from nasjax.checkpoint import Checkpointer, CheckpointError
 from nasjax.config import HESSIAN_METHODS
 from nasjax.errors import ConfigError
 from nasjax.metrics import write_json
-from nasjax.restore import load_search_config
+from nasjax.restore import open_search
 from nasjax.runs import say
 
 COMMANDS = ("hessian", "plots")
@@ -59,17 +58,14 @@ def checkpoint_hessians(
   if method not in HESSIAN_METHODS:
     raise ConfigError(f"config.method must be one of {list(HESSIAN_METHODS)}, got {method!r}")
   workdir = Path(workdir).absolute()
-  config = load_search_config(workdir)
-  dataset = data_lib.load_dataset(config.data)
-  search_data = data_lib.SearchData(dataset, config.data, config.seed, config.batch_size)
-  setup = bilevel.make_search_setup(config, search_data.steps_per_epoch)
+  config, search_data, setup = open_search(workdir)
   checkpointer = Checkpointer(workdir / "checkpoints", async_save=False)
   steps = checkpointer.all_steps()
   if not steps:
     raise CheckpointError(f"{workdir / 'checkpoints'} holds no checkpoint; run the search first")
   fn = hessian.make_hessian_fn(setup, method, iters)
   stacked = hessian_batches(search_data, batches, config.batch_size)
-  target = setup.init(jax.random.key(config.seed), tuple(dataset.x_train.shape[1:]))
+  target = setup.init(jax.random.key(config.seed), tuple(search_data.dataset.x_train.shape[1:]))
   records = []
   try:
     for step in steps:

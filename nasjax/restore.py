@@ -80,6 +80,20 @@ class LoadedSearch:
     return tuple(self.search_data.dataset.x_train.shape[1:])
 
 
+def open_search(
+  workdir: Path,
+) -> tuple[ConfigDict, data_lib.SearchData, bilevel.SearchSetup]:
+  """The config, data and setup of the search in ``workdir`` (no state yet).
+
+  Raises:
+    NasjaxError: when ``workdir`` holds no search; data errors as the search's.
+  """
+  config = load_search_config(workdir)
+  dataset = data_lib.load_dataset(config.data)
+  search_data = data_lib.SearchData(dataset, config.data, config.seed, config.batch_size)
+  return config, search_data, bilevel.make_search_setup(config, search_data.steps_per_epoch)
+
+
 def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSearch:
   """Restores the final state of the search in ``workdir``.
 
@@ -88,11 +102,8 @@ def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSe
       ``allow_unfinished``); CheckpointError when its checkpoint is unusable.
   """
   workdir = Path(workdir).absolute()
-  config = load_search_config(workdir)
-  dataset = data_lib.load_dataset(config.data)
-  search_data = data_lib.SearchData(dataset, config.data, config.seed, config.batch_size)
+  config, search_data, setup = open_search(workdir)
   spe = search_data.steps_per_epoch
-  setup = bilevel.make_search_setup(config, spe)
   checkpointer = Checkpointer(workdir / "checkpoints", async_save=False)
   step = checkpointer.latest_step()
   if step is None:
@@ -109,7 +120,7 @@ def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSe
       f"the search in {workdir} has not finished (step {step} of {total}); resume it with "
       f"`python -m nasjax.search` first, or pass --config.allow_unfinished=True"
     )
-  target = setup.init(jax.random.key(config.seed), tuple(dataset.x_train.shape[1:]))
+  target = setup.init(jax.random.key(config.seed), tuple(search_data.dataset.x_train.shape[1:]))
   state, _ = checkpointer.restore(step, target)
   checkpointer.close()
   return LoadedSearch(config, search_data, setup, state, step, early_stop)
@@ -127,7 +138,7 @@ def benchmark_record(config: ConfigDict, genotype: Any) -> dict[str, Any] | None
   """The genotype's NAS-Bench-201 record when the space and the configured table allow it."""
   if config.space.name != "nb201":
     return None
-  table = search._load_table(config.nb201_table)
+  table = search.load_table(config.nb201_table)
   return table.lookup(genotype).to_dict() if table is not None else None
 
 

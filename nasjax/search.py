@@ -75,7 +75,7 @@ class SearchResult:
   betas: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
-def _load_table(setting: str) -> NB201Table | None:
+def load_table(setting: str) -> NB201Table | None:
   if setting.lower() == "none":
     return None
   if setting:
@@ -132,7 +132,7 @@ def run(
       f"{dataset.num_classes} classes; set --config.space.num_classes="
       f"{dataset.num_classes}"
     )
-  table = _load_table(config.nb201_table) if config.space.name == "nb201" else None
+  table = load_table(config.nb201_table) if config.space.name == "nb201" else None
   search_data = data_lib.SearchData(
     dataset, config.data, config.seed, config.batch_size, jax.process_index(), jax.process_count()
   )
@@ -321,13 +321,10 @@ def _end_of_epoch(
 ) -> dict[str, float]:
   summary = _mean(records)
   if config.eval.every_epochs and epoch % config.eval.every_epochs == 0:
-    results = [
-      jax.device_get(eval_fn(state, batch))
-      for batch in search_data.eval_batches(config.eval.batch_size, config.eval.limit)
-    ]
-    count = sum(float(r["count"]) for r in results)
-    summary["test/loss"] = sum(float(r["loss"]) * float(r["count"]) for r in results) / count
-    summary["test/acc"] = sum(float(r["acc"]) * float(r["count"]) for r in results) / count
+    test = evaluate_test_split(
+      eval_fn, state, search_data, config.eval.batch_size, config.eval.limit
+    )
+    summary["test/loss"], summary["test/acc"] = test["loss"], test["acc"]
   summary.update(analysis.measure(state, epoch, step))
   alphas, betas = jax.device_get((state.alphas, state.betas))
   probs = jax.device_get(setup.relaxation.probs(state.alphas))
@@ -341,6 +338,25 @@ def _end_of_epoch(
   genotypes.append(record)
   writer.write(step, epoch, "epoch", summary)
   return summary
+
+
+def evaluate_test_split(
+  eval_fn: Callable[..., Any], state: Any, search_data: Any, batch_size: int, limit: int = 0
+) -> dict[str, float]:
+  """Example-weighted test loss and accuracy of ``eval_fn`` (``SearchSetup.evaluate``, jitted).
+
+  Returns:
+    ``{'loss', 'acc', 'count'}`` over the test split's first ``limit`` images (0 = all).
+  """
+  results = [
+    jax.device_get(eval_fn(state, batch)) for batch in search_data.eval_batches(batch_size, limit)
+  ]
+  count = sum(float(r["count"]) for r in results)
+  return {
+    "loss": sum(float(r["loss"]) * float(r["count"]) for r in results) / count,
+    "acc": sum(float(r["acc"]) * float(r["count"]) for r in results) / count,
+    "count": count,
+  }
 
 
 def _derive(setup, state, probs, betas):

@@ -41,7 +41,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from nasjax import discretization, projection, search, selection, single_stage
+from nasjax import projection, search, selection, single_stage
+from nasjax.analysis import discretization_on_halves
 from nasjax.errors import ConfigError
 from nasjax.genotype import genotype_from_dict
 from nasjax.metrics import write_json
@@ -158,12 +159,13 @@ def validate_select_config(config: ConfigDict, method: str) -> None:
 
 def _argmax(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]:
   genotype = search_genotype(loaded)
-  bs = config.eval.batch_size
-  gap = discretization.discretization_error(
+  gap = discretization_on_halves(
     loaded.setup,
     loaded.state,
-    lambda: loaded.search_data.half_batches("alpha", bs, config.val_limit),
-    lambda: _take(loaded.search_data.half_batches("weight", bs), config.recalibration_batches),
+    loaded.search_data,
+    config.eval.batch_size,
+    config.val_limit,
+    config.recalibration_batches,
   )
   record = {
     "method": "argmax",
@@ -175,13 +177,6 @@ def _argmax(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, An
   }
   _write(out / "genotype.json", {"genotype": genotype.to_dict(), "benchmark": record["benchmark"]})
   return record
-
-
-def _take(iterable, n):
-  for i, item in enumerate(iterable):
-    if i >= n:
-      return
-    yield item
 
 
 def _pt(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]:

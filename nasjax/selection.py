@@ -35,7 +35,6 @@ import jax
 import numpy as np
 
 from nasjax import discretization, projection
-from nasjax.metrics import write_json
 
 #: Decision criteria: ``acc`` keeps the op whose removal lowers validation
 #: accuracy most; ``loss`` the one whose removal raises the loss most.
@@ -231,9 +230,3 @@ class PerturbationSelection:
     tmp = self.log_path.with_name(self.log_path.name + ".tmp")
     tmp.write_text("\n".join(lines) + "\n")
     tmp.replace(self.log_path)
-
-
-def write_selection(path: Path, record: dict[str, Any]) -> None:
-  """Writes a selection's result record (process 0)."""
-  if jax.process_index() == 0:
-    write_json(path, record)

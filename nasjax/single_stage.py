@@ -27,7 +27,6 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from nasjax import bilevel, flops, search
-from nasjax import data as data_lib
 from nasjax.checkpoint import CheckpointError
 from nasjax.metrics import write_json
 from nasjax.restore import (
@@ -163,20 +162,12 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
     final_state["state"] = state
     return state
 
-  result = search.run(
-    c, out, initial_state=continue_from(loaded), step_hook=capture, kind="single-stage"
-  )
+  search.run(c, out, initial_state=continue_from(loaded), step_hook=capture, kind="single-stage")
   state = final_state["state"]
   setup = bilevel.make_search_setup(c, loaded.search_data.steps_per_epoch)
-  eval_fn = jax.jit(setup.evaluate)
-  data = data_lib.SearchData(loaded.search_data.dataset, c.data, c.seed, c.batch_size)
-  results = [
-    jax.device_get(eval_fn(state, b))
-    for b in data.eval_batches(config.eval.batch_size, config.eval.limit)
-  ]
-  count = sum(float(r["count"]) for r in results)
-  test_acc = sum(float(r["acc"]) * float(r["count"]) for r in results) / count
-  test_loss = sum(float(r["loss"]) * float(r["count"]) for r in results) / count
+  test = search.evaluate_test_split(
+    jax.jit(setup.evaluate), state, loaded.search_data, config.eval.batch_size, config.eval.limit
+  )
   weights = jax.device_get(setup.relaxation.probs(state.alphas))
   variables = {"params": state.params, "batch_stats": state.batch_stats}
   kwargs = {"edge_logits": state.betas} if jax.tree.leaves(state.betas) else {}
@@ -192,9 +183,9 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
     "method": "single_stage",
     "epochs": c.epochs,
     "both_halves": bool(ss.both_halves),
-    "test_acc": test_acc,
-    "test_loss": test_loss,
-    "test_examples": count,
+    "test_acc": test["acc"],
+    "test_loss": test["loss"],
+    "test_examples": test["count"],
     "params": flops.count_params(state.params),
     "multiply_adds": macs,
     "two_stage": {
@@ -209,5 +200,4 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
   )
   if jax.process_index() == 0:
     write_json(out / "final.json", info)
-  del result
   return info
