@@ -69,7 +69,7 @@ from nasjax.optimizers import (
 )
 from nasjax.regularizers import Regularizer, entropy, make_regularizer
 from nasjax.relax import Relaxation, make_relaxation
-from nasjax.spaces import SearchSpace, get_space
+from nasjax.spaces import SearchSpace, get_space, op_costs
 
 Array = jax.Array
 PyTree = Any
@@ -220,7 +220,7 @@ class SearchSetup:
       mutable=["batch_stats"],
       **kwargs,
     )
-    return losses.cross_entropy(logits, batch["label"]), (logits, mutated["batch_stats"])
+    return self.task.loss(logits, batch["label"]), (logits, mutated["batch_stats"])
 
   def logits(self, state: SearchState, images: Array) -> Array:
     """Evaluation-mode supernet logits with the deterministic op probabilities."""
@@ -233,21 +233,26 @@ class SearchSetup:
       **_edge_kwargs(state.betas),
     )
 
+  @property
+  def task(self) -> losses.Task:
+    """The space's task: its loss and metric (:mod:`nasjax.losses`)."""
+    return losses.get_task(self.space.task)
+
   def evaluate(self, state: SearchState, batch: Batch) -> Metrics:
-    """Loss and accuracy of the supernet on ``batch`` in evaluation mode.
+    """Loss and metric (``acc`` or ``psnr``, :attr:`task`) of the supernet on ``batch``, eval mode.
 
     An optional ``batch['weight']`` (1 for real examples, 0 for filler)
     weights the means; ``count`` is the total weight.
     """
-    logits = self.logits(state, batch["image"])
+    outputs = self.logits(state, batch["image"])
     labels = batch["label"]
-    weight = batch.get("weight", jnp.ones(labels.shape, jnp.float32))
+    weight = batch.get("weight", jnp.ones(labels.shape[:1], jnp.float32))
     count = jnp.sum(weight)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
-    correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+    loss = self.task.per_example_loss(outputs, labels)
+    metric = self.task.per_example_metric(outputs, labels)
     return {
       "loss": jnp.sum(weight * loss) / count,
-      "acc": jnp.sum(weight * correct) / count,
+      self.task.metric: jnp.sum(weight * metric) / count,
       "count": count,
     }
 
@@ -305,7 +310,7 @@ class SearchSetup:
       reg, parts = self.regularizer(state.alphas, epoch)
       known = {
         "val/loss": val_loss,
-        "val/acc": losses.accuracy(val_logits, val_batch["label"]),
+        f"val/{self.task.metric}": self.task.score(val_logits, val_batch["label"]),
         "reg/total": reg,
         **parts,
         **self._alpha_summary(state.alphas),
@@ -332,7 +337,11 @@ class SearchSetup:
     inner = hg.InnerStep(
       lr=self.lr_schedule(state.step),
       momentum=w_cfg.momentum,
-      momentum_buffer=momentum_buffer(state.weight_opt_state),
+      momentum_buffer=(
+        momentum_buffer(state.weight_opt_state)
+        if w_cfg.get("name", "sgd") == "sgd"
+        else jax.tree.map(jnp.zeros_like, state.params)  # first order only (validated)
+      ),
       weight_decay=w_cfg.weight_decay,
       nesterov=w_cfg.nesterov,
     )
@@ -359,7 +368,7 @@ class SearchSetup:
     new = optax.apply_updates(arch, updates)
     metrics = {
       "val/loss": val_loss,
-      "val/acc": losses.accuracy(val_logits, val_batch["label"]),
+      f"val/{self.task.metric}": self.task.score(val_logits, val_batch["label"]),
       "reg/total": reg,
       **parts,
       "alpha/grad_norm": optax.tree.norm(grads["alphas"]),
@@ -387,7 +396,7 @@ class SearchSetup:
     params = optax.apply_updates(state.params, updates)
     metrics = {
       "train/loss": loss,
-      "train/acc": losses.accuracy(logits, train_batch["label"]),
+      f"train/{self.task.metric}": self.task.score(logits, train_batch["label"]),
       "weights/grad_norm": optax.tree.norm(grads),
       "lr": self.lr_schedule(state.step),
     }
@@ -434,7 +443,9 @@ def make_search_setup(config: ml_collections.ConfigDict, steps_per_epoch: int) -
     space=space,
     model=space.build_supernet(config.space),
     relaxation=relaxation,
-    regularizer=make_regularizer(config.regularizers, config.epochs, relaxation.probs),
+    regularizer=make_regularizer(
+      config.regularizers, config.epochs, relaxation.probs, op_costs(space, config.space)
+    ),
     weight_tx=weight_optimizer(w_cfg, lr_schedule),
     alpha_tx=alpha_optimizer(config.optimizer.alpha),
     lr_schedule=lr_schedule,

@@ -76,9 +76,8 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
-from nasjax import ops
+from nasjax import losses, ops
 from nasjax import projection as projection_lib
 
 Array = jax.Array
@@ -113,11 +112,11 @@ def _edge_kwargs(betas: PyTree) -> dict[str, Any]:
   return {"edge_logits": betas} if betas and jax.tree.leaves(betas) else {}
 
 
-def _fields(batch: Batch) -> dict[str, Array]:
+def _fields(batch: Batch, task: losses.Task) -> dict[str, Array]:
   """The image, label and example weight of a batch (weight 1 where the batch has none)."""
-  labels = jnp.asarray(batch["label"], jnp.int32)
+  labels = jnp.asarray(batch["label"], task.label_dtype)
   weight = batch.get("weight")
-  weight = jnp.ones(labels.shape, jnp.float32) if weight is None else weight
+  weight = jnp.ones(labels.shape[:1], jnp.float32) if weight is None else weight
   return {
     "image": jnp.asarray(batch["image"]),
     "label": labels,
@@ -126,8 +125,8 @@ def _fields(batch: Batch) -> dict[str, Array]:
 
 
 @functools.lru_cache(maxsize=32)
-def _eval_fn(model: nn.Module, bn: str) -> Callable[..., Array]:
-  """The jitted per-batch ``[sum w*loss, sum w*correct, sum w]`` of ``model`` in mode ``bn``."""
+def _eval_fn(model: nn.Module, bn: str, task: losses.Task) -> Callable[..., Array]:
+  """The jitted per-batch ``[sum w*loss, sum w*metric, sum w]`` of ``model`` in mode ``bn``."""
   train = bn == "batch"
 
   def per_batch(params, batch_stats, weights, betas, batch, key, index):
@@ -139,11 +138,10 @@ def _eval_fn(model: nn.Module, bn: str) -> Callable[..., Array]:
       )
     else:
       logits = model.apply(variables, batch["image"], weights, train=False, **kwargs)
-    logits = logits.astype(jnp.float32)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-    correct = (jnp.argmax(logits, axis=-1) == batch["label"]).astype(jnp.float32)
+    loss = task.per_example_loss(logits, batch["label"])
+    metric = task.per_example_metric(logits, batch["label"])
     w = batch["weight"]
-    return jnp.stack([jnp.sum(w * loss), jnp.sum(w * correct), jnp.sum(w)])
+    return jnp.stack([jnp.sum(w * loss), jnp.sum(w * metric), jnp.sum(w)])
 
   return jax.jit(per_batch)
 
@@ -183,22 +181,24 @@ def evaluate_weights(
 
   Returns:
     ``{'loss', 'acc', 'count'}``: the example-weighted mean cross-entropy and
-    accuracy over all batches, and the total example weight.
+    accuracy over all batches, and the total example weight (``psnr`` and
+    the L1 loss in a super-resolution space, :attr:`SearchSetup.task`).
 
   Raises:
     ValueError: for an unknown ``bn`` or batches without any weighted example.
   """
   if bn not in BN_MODES:
     raise ValueError(f"bn must be one of {list(BN_MODES)}, got {bn!r}")
-  fn = _eval_fn(setup.model if model is None else model, bn)
+  task = setup.task
+  fn = _eval_fn(setup.model if model is None else model, bn, task)
   weights, betas, key = _as_f32(weights), _as_f32(betas), _key(rng)
   total = jnp.zeros((3,), jnp.float32)
   for index, batch in enumerate(_reusable(batches)()):
-    total = total + fn(params, batch_stats, weights, betas, _fields(batch), key, index)
-  loss, correct, count = (float(v) for v in jax.device_get(total))
+    total = total + fn(params, batch_stats, weights, betas, _fields(batch, task), key, index)
+  loss, metric, count = (float(v) for v in jax.device_get(total))
   if count <= 0:
     raise ValueError("the batches hold no example of positive weight; pass at least one batch")
-  return {"loss": loss / count, "acc": correct / count, "count": count}
+  return {"loss": loss / count, task.metric: metric / count, "count": count}
 
 
 #: The supernet rebuilt with tracked BN statistics, by the supernet it copies.
@@ -325,6 +325,7 @@ def discretization_error(
     ``discretization/{supernet,derived,derived_recal}_{acc,loss}``,
     ``discretization/gap`` (supernet minus derived accuracy) and
     ``discretization/gap_recal`` (supernet minus recalibrated derived accuracy).
+    In a super-resolution space the metric is PSNR (``_psnr``, gaps in dB).
   """
   cfg = setup.config.space
   eval_batches = _reusable(eval_batches)
@@ -340,10 +341,11 @@ def discretization_error(
   recal = evaluate_weights(
     setup, params, recal_stats, one_hot, {}, eval_batches, "running", model=model
   )
+  metric = setup.task.metric
   out = {}
   for name, figures in (("supernet", supernet), ("derived", derived), ("derived_recal", recal)):
-    out[f"discretization/{name}_acc"] = figures["acc"]
+    out[f"discretization/{name}_{metric}"] = figures[metric]
     out[f"discretization/{name}_loss"] = figures["loss"]
-  out["discretization/gap"] = supernet["acc"] - derived["acc"]
-  out["discretization/gap_recal"] = supernet["acc"] - recal["acc"]
+  out["discretization/gap"] = supernet[metric] - derived[metric]
+  out["discretization/gap_recal"] = supernet[metric] - recal[metric]
   return out

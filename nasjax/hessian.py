@@ -48,7 +48,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from nasjax import losses
 from nasjax.errors import ConfigError
 
 Array = jax.Array
@@ -218,7 +217,7 @@ def lanczos(matvec: Callable[[Array], Array], x0: Array, num_iters: int) -> Arra
 
 def _stacked(batches: PyTree) -> PyTree:
   """``batches`` with a leading batch axis (a single batch becomes a stack of one)."""
-  if jnp.ndim(batches["label"]) == 1:
+  if jnp.ndim(batches["image"]) == 4:
     return jax.tree.map(lambda x: jnp.asarray(x)[None], batches)
   return batches
 
@@ -271,7 +270,7 @@ def alpha_objective(
       count = jnp.asarray(batch["label"].shape[0], loss.dtype)
       return loss * count, count
     weight = batch["weight"].astype(loss.dtype)
-    per_example = jax.vmap(losses.cross_entropy)(logits[:, None], batch["label"][:, None])
+    per_example = setup.task.per_example_loss(logits, batch["label"])
     return jnp.sum(weight * per_example.astype(loss.dtype)), jnp.sum(weight)
 
   def fn(x: Array) -> Array:

@@ -35,7 +35,6 @@ from nasjax.analysis import EpochAnalysis
 from nasjax.checkpoint import Checkpointer
 from nasjax.compilation import enable_compilation_cache
 from nasjax.config import validate_search_config
-from nasjax.errors import ConfigError
 from nasjax.genotype import genotype_from_dict
 from nasjax.metrics import AlphaHistory, GenotypeLog, MetricWriter, ProgressBar, write_json
 from nasjax.nb201 import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
@@ -125,17 +124,8 @@ def run(
   is_main = jax.process_index() == 0
   enable_compilation_cache(config.compilation_cache or None)
 
-  dataset = data_lib.load_dataset(config.data)
-  if dataset.num_classes != config.space.num_classes:
-    raise ConfigError(
-      f"config.space.num_classes={config.space.num_classes} but the dataset has "
-      f"{dataset.num_classes} classes; set --config.space.num_classes="
-      f"{dataset.num_classes}"
-    )
   table = load_table(config.nb201_table) if config.space.name == "nb201" else None
-  search_data = data_lib.SearchData(
-    dataset, config.data, config.seed, config.batch_size, jax.process_index(), jax.process_count()
-  )
+  search_data = data_lib.make_search_data(config, jax.process_index(), jax.process_count())
   spe = search_data.steps_per_epoch
   total = config.epochs * spe
   setup = bilevel.make_search_setup(config, spe)
@@ -147,7 +137,7 @@ def run(
   start = checkpointer.latest_step()
   _check_or_write_config(workdir, config, start is not None, is_main)
 
-  image_shape = dataset.x_train.shape[1:]
+  image_shape = search_data.image_shape
   if initial_state is not None:  # also the layout a resumed checkpoint is restored into
     state = initial_state(setup, image_shape)
   else:
@@ -216,11 +206,11 @@ def run(
       t_mark, timed_steps = now, 0
       writer.write(done, done // spe, "train", summary)
       epoch_records.extend(fetched)
+      metric = setup.task.metric
       progress.update(
         new_steps,
         loss=summary["train/loss"],
-        acc=summary["train/acc"],
-        val_acc=summary["val/acc"],
+        **{metric: summary[f"train/{metric}"], f"val_{metric}": summary[f"val/{metric}"]},
       )
       pending, new_steps = [], 0
 
@@ -324,7 +314,8 @@ def _end_of_epoch(
     test = evaluate_test_split(
       eval_fn, state, search_data, config.eval.batch_size, config.eval.limit
     )
-    summary["test/loss"], summary["test/acc"] = test["loss"], test["acc"]
+    metric = setup.task.metric
+    summary["test/loss"], summary[f"test/{metric}"] = test["loss"], test[metric]
   summary.update(analysis.measure(state, epoch, step))
   alphas, betas = jax.device_get((state.alphas, state.betas))
   probs = jax.device_get(setup.relaxation.probs(state.alphas))
@@ -343,18 +334,22 @@ def _end_of_epoch(
 def evaluate_test_split(
   eval_fn: Callable[..., Any], state: Any, search_data: Any, batch_size: int, limit: int = 0
 ) -> dict[str, float]:
-  """Example-weighted test loss and accuracy of ``eval_fn`` (``SearchSetup.evaluate``, jitted).
+  """Example-weighted test loss and metric of ``eval_fn`` (``SearchSetup.evaluate``, jitted).
 
   Returns:
-    ``{'loss', 'acc', 'count'}`` over the test split's first ``limit`` images (0 = all).
+    ``{'loss', 'acc', 'count'}`` (``psnr`` for ``acc`` in super-resolution) over the test
+    split's first ``limit`` images (0 = all).
   """
   results = [
     jax.device_get(eval_fn(state, batch)) for batch in search_data.eval_batches(batch_size, limit)
   ]
   count = sum(float(r["count"]) for r in results)
   return {
-    "loss": sum(float(r["loss"]) * float(r["count"]) for r in results) / count,
-    "acc": sum(float(r["acc"]) * float(r["count"]) for r in results) / count,
+    **{
+      k: sum(float(r[k]) * float(r["count"]) for r in results) / count
+      for k in results[0]
+      if k != "count"
+    },
     "count": count,
   }
 

@@ -277,15 +277,20 @@ def run(config: ConfigDict, workdir: str | Path, method: str) -> SelectionResult
       f"NAS-Bench-201: cifar10 test {b['cifar10_test']:.2f}, "
       f"cifar100 test {b['cifar100_test']:.2f}",
     )
+  metric = "psnr" if "discretization/supernet_psnr" in record or "test_psnr" in record else "acc"
+  label = {"acc": "accuracy", "psnr": "PSNR (dB)"}[metric]
   if method == "argmax":
     say(
       is_main,
-      f"validation accuracy: supernet {record['discretization/supernet_acc']:.4f}, derived "
-      f"{record['discretization/derived_acc']:.4f}, derived with BN recalibration "
-      f"{record['discretization/derived_recal_acc']:.4f}",
+      f"validation {label}: supernet {record[f'discretization/supernet_{metric}']:.4f}, "
+      f"derived {record[f'discretization/derived_{metric}']:.4f}, derived with BN "
+      f"recalibration {record[f'discretization/derived_recal_{metric}']:.4f}",
     )
   if method == "single_stage":
-    say(is_main, f"test accuracy {record['test_acc']:.4f}; network saved in {out / 'network'}")
+    say(
+      is_main,
+      f"test {label} {record[f'test_{metric}']:.4f}; network saved in {out / 'network'}",
+    )
   say(is_main, f"outputs: {out}")
   return SelectionResult(method, out, record)
 

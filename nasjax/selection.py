@@ -152,7 +152,7 @@ class PerturbationSelection:
       self.val_batches,
       bn="batch",
     )
-    return m["acc"] if self.cfg.criterion == "acc" else -m["loss"]
+    return m[self.setup.task.metric] if self.cfg.criterion == "acc" else -m["loss"]
 
   def _pick(self, candidates: list[int], index: int, salt: int) -> int:
     if self.cfg.edge_order == "fixed":

@@ -28,6 +28,7 @@ import orbax.checkpoint as ocp
 
 from nasjax import bilevel, flops, search
 from nasjax.checkpoint import CheckpointError
+from nasjax.genotype import genotype_from_dict
 from nasjax.metrics import write_json
 from nasjax.restore import (
   LoadedSearch,
@@ -55,6 +56,9 @@ class SingleStageNetwork:
       relaxation's probabilities of the final alpha).
     edge_logits: raw edge-normalisation logits (empty without them).
     space_config: ``config.space`` of the search.
+    genotype: for a discrete network (a retrained SR network), its genotype;
+      the model is then the space's network of that genotype and
+      ``op_weights`` is empty.
   """
 
   model: Any
@@ -63,12 +67,17 @@ class SingleStageNetwork:
   edge_logits: dict[str, np.ndarray]
   space_config: ml_collections.ConfigDict
 
+  genotype: Any = None
+
   def __post_init__(self):
     kwargs = {"edge_logits": self.edge_logits} if self.edge_logits else {}
-    self._apply = jax.jit(lambda v, x, w: self.model.apply(v, x, w, train=False, **kwargs))
+    if self.genotype is not None:  # a discrete network: no mixing weights
+      self._apply = jax.jit(lambda v, x, w: self.model.apply(v, x, train=False))
+    else:
+      self._apply = jax.jit(lambda v, x, w: self.model.apply(v, x, w, train=False, **kwargs))
 
   def __call__(self, images: Any) -> jax.Array:
-    """Logits of normalised NHWC ``images`` (evaluation-mode BN)."""
+    """Logits of normalised NHWC ``images`` (evaluation-mode BN); SR networks give images."""
     out = self._apply(self.variables, images, self.op_weights)
     return out[0] if isinstance(out, tuple) else out
 
@@ -81,8 +90,14 @@ def save_network(
   op_weights: dict[str, Any],
   edge_logits: dict[str, Any],
   info: dict[str, Any] | None = None,
+  genotype: Any = None,
 ) -> Path:
-  """Writes a single-stage network to the folder ``path`` (replacing one there)."""
+  """Writes a network to the folder ``path`` (replacing one there).
+
+  A single-stage network is the supernet with ``op_weights``; with a
+  ``genotype`` the network is that genotype's discrete network (``op_weights``
+  and ``edge_logits`` empty).
+  """
   path = Path(path).absolute()
   path.mkdir(parents=True, exist_ok=True)
   tree = jax.tree.map(
@@ -99,7 +114,10 @@ def save_network(
   if jax.process_index() == 0:
     with ocp.StandardCheckpointer() as ckpt:
       ckpt.save(path / ARRAYS_DIR, tree, force=True)
-    write_json(path / META_FILE, {"space": space_config.to_dict(), **(info or {})})
+    meta = {"space": space_config.to_dict(), **(info or {})}
+    if genotype is not None:
+      meta["genotype"] = genotype.to_dict()
+    write_json(path / META_FILE, meta)
   return path
 
 
@@ -125,13 +143,20 @@ def load_network(path: str | Path) -> SingleStageNetwork:
       f"cannot read the network arrays in {path / ARRAYS_DIR} ({type(e).__name__}); "
       f"re-run the selection to write them again"
     ) from None
-  model = get_space(space_config.name).build_supernet(space_config)
+  space = get_space(space_config.name)
+  genotype = None
+  if meta.get("genotype") is not None:
+    genotype = genotype_from_dict(meta["genotype"])
+    model = space.build_network(genotype, space_config)
+  else:
+    model = space.build_supernet(space_config)
   return SingleStageNetwork(
     model=model,
     variables={"params": tree["params"], "batch_stats": tree.get("batch_stats", {}) or {}},
-    op_weights=dict(tree["op_weights"]),
+    op_weights=dict(tree.get("op_weights", {}) or {}),
     edge_logits=dict(tree.get("edge_logits", {}) or {}),
     space_config=space_config,
+    genotype=genotype,
   )
 
 
@@ -183,7 +208,7 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
     "method": "single_stage",
     "epochs": c.epochs,
     "both_halves": bool(ss.both_halves),
-    "test_acc": test["acc"],
+    f"test_{setup.task.metric}": test[setup.task.metric],
     "test_loss": test["loss"],
     "test_examples": test["count"],
     "params": flops.count_params(state.params),

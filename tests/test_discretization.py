@@ -185,7 +185,7 @@ def test_evaluate_weights_matches_a_hand_computation(nb201):
   setup, state, batches, _ = nb201
   weights = NB201.genotype_weights(GENOTYPE, setup.config.space)
   second = dict(batches[5], weight=np.array([1, 1, 1, 0, 0, 1, 0, 1], np.float32))
-  program = discretization._eval_fn(setup.model, "batch")
+  program = discretization._eval_fn(setup.model, "batch", setup.task)
   compiled_before = program._cache_size()
   got = discretization.evaluate_weights(
     setup, state.params, state.batch_stats, weights, {}, [batches[3], second], bn="batch"
