@@ -27,6 +27,7 @@ import ml_collections
 from nasjax.errors import ConfigError
 from nasjax.genotype import NB201_OPS
 from nasjax.hypergradient import HYPERGRADIENTS
+from nasjax.optimizers import WEIGHT_OPTIMIZERS
 from nasjax.protocols import (  # noqa: F401 (the protocols of NB201 configs, importable from here)
   nb201_protocol,
   runlocal,
@@ -62,8 +63,10 @@ def search_config() -> ConfigDict:
       ``gumbel``, ``dirichlet``) plus that relaxation's fields (see
       :mod:`nasjax.relax`; :func:`nasjax.relax.relaxation_config` builds the
       block with its defaults).
-    optimizer.weights: SGD momentum, cosine lr from ``lr`` to ``lr_min`` per
-      epoch, coupled ``weight_decay``, global-norm ``grad_clip`` (0 = off).
+    optimizer.weights: ``name`` ``sgd`` (momentum, Nesterov optional) or
+      ``adam`` (``b1``, ``b2``, ``eps``; first-order search only), cosine lr
+      from ``lr`` to ``lr_min`` per epoch, coupled ``weight_decay``,
+      global-norm ``grad_clip`` (0 = off).
     optimizer.alpha: Adam with coupled L2 ``weight_decay`` added to the
       gradient before the moments; alpha (and the edge-normalisation betas,
       which this optimiser updates too) initialised ``init_std * N(0, 1)``;
@@ -74,7 +77,10 @@ def search_config() -> ConfigDict:
       every logit and ``init_bias`` to the column of op ``init_bias_op``
       at the start (SA-DARTS' skip-biased recovery experiment).
     regularizers: ``sa``, ``beta_decay``, ``entropy``, ``l2``,
-      ``dirichlet_kl`` (DrNAS; strength 1e-3 is a default chosen here); each
+      ``dirichlet_kl`` (DrNAS; strength 1e-3 is a default chosen here),
+      ``flops`` (super-resolution spaces: lambda times the expected GMAC of
+      the candidates at a 1280x720 output; strength 1e-3 is a default chosen
+      here); each
       has ``enabled``, a strength ``schedule`` and ``apply_to``
       (see :mod:`nasjax.regularizers`).
 
@@ -132,7 +138,18 @@ def search_config() -> ConfigDict:
   c.relaxation = ConfigDict(dict(name="softmax", temperature=1.0))
   c.optimizer = ConfigDict()
   c.optimizer.weights = ConfigDict(
-    dict(lr=0.025, lr_min=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4, grad_clip=5.0)
+    dict(
+      name="sgd",
+      lr=0.025,
+      lr_min=0.001,
+      momentum=0.9,
+      nesterov=False,
+      weight_decay=3e-4,
+      grad_clip=5.0,
+      b1=0.9,
+      b2=0.999,
+      eps=1e-8,
+    )
   )
   c.optimizer.alpha = ConfigDict(
     dict(
@@ -156,6 +173,7 @@ def search_config() -> ConfigDict:
       entropy=_regularizer(apply_to="probs", reduction="sum"),
       l2=_regularizer(reduction="sum"),
       dirichlet_kl=_regularizer(strength=1e-3, reduction="sum"),
+      flops=_regularizer(strength=1e-3, apply_to="probs"),
     )
   )
   c.data = ConfigDict(
@@ -232,7 +250,7 @@ def validate_search_config(config: ConfigDict) -> None:
     ConfigError: with one sentence naming the field, the bad value, and what
       is accepted.
   """
-  from nasjax.spaces import SPACES  # avoid an import cycle with space modules
+  from nasjax.spaces import SPACES, op_costs  # avoid an import cycle with space modules
 
   _check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
   _check(
@@ -255,6 +273,15 @@ def validate_search_config(config: ConfigDict) -> None:
   SPACES[config.space.name].validate(config.space)
 
   w = config.optimizer.weights
+  _check(
+    w.get("name", "sgd") in WEIGHT_OPTIMIZERS,
+    f"config.optimizer.weights.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {w.name!r}",
+  )
+  _check(
+    w.get("name", "sgd") == "sgd" or config.hypergradient == "first_order",
+    f"config.hypergradient={config.hypergradient!r} differentiates through an SGD step; set "
+    "--config.optimizer.weights.name=sgd or --config.hypergradient=first_order",
+  )
   _positive(w.lr, "config.optimizer.weights.lr")
   _non_negative(w.lr_min, "config.optimizer.weights.lr_min")
   _check(
@@ -307,7 +334,10 @@ def validate_search_config(config: ConfigDict) -> None:
   _validate_run_fields(config)
   # The builders check regulariser and relaxation names, fields and values.
   relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
-  make_regularizer(config.regularizers, config.epochs, relaxation.probs)
+  space = SPACES[config.space.name]
+  make_regularizer(
+    config.regularizers, config.epochs, relaxation.probs, op_costs(space, config.space)
+  )
 
 
 HESSIAN_METHODS = ("full", "lanczos", "power")
@@ -353,7 +383,19 @@ def _validate_analysis(an: ConfigDict) -> None:
 
 def _validate_run_fields(config: ConfigDict) -> None:
   from nasjax.data import NUM_CLASSES, SOURCES, check_split
+  from nasjax.spaces import SPACES
 
+  if SPACES[config.space.name].task == "super_resolution":
+    from nasjax.sr_data import validate_sr_data
+
+    validate_sr_data(config.data)
+    _check(
+      config.data.scale == config.space.scale,
+      f"config.data.scale={config.data.scale} but config.space.scale={config.space.scale}; "
+      "set both to the same factor",
+    )
+    validate_run_fields(config)
+    return
   d = config.data
   _check(
     d.source in SOURCES, f"config.data.source must be one of {list(SOURCES)}, got {d.source!r}"

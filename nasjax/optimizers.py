@@ -2,7 +2,9 @@
 
 Weights use SGD with momentum (Nesterov optional), coupled weight decay and
 global-norm gradient clipping, with a learning rate stepped once per epoch
-(PyTorch's ``CosineAnnealingLR`` as the DARTS code bases use it). Alpha uses
+(PyTorch's ``CosineAnnealingLR`` as the DARTS code bases use it); or, with
+``name='adam'`` (super-resolution searches), Adam with the same clipping,
+coupled decay and schedule. Alpha uses
 Adam with a coupled L2 term added to the gradient before the moments:
 ``chain(add_decayed_weights, adam)``, not ``adamw`` (DESIGN.md §3).
 
@@ -40,16 +42,27 @@ def epoch_cosine_schedule(
   return schedule
 
 
+#: The weight optimisers ``config.optimizer.weights.name`` selects.
+WEIGHT_OPTIMIZERS = ("sgd", "adam")
+
+
 def weight_optimizer(
   cfg: ml_collections.ConfigDict, lr_schedule: optax.Schedule
 ) -> optax.GradientTransformation:
-  """SGD(momentum, Nesterov optional) with coupled decay after global-norm clipping."""
+  """SGD(momentum, Nesterov optional) or Adam, with coupled decay after global-norm clipping.
+
+  ``cfg.name`` (default ``sgd``) picks the optimiser; Adam reads ``b1``,
+  ``b2`` and ``eps`` (defaults 0.9, 0.999, 1e-8).
+  """
   parts = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
-  parts += [
-    optax.add_decayed_weights(cfg.weight_decay),
-    optax.trace(decay=cfg.momentum, nesterov=cfg.nesterov),
-    optax.scale_by_learning_rate(lr_schedule),
-  ]
+  parts.append(optax.add_decayed_weights(cfg.weight_decay))
+  if cfg.get("name", "sgd") == "adam":
+    parts.append(
+      optax.scale_by_adam(b1=cfg.get("b1", 0.9), b2=cfg.get("b2", 0.999), eps=cfg.get("eps", 1e-8))
+    )
+  else:
+    parts.append(optax.trace(decay=cfg.momentum, nesterov=cfg.nesterov))
+  parts.append(optax.scale_by_learning_rate(lr_schedule))
   return optax.chain(*parts)
 
 

@@ -25,6 +25,10 @@ regulariser's ``apply_to`` is ``'probs'``):
 * ``dirichlet_kl`` -- DrNAS: ``sum_e KL(Dir(ELU(z_e) + 1) || Dir(1))``, the
   KL divergence of each edge's Dirichlet (see :class:`nasjax.relax.Dirichlet`)
   from the uniform one, in closed form. Logits only.
+* ``flops`` -- the FLOPs-constrained alpha loss of super-resolution search:
+  ``sum_e sum_o p_eo * FLOPs_eo``, with each candidate's multiply-adds (in
+  units of 1e9, GMAC) from the space's ``op_costs`` (counted for a 1280x720
+  output). Probabilities only; spaces without op costs reject it.
 
 ``reduction='mean'`` replaces the sums over edges (and ops, for ``sa`` and
 ``l2``) by means.
@@ -55,6 +59,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nasjax.errors import ConfigError
 
@@ -116,6 +121,18 @@ def dirichlet_kl(theta: Array, reduction: str = "sum") -> Array:
   return _reduce(kl, reduction)
 
 
+#: The unit of ``flops`` costs: multiply-adds are divided by this.
+FLOPS_UNIT = 1e9
+
+
+def flops_penalty(probs: PyTree, costs: Mapping[str, Any]) -> Array:
+  """``sum_name sum_e sum_o p[name]_eo * costs[name]_eo / FLOPS_UNIT``: the expected GMAC."""
+  return sum(
+    jnp.sum(probs[k] * jnp.asarray(np.asarray(costs[k]) / FLOPS_UNIT, probs[k].dtype))
+    for k in sorted(costs)
+  )
+
+
 def schedule(
   kind: str, strength: float, start: float = 0.0, ramp_epochs: float = 1.0
 ) -> Callable[[Array], Array]:
@@ -130,7 +147,18 @@ def schedule(
   return linear
 
 
-def _penalty(name: str, cfg: Mapping[str, Any]) -> Callable[[Array], Array]:
+def _leafwise(penalty: Callable[[Array], Array]) -> Callable[[PyTree], Array]:
+  return lambda tree: sum(penalty(z) for z in jax.tree.leaves(tree))
+
+
+def _penalty(name: str, cfg: Mapping[str, Any], costs: Mapping[str, Any] | None) -> Callable:
+  """The penalty of a whole alpha (or probability) pytree."""
+  if name == "flops":
+    return lambda tree: flops_penalty(tree, costs)
+  return _leafwise(_leaf_penalty(name, cfg))
+
+
+def _leaf_penalty(name: str, cfg: Mapping[str, Any]) -> Callable[[Array], Array]:
   reduction = cfg.get("reduction", "sum")
   if name == "sa":
     return lambda z: sa_penalty(z, cfg["a"], cfg["mu"], reduction)
@@ -154,9 +182,12 @@ REGULARIZER_FIELDS: dict[str, tuple[str, ...]] = {
   "entropy": ("reduction",),
   "l2": ("reduction",),
   "dirichlet_kl": ("reduction",),
+  "flops": (),
 }
 #: Regularisers defined on logits only (``apply_to='probs'`` is an error).
 LOGITS_ONLY = ("dirichlet_kl",)
+#: Regularisers defined on probabilities only.
+PROBS_ONLY = ("flops",)
 COMMON_FIELDS = ("enabled", "schedule", "strength", "start", "ramp_epochs", "apply_to")
 
 
@@ -178,7 +209,7 @@ class Regularizer:
     probs = self.probs(alphas) if any(t[3] == "probs" for t in self.terms) else None
     for name, penalty, lam_fn, apply_to in self.terms:
       source = probs if apply_to == "probs" else alphas
-      value = sum(penalty(z) for z in jax.tree.leaves(source))
+      value = penalty(source)
       lam = lam_fn(epoch)
       term = lam * value
       parts[f"reg/{name}"] = term
@@ -192,7 +223,10 @@ class Regularizer:
 
 
 def make_regularizer(
-  config: Mapping[str, Any], total_epochs: int, probs: Callable[[PyTree], PyTree]
+  config: Mapping[str, Any],
+  total_epochs: int,
+  probs: Callable[[PyTree], PyTree],
+  costs: Mapping[str, Any] | None = None,
 ) -> Regularizer:
   """Builds the enabled regularisers of ``config`` (``config.regularizers``).
 
@@ -203,6 +237,9 @@ def make_regularizer(
       regulariser's own fields (:data:`REGULARIZER_FIELDS`).
     total_epochs: the search length, the default ramp of linear schedules.
     probs: the relaxation's deterministic probabilities, for ``apply_to='probs'``.
+    costs: the space's multiply-adds per candidate, ``{name: (E, O)}``, for
+      ``flops`` (:attr:`nasjax.spaces.SearchSpace.op_costs`); None where the
+      space has none.
 
   Raises:
     ConfigError: naming the offending field and the values it accepts.
@@ -231,6 +268,10 @@ def make_regularizer(
       raise ConfigError(
         f"{where}.apply_to must be 'logits' (it is a function of them), got {apply_to!r}"
       )
+    if name in PROBS_ONLY and apply_to != "probs":
+      raise ConfigError(
+        f"{where}.apply_to must be 'probs' (it weights costs by probabilities), got {apply_to!r}"
+      )
     if cfg.get("reduction", "sum") not in REDUCTIONS:
       raise ConfigError(
         f"{where}.reduction must be one of {list(REDUCTIONS)}, got {cfg['reduction']!r}"
@@ -242,9 +283,14 @@ def make_regularizer(
       raise ConfigError(f"{where}.ramp_epochs must be >= 0, got {cfg.get('ramp_epochs')}")
     if not cfg.get("enabled", True):  # checked all the same: a typo is an error either way
       continue
+    if name == "flops" and not costs:
+      raise ConfigError(
+        "config.regularizers.flops needs candidate costs, which only the super-resolution "
+        "spaces (imdn, dlsr) define; set --config.regularizers.flops.enabled=False"
+      )
     cfg.setdefault("a", 1.0)
     cfg.setdefault("mu", 0.0)
     cfg["apply_to"] = apply_to
     lam = schedule(kind, float(cfg.get("strength", 0.0)), float(cfg.get("start", 0.0)), ramp)
-    terms.append((name, _penalty(name, cfg), lam, apply_to))
+    terms.append((name, _penalty(name, cfg, costs), lam, apply_to))
   return Regularizer(tuple(terms), probs)

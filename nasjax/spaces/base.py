@@ -1,0 +1,73 @@
+"""The :class:`SearchSpace` record: what a search space provides to the rest of nasjax."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import numpy as np
+
+SpaceConfig = Any  # an ml_collections.ConfigDict: config.space
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+  """What a search space provides, as functions of ``config.space``.
+
+  Attributes:
+    name: the registry key (``config.space.name``).
+    validate: raises ConfigError for an invalid ``config.space``.
+    build_supernet: the Flax supernet, called as
+      ``apply(variables, x, op_weights, train=...)``.
+    alpha_shapes: the architecture logits, ``{name: shape}``.
+    op_names: the candidate ops (the last axis of every alpha tensor) when
+      every edge has the same ones; generic column labels otherwise (see
+      ``edge_op_names``).
+    derive_genotype: ``(probs, space_config, betas=None) -> genotype``
+      (argmax rule) from the relaxation's op probabilities and, for spaces
+      with edge normalisation, the raw edge logits ``betas``.
+    parse_genotype: a genotype from its string form.
+    build_network: the discrete network of a genotype,
+      called as ``apply(variables, x, train=...)``.
+    genotype_weights: ``(genotype, space_config) -> {name: (E, O) float32}``,
+      the one-hot mixing weights under which the supernet computes the
+      genotype's network with inherited weights: 1 on the chosen op of every
+      edge the genotype uses, rows of edges it drops all zero.
+      ``derive_genotype`` of these weights gives the genotype back (in the
+      DARTS space up to the order of a node's two inputs: ties put the lower
+      input first).
+    beta_shapes: the edge-normalisation logits ``{name: shape}`` the
+      supernet takes as ``edge_logits`` (empty when the space config turns
+      edge normalisation off).
+    edge_op_names: the ops of every alpha row, ``{name: (ops of row 0, ...)}``;
+      by default ``op_names`` on every row. RobustDARTS' S1 has different
+      ops on different edges.
+    task: what the networks of the space learn (:mod:`nasjax.losses`):
+      ``classification`` or ``super_resolution``.
+    op_costs: ``space_config -> {name: (E, O) multiply-adds}`` of every
+      candidate on every alpha row, for the FLOPs-constrained alpha loss
+      (``config.regularizers.flops``); None where the space has no such costs.
+  """
+
+  name: str
+  validate: Callable[[SpaceConfig], None]
+  build_supernet: Callable[[SpaceConfig], nn.Module]
+  alpha_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]]
+  op_names: Callable[[SpaceConfig], tuple[str, ...]]
+  derive_genotype: Callable[..., Any]
+  parse_genotype: Callable[[str], Any]
+  build_network: Callable[[Any, SpaceConfig], nn.Module]
+  genotype_weights: Callable[[Any, SpaceConfig], dict[str, np.ndarray]]
+  beta_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]] = lambda cfg: {}
+  edge_op_names: Callable[[SpaceConfig], dict[str, tuple[tuple[str, ...], ...]]] | None = None
+  task: str = "classification"
+  op_costs: Callable[[SpaceConfig], dict[str, np.ndarray]] | None = None
+
+  def ops_per_row(self, cfg: SpaceConfig) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The ops of every row of every alpha tensor (``edge_op_names`` or the uniform default)."""
+    if self.edge_op_names is not None:
+      return self.edge_op_names(cfg)
+    names = self.op_names(cfg)
+    return {k: (names,) * shape[0] for k, shape in self.alpha_shapes(cfg).items()}
