@@ -377,8 +377,16 @@ PC_DARTS = DartsGenotype(
 )  # fmt: skip
 
 
-def genotype_from_dict(data: dict[str, Any]) -> NB201Genotype | DartsGenotype:
-  """A genotype of either space from its JSON dict, dispatching on ``'space'``.
+def _sr_kinds() -> dict[str, type]:
+  """The genotype classes of the super-resolution spaces (imported on use: they import flax)."""
+  from nasjax.spaces.dlsr import DLSRGenotype
+  from nasjax.spaces.imdn import IMDNGenotype
+
+  return {IMDNGenotype.space: IMDNGenotype, DLSRGenotype.space: DLSRGenotype}
+
+
+def genotype_from_dict(data: dict[str, Any]) -> Any:
+  """A genotype of any space from its JSON dict, dispatching on ``'space'``.
 
   A dict without ``'space'`` is recognised by its fields (``nodes`` or an
   NB201 ``arch_str`` for NB201, ``normal`` or a ``Genotype(...)`` string for DARTS).
@@ -390,19 +398,20 @@ def genotype_from_dict(data: dict[str, Any]) -> NB201Genotype | DartsGenotype:
       space = DartsGenotype.space
     elif "nodes" in data or arch.startswith("|"):
       space = NB201Genotype.space
-  kinds = {NB201Genotype.space: NB201Genotype, DartsGenotype.space: DartsGenotype}
+  kinds = {NB201Genotype.space: NB201Genotype, DartsGenotype.space: DartsGenotype, **_sr_kinds()}
   if space not in kinds:
     raise GenotypeError(f"genotype JSON names no known space (got {space!r}); use {list(kinds)}")
   return kinds[space].from_dict(data)
 
 
-def load_genotype(path: str | Path) -> NB201Genotype | DartsGenotype:
-  """Reads a genotype of either space from a file.
+def load_genotype(path: str | Path) -> Any:
+  """Reads a genotype of any space from a file.
 
-  Accepts a search's ``genotype.json`` (``{'genotype': {...}, ...}``), a bare
-  genotype JSON (:meth:`DartsGenotype.to_json` / :meth:`NB201Genotype.to_json`),
-  or a text file holding an NB201 architecture string or a DARTS
-  ``Genotype(...)`` string.
+  Accepts a search's ``genotype.json`` or a selection's ``selection.json``
+  (``{'genotype': {...}, ...}``), a bare genotype JSON (``to_json()`` of a
+  genotype), or a text file holding an NB201 architecture string, a DARTS
+  ``Genotype(...)`` string, or a super-resolution genotype string
+  (``imdn:...``, ``dlsr:...``).
 
   Raises:
     DataNotFoundError: if the file does not exist.
@@ -426,6 +435,9 @@ def load_genotype(path: str | Path) -> NB201Genotype | DartsGenotype:
     return DartsGenotype.from_string(text)
   if text.startswith("|"):
     return NB201Genotype.from_string(text)
+  for name, kind in _sr_kinds().items():
+    if text.startswith(name):
+      return kind.from_string(text)
   raise GenotypeError(
     f"genotype file {path} holds neither JSON, a DARTS 'Genotype(...)' string "
     "nor an NB201 '|op~0|...' string; write one of these forms"
