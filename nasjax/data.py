@@ -117,16 +117,24 @@ def load_npz(path: str, name: str = "cifar10") -> ImageDataset:
   )
 
 
-def _tfds_split(name: str, split: str, data_dir: str | None, download: bool):
+def tfds_records(
+  name: str, split: str, data_dir: str | None, download: bool, limit: int = 0
+) -> list[dict[str, Any]]:
+  """The first ``limit`` (0: all) examples of a tfds split as numpy dicts.
+
+  Reads array_record datasets by random access, without TensorFlow;
+  TFRecord datasets need TensorFlow.
+
+  Raises:
+    FileNotFoundError: the dataset is not prepared (and ``download`` is off).
+    DataNotFoundError: it is prepared as TFRecords and TensorFlow is missing.
+  """
   import tensorflow_datasets as tfds
 
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
-    records = [source[i] for i in range(len(source))]
-    return (
-      np.stack([r["image"] for r in records]).astype(np.uint8),
-      np.array([r["label"] for r in records], np.int32),
-    )
+    n = min(len(source), limit) if limit else len(source)
+    return [source[i] for i in range(n)]
   except NotImplementedError:  # no random access: absent, or prepared as TFRecords
     if not tfds.builder(name, data_dir=data_dir).is_prepared():
       raise FileNotFoundError(f"no prepared {name} dataset") from None
@@ -139,10 +147,16 @@ def _tfds_split(name: str, split: str, data_dir: str | None, download: bool):
       f"(`tfds build {name} --file_format=array_record`, with TensorFlow), which reads "
       f"without it"
     ) from None
-  data = tfds.as_numpy(
-    tfds.load(name, split=split, data_dir=data_dir, download=download, batch_size=-1)
+  ds = tfds.load(name, split=f"{split}[:{limit}]" if limit else split, data_dir=data_dir)
+  return list(tfds.as_numpy(ds))
+
+
+def _tfds_split(name: str, split: str, data_dir: str | None, download: bool):
+  records = tfds_records(name, split, data_dir, download)
+  return (
+    np.stack([r["image"] for r in records]).astype(np.uint8),
+    np.array([r["label"] for r in records], np.int32),
   )
-  return data["image"].astype(np.uint8), data["label"].astype(np.int32)
 
 
 def load_tfds(name: str, data_dir: str = "", download: bool = False) -> ImageDataset:
@@ -319,6 +333,11 @@ class SearchData:
       )
     self._order_cache: dict[tuple[int, int], np.ndarray] = {}
 
+  @property
+  def image_shape(self) -> tuple[int, ...]:
+    """One input example's shape, e.g. ``(32, 32, 3)``."""
+    return tuple(self.dataset.x_train.shape[1:])
+
   def split(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
     """``(weight_idx, alpha_idx)``: the training examples of each part in ``epoch``."""
     if epoch == 0 or self.cfg.split_policy != "reshuffle":
@@ -416,6 +435,37 @@ class SearchData:
       rows = np.arange(start, start + batch_size) % n
       weight = (np.arange(start, start + batch_size) < n).astype(np.float32)
       yield {"image": normalize(x[rows], self.dataset.name), "label": y[rows], "weight": weight}
+
+
+def make_search_data(config: Any, process_index: int = 0, process_count: int = 1) -> Any:
+  """The search batches of ``config``: :class:`SearchData`, or SR patches for SR spaces.
+
+  A super-resolution space (``SearchSpace.task``) reads ``config.data`` as
+  :func:`nasjax.sr_data.sr_data_config` describes and gets
+  :class:`nasjax.sr_data.SRSearchData`; the others load a classification
+  dataset (:func:`load_dataset`) whose class count must match the space's.
+
+  Raises:
+    NasjaxError: for missing data or a config that does not fit it.
+  """
+  from nasjax.spaces import get_space  # spaces import the genotype module, which is heavy
+
+  if get_space(config.space.name).task == "super_resolution":
+    from nasjax import sr_data
+
+    train, test = sr_data.load_sr_dataset(config.data)
+    return sr_data.SRSearchData(
+      train, config.data, config.seed, config.batch_size, process_index, process_count, test=test
+    )
+  dataset = load_dataset(config.data)
+  if dataset.num_classes != config.space.num_classes:
+    raise ConfigError(
+      f"config.space.num_classes={config.space.num_classes} but the dataset has "
+      f"{dataset.num_classes} classes; set --config.space.num_classes={dataset.num_classes}"
+    )
+  return SearchData(
+    dataset, config.data, config.seed, config.batch_size, process_index, process_count
+  )
 
 
 class TrainData:

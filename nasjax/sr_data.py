@@ -1,0 +1,463 @@
+"""Super-resolution data: HR/LR image pairs, and patch batches for search and training.
+
+Sources (``config.data.source``):
+
+* ``folder`` -- folders of HR images (PNG; Set5, Set14, B100, Urban100 and
+  DIV2K's ``DIV2K_train_HR`` are distributed this way): ``train_dir`` for
+  training, ``test_dir`` for evaluation. Greyscale images are replicated to
+  three channels; each HR image is cropped to a multiple of the scale and
+  its LR image is MATLAB's bicubic downsample (:mod:`nasjax.imresize`).
+* ``tfds`` -- DIV2K through tensorflow-datasets (``div2k/bicubic_x{scale}``,
+  whose LR images are the dataset's own bicubic ones): the 800 training
+  images, tested on ``test_dir`` when set, else DIV2K's 100 validation images.
+
+Batches are dicts of NHWC float32 images in [0, 1]: ``image`` (LR, ``p/s``
+pixels square) and ``label`` (the matching HR patch, ``p`` pixels, with
+``p = config.data.patch_size`` and ``s`` the scale), plus ``weight`` (1 for
+real examples, 0 for padding) where a batch is padded. An LR patch cut at
+``(y, x)`` pairs with the HR patch cut at ``(s*y, s*x)``; flips and
+90-degree rotations act on both alike.
+
+A search splits the *images* of the training set into a weight part and an
+alpha part with the policies of :func:`nasjax.data.split_indices`. An SR
+epoch is ``config.data.steps_per_epoch`` steps. Step ``t`` of each part draws
+``batch_size`` patches (a random image of the part, a random position, a
+random flip and rotation) from ``np.random.default_rng`` seeded with
+``(seed, t, part)``, so a resumed run sees the same batches; process ``p`` of
+``P`` takes rows ``[p B/P, (p+1) B/P)`` of the global batch.
+
+Example:
+  >>> cfg = sr_data_config()
+  >>> cfg.scale, cfg.patch_size, cfg.patch_size // cfg.scale
+  (2, 96, 48)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ml_collections import ConfigDict
+
+from nasjax.data import SearchData, check_split, split_indices, tfds_records
+from nasjax.errors import ConfigError, DataNotFoundError
+from nasjax.imresize import crop_to_multiple, downsample
+
+SR_SOURCES = ("folder", "tfds")
+SR_SCALES = (2, 3, 4)
+SR_DATASETS = ("div2k",)
+IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclasses.dataclass
+class SRImages:
+  """Pairs of HR and LR uint8 HxWx3 images of one scale.
+
+  Each ``hr[i]`` is ``scale`` times ``lr[i]`` in both sides (already cropped).
+  """
+
+  hr: list[np.ndarray]
+  lr: list[np.ndarray]
+  names: list[str]
+  scale: int
+
+  def __len__(self) -> int:
+    return len(self.hr)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+  if image.ndim == 2:
+    image = image[:, :, None]
+  if image.shape[-1] == 1:
+    image = np.repeat(image, 3, axis=-1)
+  return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+
+
+def _expand_dir(path: str, field: str) -> Path:
+  folder = Path(os.path.expandvars(os.path.expanduser(path)))
+  if "$" in str(folder):
+    raise DataNotFoundError(
+      f"{field} {path!r} names an unset environment variable; set it (e.g. "
+      f"NASJAX_DATA_DIR=/path/to/shared/data) or give the folder's full path"
+    )
+  return folder
+
+
+def pairs_from_hr(hr_images: list[np.ndarray], names: list[str], scale: int) -> SRImages:
+  """HR images (any size, greyscale or RGB) cropped to multiples of ``scale``, with bicubic LR."""
+  hr = [crop_to_multiple(_rgb(im), scale) for im in hr_images]
+  return SRImages(hr, [downsample(im, scale) for im in hr], list(names), scale)
+
+
+def load_folder(
+  path: str, scale: int, limit: int = 0, field: str = "config.data.train_dir"
+) -> SRImages:
+  """A folder's HR images (sorted by name; the first ``limit`` if set) and their LR images.
+
+  Args:
+    path: the folder; ``$VARS`` and ``~`` are expanded.
+    scale: the SR scale factor.
+    limit: read only the first ``limit`` images (0: all).
+    field: the config field that named the folder, for error messages.
+
+  Raises:
+    DataNotFoundError: the folder is missing or holds no image.
+  """
+  from PIL import Image
+
+  folder = _expand_dir(path, field)
+  if not folder.is_dir():
+    raise DataNotFoundError(
+      f"{field}={path!r}: folder {folder} not found; point it at a folder of HR images "
+      f"(e.g. $NASJAX_DATA_DIR/sr/Set5)"
+    )
+  files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+  if not files:
+    raise DataNotFoundError(
+      f"{field}={path!r}: {folder} holds no image ({', '.join(IMAGE_SUFFIXES)}); point it at a "
+      f"folder of HR images"
+    )
+  if limit:
+    files = files[:limit]
+  images = []
+  for f in files:
+    with Image.open(f) as im:
+      images.append(np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im))
+  return pairs_from_hr(images, [f.stem for f in files], scale)
+
+
+def load_test_sets(dirs: list[str], scale: int) -> dict[str, SRImages]:
+  """Each folder's images (:func:`load_folder`), keyed by the folder's name (``Set5``, ...).
+
+  A folder named ``HR`` (the ``benchmark/Set5/HR`` layout) is keyed by its parent's name.
+  """
+  sets = {}
+  for d in dirs:
+    folder = _expand_dir(d, "test folder")
+    name = folder.parent.name if folder.name.lower() == "hr" else folder.name
+    if name in sets:
+      raise ConfigError(f"two test folders are both named {name!r}; pass each set once")
+    sets[name] = load_folder(d, scale, field="test folder")
+  return sets
+
+
+def load_div2k(
+  scale: int, split: str = "train", data_dir: str = "", download: bool = False, limit: int = 0
+) -> SRImages:
+  """DIV2K's HR images and bicubic LR images (``div2k/bicubic_x{scale}``) from tensorflow-datasets.
+
+  Args:
+    scale: 2, 3 or 4.
+    split: ``'train'`` (800 images) or ``'validation'`` (100).
+    data_dir: the tfds data folder ('' for tfds' default).
+    download: let tfds download and prepare the dataset (several GB).
+    limit: read only the first ``limit`` images (0: all).
+
+  Raises:
+    DataNotFoundError: the dataset is not prepared in ``data_dir`` (and
+      ``download`` is off), saying how to get it.
+  """
+  if split not in ("train", "validation"):
+    raise ConfigError(f"DIV2K has the splits 'train' and 'validation', got {split!r}")
+  name = f"div2k/bicubic_x{scale}"
+  folder = str(_expand_dir(data_dir, "config.data.data_dir")) if data_dir else None
+  try:
+    records = tfds_records(name, split, folder, download, limit)
+  except DataNotFoundError:
+    raise
+  except Exception as e:  # tfds raises assorted errors for a missing or partial dataset
+    raise DataNotFoundError(
+      f"{name} is not available from tensorflow-datasets in "
+      f"{folder or 'the default data folder'} ({type(e).__name__}: {str(e).splitlines()[0]}); "
+      f"set --config.data.download=True on a connected machine, or prepare it with "
+      f"`tfds build {name} --data_dir=DIR` and set config.data.data_dir=DIR"
+    ) from None
+  hr, lr = [], []
+  for r in records:
+    low = _rgb(np.asarray(r["lr"]))
+    hr.append(_rgb(np.asarray(r["hr"]))[: scale * low.shape[0], : scale * low.shape[1]])
+    lr.append(low)
+  names = [f"div2k_{split}_{i:04d}" for i in range(len(records))]
+  return SRImages(hr, lr, names, scale)
+
+
+def sr_data_config() -> ConfigDict:
+  """The ``config.data`` block of an SR search or retraining.
+
+  Fields: ``source`` ('folder' or 'tfds'), ``name`` (tfds dataset, 'div2k'),
+  ``scale`` (2, 3 or 4), ``train_dir`` / ``test_dir`` (HR image folders;
+  ``test_dir`` also serves the tfds source, which otherwise tests on DIV2K
+  validation), ``data_dir`` / ``download`` (tfds), ``train_limit`` (first N
+  training images, 0 = all), ``patch_size`` (HR training patch side),
+  ``eval_patch_size`` (HR side of the fixed centre crops), ``steps_per_epoch``,
+  ``split_policy`` / ``split_ratio`` (:func:`nasjax.data.check_split`) and
+  ``augment.flip`` / ``augment.rotate``.
+  """
+  # fmt: off
+  return ConfigDict(dict(
+    source="tfds", name="div2k", scale=2, train_dir="", test_dir="", data_dir="",
+    download=False, train_limit=0, patch_size=96, eval_patch_size=96, steps_per_epoch=1000,
+    split_policy="disjoint", split_ratio=0.5, augment=ConfigDict(dict(flip=True, rotate=True)),
+  ))
+  # fmt: on
+
+
+def _int_at_least(value: Any, low: int, field: str) -> None:
+  if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    raise ConfigError(f"{field} must be an integer >= {low}, got {value!r}")
+
+
+def validate_sr_data(cfg: ConfigDict) -> None:
+  """Raises ConfigError (one sentence naming the fix) for an impossible SR ``config.data``."""
+  if cfg.source not in SR_SOURCES:
+    raise ConfigError(f"config.data.source must be one of {list(SR_SOURCES)}, got {cfg.source!r}")
+  if cfg.source == "tfds" and cfg.name not in SR_DATASETS:
+    raise ConfigError(f"config.data.name must be one of {list(SR_DATASETS)}, got {cfg.name!r}")
+  if isinstance(cfg.scale, bool) or cfg.scale not in SR_SCALES:
+    raise ConfigError(f"config.data.scale must be one of {list(SR_SCALES)}, got {cfg.scale!r}")
+  for field in ("patch_size", "eval_patch_size"):
+    value = cfg[field]
+    _int_at_least(value, cfg.scale, f"config.data.{field}")
+    if value % cfg.scale:
+      raise ConfigError(
+        f"config.data.{field}={value} is not a multiple of config.data.scale={cfg.scale}; use "
+        f"{value - value % cfg.scale} or {value - value % cfg.scale + cfg.scale}"
+      )
+  _int_at_least(cfg.steps_per_epoch, 1, "config.data.steps_per_epoch")
+  _int_at_least(cfg.train_limit, 0, "config.data.train_limit")
+  check_split(cfg.split_policy, cfg.split_ratio)
+  for field in ("download", "augment.flip", "augment.rotate"):
+    value = cfg.download if field == "download" else cfg.augment[field.split(".")[1]]
+    if not isinstance(value, bool):
+      raise ConfigError(f"config.data.{field} must be True or False, got {value!r}")
+  if cfg.source == "folder":
+    for field in ("train_dir", "test_dir"):
+      if not isinstance(cfg[field], str) or not cfg[field]:
+        raise ConfigError(
+          f"config.data.{field} must name a folder of HR images with config.data.source='folder'"
+        )
+
+
+def load_sr_dataset(cfg: ConfigDict) -> tuple[SRImages, SRImages]:
+  """``(train, test)`` images of ``config.data`` (see the module docstring)."""
+  validate_sr_data(cfg)
+  if cfg.source == "folder":
+    train = load_folder(cfg.train_dir, cfg.scale, cfg.train_limit, "config.data.train_dir")
+  else:
+    train = load_div2k(cfg.scale, "train", cfg.data_dir, cfg.download, cfg.train_limit)
+  if cfg.test_dir:
+    test = load_folder(cfg.test_dir, cfg.scale, field="config.data.test_dir")
+  else:
+    test = load_div2k(cfg.scale, "validation", cfg.data_dir, cfg.download)
+  return train, test
+
+
+def _fitting_patch(hrs: list[np.ndarray], scale: int, size: int) -> int:
+  """``size``, or the largest multiple of ``scale`` that fits in every HR image if smaller."""
+  smallest = min(min(im.shape[:2]) for im in hrs)
+  return min(size, smallest - smallest % scale)
+
+
+def _padded_batches(
+  images: SRImages, idx: np.ndarray, batch_size: int, patch: int, limit: int
+) -> Iterator[Batch]:
+  """Centre crops (HR side ``patch``) of the images ``idx`` in fixed-size batches, with weights."""
+  n = min(len(idx), limit) if limit else len(idx)
+  batch_size, s, lp = min(batch_size, n), images.scale, patch // images.scale
+  for start in range(0, n, batch_size):
+    pos = np.arange(start, start + batch_size)
+    lrs, hrs = [], []
+    for i in idx[pos % n]:
+      y, x = (images.lr[i].shape[0] - lp) // 2, (images.lr[i].shape[1] - lp) // 2
+      lrs.append(images.lr[i][y : y + lp, x : x + lp])
+      hrs.append(images.hr[i][s * y : s * (y + lp), s * x : s * (x + lp)])
+    yield {
+      "image": np.stack(lrs).astype(np.float32) / 255.0,
+      "label": np.stack(hrs).astype(np.float32) / 255.0,
+      "weight": (pos < n).astype(np.float32),
+    }
+
+
+def random_patches(
+  images: SRImages, idx: np.ndarray, count: int, patch: int, rng: np.random.Generator, aug: Any
+) -> tuple[np.ndarray, np.ndarray]:
+  """``count`` random (LR, HR) uint8 patch pairs from the images ``idx``; HR side ``patch``.
+
+  Every draw is taken whatever ``aug`` says (image, position, flip, number
+  of quarter turns), so switching an augmentation off leaves the crops as they were.
+  """
+  s, lp = images.scale, patch // images.scale
+  which = idx[rng.integers(0, len(idx), count)]
+  sizes = np.array([images.lr[i].shape[:2] for i in which]).reshape(count, 2)
+  ys = rng.integers(0, sizes[:, 0] - lp + 1)
+  xs = rng.integers(0, sizes[:, 1] - lp + 1)
+  flips, turns = rng.random(count) < 0.5, rng.integers(0, 4, count)
+  lrs, hrs = [], []
+  for k, i in enumerate(which):
+    lr, hr, y, x = images.lr[i], images.hr[i], int(ys[k]), int(xs[k])
+    a, b = lr[y : y + lp, x : x + lp], hr[s * y : s * (y + lp), s * x : s * (x + lp)]
+    if aug.flip and flips[k]:
+      a, b = a[:, ::-1], b[:, ::-1]
+    if aug.rotate and turns[k]:
+      a, b = np.rot90(a, turns[k]), np.rot90(b, turns[k])
+    lrs.append(a)
+    hrs.append(b)
+  return np.stack(lrs), np.stack(hrs)
+
+
+class _PatchData:
+  """What :class:`SRSearchData` and :class:`SRTrainData` share: checks, sharding, evaluation."""
+
+  def __init__(
+    self,
+    images: SRImages,
+    cfg: Any,
+    seed: int,
+    batch_size: int,
+    process_index: int = 0,
+    process_count: int = 1,
+    *,
+    test: SRImages | None = None,
+  ):
+    if batch_size % process_count:
+      raise ConfigError(
+        f"config.batch_size={batch_size} must be divisible by the number of "
+        f"processes ({process_count})"
+      )
+    if not len(images):
+      raise DataNotFoundError("the SR training set holds no image; check config.data")
+    if cfg.patch_size % images.scale:
+      raise ConfigError(
+        f"config.data.patch_size={cfg.patch_size} is not a multiple of the scale {images.scale}"
+      )
+    self.num_examples = min(len(images), cfg.train_limit) if cfg.train_limit else len(images)
+    smallest = min(min(im.shape[:2]) for im in images.hr[: self.num_examples])
+    if cfg.patch_size > smallest:
+      raise ConfigError(
+        f"config.data.patch_size={cfg.patch_size} is larger than the smallest training image "
+        f"({smallest} HR pixels); lower it"
+      )
+    self.dataset, self.test, self.cfg, self.seed = images, test, cfg, seed
+    self.batch_size = batch_size
+    self.steps_per_epoch = cfg.steps_per_epoch
+    self.rows = slice(
+      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
+    )
+    lp = cfg.patch_size // images.scale
+    #: The shape of one LR input patch (what a network is initialised with).
+    self.image_shape = (lp, lp, 3)
+
+  def _draw(self, idx: np.ndarray, rng: np.random.Generator) -> Batch:
+    lr, hr = random_patches(
+      self.dataset, idx, self.batch_size, self.cfg.patch_size, rng, self.cfg.augment
+    )
+    return {
+      "image": lr[self.rows].astype(np.float32) / 255.0,
+      "label": hr[self.rows].astype(np.float32) / 255.0,
+    }
+
+  def eval_batches(self, batch_size: int, limit: int = 0) -> Iterator[Batch]:
+    """Centre crops of the test images (their first ``limit`` when set), in fixed-size batches.
+
+    Every crop is ``config.data.eval_patch_size`` HR pixels square (or the
+    largest multiple of the scale that fits in the smallest test image), so
+    all batches share one shape; the last batch is filled up from the start
+    at ``weight`` 0.
+    """
+    if self.test is None:
+      raise ValueError("this data was built without test images; pass test=SRImages(...)")
+    patch = _fitting_patch(self.test.hr, self.test.scale, self.cfg.eval_patch_size)
+    yield from _padded_batches(self.test, np.arange(len(self.test)), batch_size, patch, limit)
+
+  batches = SearchData.batches
+
+
+class SRSearchData(_PatchData):
+  """Patch batches of a bilevel SR search, a pure function of the step.
+
+  Args:
+    images: the training images (split by image into the weight and alpha parts).
+    cfg: ``config.data`` (:func:`sr_data_config`).
+    seed: the search seed.
+    batch_size: the global number of patches per part and step.
+    process_index, process_count: this process's share of every batch.
+    test: the test images, for :meth:`eval_batches`.
+  """
+
+  def __init__(
+    self,
+    images: SRImages,
+    cfg: Any,
+    seed: int,
+    batch_size: int,
+    process_index: int = 0,
+    process_count: int = 1,
+    *,
+    test: SRImages | None = None,
+  ):
+    super().__init__(images, cfg, seed, batch_size, process_index, process_count, test=test)
+    if cfg.split_policy != "shared" and self.num_examples < 2:
+      raise ConfigError(
+        f"split_policy={cfg.split_policy!r} needs at least 2 training images, got "
+        f"{self.num_examples}; add images or use config.data.split_policy='shared'"
+      )
+    self.weight_idx, self.alpha_idx = split_indices(
+      self.num_examples, seed, cfg.split_policy, cfg.split_ratio
+    )
+    if not len(self.weight_idx) or not len(self.alpha_idx):
+      raise ConfigError(
+        f"config.data.split_ratio={cfg.split_ratio} leaves a part of the {self.num_examples} "
+        f"training images empty; move it towards 0.5"
+      )
+
+  def split(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight_idx, alpha_idx)``: the training images of each part in ``epoch``."""
+    if epoch == 0 or self.cfg.split_policy != "reshuffle":
+      return self.weight_idx, self.alpha_idx
+    return split_indices(
+      self.num_examples, self.seed, self.cfg.split_policy, self.cfg.split_ratio, epoch
+    )
+
+  def batch(self, step: int) -> tuple[Batch, Batch]:
+    """``(train_batch, val_batch)`` of search step ``step``: weight part, alpha part."""
+    parts = self.split(step // self.steps_per_epoch)
+    return tuple(
+      self._draw(parts[half], np.random.default_rng([self.seed, step, half, 0x5A1]))
+      for half in (0, 1)
+    )
+
+  def half_batches(self, half: str, batch_size: int, limit: int = 0) -> Iterator[Batch]:
+    """One part (``'weight'`` or ``'alpha'``) as fixed centre crops, one per image, unaugmented.
+
+    For measurements on the search's own data (selection, discretisation,
+    Hessian): the images of the part in index order (its first ``limit``
+    when set), each cropped to ``config.data.eval_patch_size`` HR pixels
+    around its centre (or the largest multiple of the scale that fits in
+    every training image), with ``weight`` 1; the last batch is filled up
+    from the start of the part at weight 0, and a part smaller than
+    ``batch_size`` is one batch of its own size. The parts are those of epoch 0.
+    """
+    if half not in ("weight", "alpha"):
+      raise ValueError(f"half must be 'weight' or 'alpha', got {half!r}")
+    idx = self.weight_idx if half == "weight" else self.alpha_idx
+    hrs = self.dataset.hr[: self.num_examples]
+    patch = _fitting_patch(hrs, self.dataset.scale, self.cfg.eval_patch_size)
+    yield from _padded_batches(self.dataset, idx, batch_size, patch, limit)
+
+
+class SRTrainData(_PatchData):
+  """Random augmented patch batches of every training image, for retraining a derived network.
+
+  Args: as :class:`SRSearchData`.
+  """
+
+  def batch(self, step: int) -> Batch:
+    """The training batch of step ``step``."""
+    rng = np.random.default_rng([self.seed, step, 0x7A1])
+    return self._draw(np.arange(self.num_examples), rng)
