@@ -63,7 +63,8 @@ from nasjax.hypergradient import (
   second_order_fd,
   unrolled_weights,
 )
-from nasjax.losses import accuracy, cross_entropy
+from nasjax.imresize import crop_to_multiple, downsample, imresize
+from nasjax.losses import TASKS, Task, accuracy, cross_entropy, get_task, psnr_rgb
 from nasjax.nb201 import BenchmarkTableError, NB201Result, NB201Table
 from nasjax.optimizers import (
   alpha_optimizer,
@@ -88,6 +89,7 @@ from nasjax.regularizers import (
   beta_decay,
   dirichlet_kl,
   entropy,
+  flops_penalty,
   l2,
   make_regularizer,
   sa_penalty,
@@ -106,7 +108,20 @@ from nasjax.selection import PerturbationSelection
 from nasjax.spaces import SPACES, SearchSpace, get_space
 from nasjax.spaces.darts import DartsSupernet
 from nasjax.spaces.darts_network import NetworkCIFAR, NetworkImageNet
+from nasjax.spaces.dlsr import DLSR_OPS, DLSRGenotype, DLSRNetwork, DLSRSupernet
+from nasjax.spaces.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
 from nasjax.spaces.nb201 import NB201Network, NB201Supernet, inherit_variables
+from nasjax.spaces.sr_ops import SR_OPS
+from nasjax.sr_config import sr_retrain_config, sr_search_config
+from nasjax.sr_data import (
+  SRImages,
+  SRSearchData,
+  SRTrainData,
+  load_folder,
+  load_test_sets,
+  sr_data_config,
+)
+from nasjax.sr_metrics import psnr, rgb_to_y, ssim
 from nasjax.training import TrainSetup, TrainState, make_train_setup
 
 __version__ = "0.1.0"
@@ -119,6 +134,7 @@ _LAZY = {
   "SingleStageNetwork": "nasjax.single_stage",
   "load_network": "nasjax.single_stage",
   "save_network": "nasjax.single_stage",
+  "evaluate_networks": "nasjax.evaluate_sr",
 }
 
 
@@ -131,23 +147,28 @@ def __getattr__(name: str):
 
 
 __all__ = [
-  "DARTS_OPS",
-  "DARTS_V1",
-  "DARTS_V2",
-  "HYPERGRADIENTS",
-  "NB201_OPS",
-  "PC_DARTS",
-  "SPACES",
   "BenchmarkTableError",
   "CheckpointError",
   "Checkpointer",
   "ConfigError",
+  "DARTS_OPS",
+  "DARTS_V1",
+  "DARTS_V2",
+  "DLSRGenotype",
+  "DLSRNetwork",
+  "DLSRSupernet",
+  "DLSR_OPS",
   "DartsGenotype",
   "DartsSupernet",
   "DataNotFoundError",
   "Dirichlet",
   "GenotypeError",
   "GumbelSoftmax",
+  "HYPERGRADIENTS",
+  "IMDNGenotype",
+  "IMDNNetwork",
+  "IMDNSupernet",
+  "IMDN_ORIGINAL",
   "ImageDataset",
   "InnerStep",
   "NB201Genotype",
@@ -155,19 +176,28 @@ __all__ = [
   "NB201Result",
   "NB201Supernet",
   "NB201Table",
+  "NB201_OPS",
   "NasjaxError",
   "NetworkCIFAR",
   "NetworkImageNet",
+  "PC_DARTS",
   "PerturbationSelection",
   "Projection",
   "Regularizer",
   "Relaxation",
+  "SPACES",
+  "SRImages",
+  "SRSearchData",
+  "SRTrainData",
+  "SR_OPS",
   "SearchData",
   "SearchSetup",
   "SearchSpace",
   "SearchState",
   "SingleStageNetwork",
   "Softmax",
+  "TASKS",
+  "Task",
   "TrainSetup",
   "TrainState",
   "accuracy",
@@ -176,31 +206,39 @@ __all__ = [
   "beta_decay",
   "conv2d",
   "count_params",
+  "crop_to_multiple",
   "cross_entropy",
   "darts_protocol",
   "darts_space",
   "dirichlet_kl",
   "discretization_error",
+  "downsample",
   "drnas_protocol",
   "enable_compilation_cache",
   "entropy",
   "epoch_cosine_schedule",
+  "evaluate_networks",
   "evaluate_weights",
   "first_order",
   "fix_alpha",
+  "flops_penalty",
   "full_hessian",
   "get_space",
+  "get_task",
   "hvp",
   "imagenet_protocol",
+  "imresize",
   "inherit_variables",
   "init_search_state",
   "init_variables",
   "l2",
   "lanczos",
   "load_dataset",
+  "load_folder",
   "load_genotype",
   "load_network",
   "load_search",
+  "load_test_sets",
   "make_hessian_fn",
   "make_plots",
   "make_regularizer",
@@ -213,9 +251,12 @@ __all__ = [
   "nb201_protocol",
   "pc_darts_protocol",
   "power_iteration",
+  "psnr",
+  "psnr_rgb",
   "recalibrate_bn",
   "relaxation_config",
   "retrain_config",
+  "rgb_to_y",
   "robust_protocol",
   "runlocal",
   "runlocal_darts",
@@ -229,6 +270,10 @@ __all__ = [
   "should_stop_early",
   "smooth_activation",
   "snas_protocol",
+  "sr_data_config",
+  "sr_retrain_config",
+  "sr_search_config",
+  "ssim",
   "unrolled_weights",
   "validate_retrain_config",
   "validate_search_config",

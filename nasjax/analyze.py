@@ -65,7 +65,7 @@ def checkpoint_hessians(
     raise CheckpointError(f"{workdir / 'checkpoints'} holds no checkpoint; run the search first")
   fn = hessian.make_hessian_fn(setup, method, iters)
   stacked = hessian_batches(search_data, batches, config.batch_size)
-  target = setup.init(jax.random.key(config.seed), tuple(search_data.dataset.x_train.shape[1:]))
+  target = setup.init(jax.random.key(config.seed), search_data.image_shape)
   records = []
   try:
     for step in steps:

@@ -55,7 +55,7 @@ def main(
   run: Callable[..., object],
   program: str = "nasjax.search",
   example: str = "configs/nb201/darts_1st.py:runlocal",
-  genotype: bool = False,
+  genotype: bool | str = False,
   default_config: object | None = None,
   choice: tuple[str, tuple[str, ...], str] | None = None,
   command: tuple[tuple[str, ...], str] | None = None,
@@ -67,7 +67,8 @@ def main(
       workdir)``) or :func:`nasjax.retrain.run` (``run(config, genotype, workdir)``).
     program: the module name, the prefix of error lines.
     example: a config argument shown in the help and in the missing-``--config`` error.
-    genotype: define the required ``--genotype`` flag and pass its value to ``run``.
+    genotype: define the required ``--genotype`` flag and pass its value to ``run``
+      (a string: the flag's help text).
     default_config: a ConfigDict to override with ``--config.<field>=...``
       instead of a ``--config`` file (``nasjax.select``).
     choice: ``(flag, values, help)``: a required enum flag whose value is
@@ -107,7 +108,9 @@ def main(
     genotype_flag = flags.DEFINE_string(
       "genotype",
       None,
-      "the architecture: a genotype file (a search's genotype.json, a genotype JSON, or a "
+      genotype
+      if isinstance(genotype, str)
+      else "the architecture: a genotype file (a search's genotype.json, a genotype JSON, or a "
       "DARTS Genotype(...) string) or a published genotype's name (DARTS_V1, DARTS_V2, PC_DARTS)",
     )
 

@@ -98,8 +98,9 @@ def _load_alphas(workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], list
     op_names = [str(o) for o in d["op_names"]] if "op_names" in d.files else []
   if not names or not len(epochs):
     return None
-  num_ops = next(iter(probs.values())).shape[-1]
-  op_names = op_names if len(op_names) == num_ops else [f"op {o}" for o in range(num_ops)]
+  widths = {p.shape[-1] for p in probs.values()}
+  if len(op_names) not in widths:
+    op_names = [f"op {o}" for o in range(max(widths))]
   return epochs, probs, op_names
 
 
@@ -139,12 +140,15 @@ def plot_alphas(epochs: np.ndarray, probs: dict[str, np.ndarray], op_names: list
   marker = "o" if len(epochs) <= 25 else None
   for subfig, (name, p) in zip(subfigs[:, 0], probs.items(), strict=True):
     labels, cells, nrows, _ = layouts[name]
+    names = (
+      op_names if p.shape[-1] == len(op_names) else [f"{name} {o}" for o in range(p.shape[-1])]
+    )
     axes = subfig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)
     used = set(cells)
     top = min(1.0, float(p.max()) * 1.08 + 0.02)
     for e, (r, c) in enumerate(cells):
       ax = axes[r, c]
-      for o, op in enumerate(op_names):
+      for o, op in enumerate(names):
         ax.plot(epochs, p[:, e, o], color=_color(op, o), lw=1.4, marker=marker, ms=2.5)
       ax.set_title(labels[e], fontsize=9)
       ax.set_ylim(0, top)
@@ -160,6 +164,9 @@ def plot_alphas(epochs: np.ndarray, probs: dict[str, np.ndarray], op_names: list
         axes[lowest, c].set_xlabel("epoch", fontsize=8)
         axes[lowest, c].xaxis.set_tick_params(labelbottom=True)
     subfig.suptitle(f"{CELL_TITLES.get(name, name)}: op probabilities per edge", fontsize=11)
+    if names is not op_names:  # a tensor with candidates of its own (DLSR's cell inputs)
+      handles = [Line2D([], [], color=_color(op, o), lw=2) for o, op in enumerate(names)]
+      subfig.legend(handles, names, loc="outside right upper", fontsize=8)
   handles = [Line2D([], [], color=_color(op, o), lw=2) for o, op in enumerate(op_names)]
   per_row = max(1, min(len(op_names), int(width / 1.9)))
   ncols = -(-len(op_names) // -(-len(op_names) // per_row))  # rows as even as they can be
@@ -291,5 +298,6 @@ def make_plots(workdir: str | Path, out_dir: str | Path | None = None) -> dict[s
   record = _read_json(workdir / "genotype.json")
   if record is not None:
     genotype = genotype_from_dict(record.get("genotype", record))
-    written.update(genotype_png(genotype, out))
+    if genotype.space in ("nb201", "darts"):  # the cell graphs; SR genotypes are op lists
+      written.update(genotype_png(genotype, out))
   return written

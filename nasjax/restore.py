@@ -77,7 +77,7 @@ class LoadedSearch:
 
   @property
   def image_shape(self) -> tuple[int, ...]:
-    return tuple(self.search_data.dataset.x_train.shape[1:])
+    return self.search_data.image_shape
 
 
 def open_search(
@@ -89,8 +89,7 @@ def open_search(
     NasjaxError: when ``workdir`` holds no search; data errors as the search's.
   """
   config = load_search_config(workdir)
-  dataset = data_lib.load_dataset(config.data)
-  search_data = data_lib.SearchData(dataset, config.data, config.seed, config.batch_size)
+  search_data = data_lib.make_search_data(config)
   return config, search_data, bilevel.make_search_setup(config, search_data.steps_per_epoch)
 
 
@@ -120,7 +119,7 @@ def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSe
       f"the search in {workdir} has not finished (step {step} of {total}); resume it with "
       f"`python -m nasjax.search` first, or pass --config.allow_unfinished=True"
     )
-  target = setup.init(jax.random.key(config.seed), tuple(search_data.dataset.x_train.shape[1:]))
+  target = setup.init(jax.random.key(config.seed), search_data.image_shape)
   state, _ = checkpointer.restore(step, target)
   checkpointer.close()
   return LoadedSearch(config, search_data, setup, state, step, early_stop)

@@ -112,9 +112,8 @@ def resolve_genotype(spec: DartsGenotype | str | os.PathLike) -> DartsGenotype:
   return genotype
 
 
-def _check_or_write_genotype(
-  workdir: Path, genotype: DartsGenotype, resuming: bool, is_main: bool
-) -> None:
+def check_or_write_genotype(workdir: Path, genotype: Any, resuming: bool, is_main: bool) -> None:
+  """Writes ``genotype.json``; when resuming, refuses a different genotype."""
   record = workdir / "genotype.json"
   if resuming and record.exists():
     saved = genotype_from_dict(json.loads(record.read_text()))
@@ -147,17 +146,10 @@ def load_data(config: ml_collections.ConfigDict) -> Any:
 
 
 def _evaluate(config, eval_fn, state, data) -> dict[str, float]:
-  """Test loss, top-1 and top-5 over ``config.eval.limit`` test images (weighted by count)."""
-  results = [
-    jax.device_get(eval_fn(state, batch))
-    for batch in data.eval_batches(config.eval.batch_size, config.eval.limit)
-  ]
-  count = sum(float(r["count"]) for r in results)
-  means = {
-    k: sum(float(r[k]) * float(r["count"]) for r in results) / count
-    for k in ("loss", "top1", "top5")
-  }
-  return {**means, "count": count}
+  """Test metrics over ``config.eval.limit`` test images (weighted by count)."""
+  from nasjax.search import evaluate_test_split  # the search module is heavy; import on use
+
+  return evaluate_test_split(eval_fn, state, data, config.eval.batch_size, config.eval.limit)
 
 
 def run(
@@ -200,7 +192,7 @@ def run(
   )
   start = checkpointer.latest_step()
   try:
-    _check_or_write_genotype(workdir, genotype, start is not None, is_main)
+    check_or_write_genotype(workdir, genotype, start is not None, is_main)
     runs.check_or_write_config(workdir, config, start is not None, is_main, kind="retrain")
   except Exception:
     checkpointer.close()
@@ -216,33 +208,9 @@ def run(
     f"network: {n_params / 1e6:.3f}M parameters (without the auxiliary head), "
     f"{macs / 1e6:.1f}M multiply-adds at {size}x{size}",
   )
-  meta: dict[str, Any] = {}
-  if start is not None:
-    state, meta = checkpointer.restore(start, state)
-    runs.say(
-      is_main, f"resuming {workdir} from step {start} (epoch {start // spe} of {config.epochs})"
-    )
-  start = start or 0
-  prior_s = float(meta.get("elapsed_s", 0.0))  # time spent before an interruption
-
-  def elapsed() -> float:
-    return prior_s + time.perf_counter() - t_start
-
-  writer = MetricWriter(workdir, is_main)
-  writer.truncate_after(start)
-  eval_fn = jax.jit(setup.evaluate)
-  try:
-    state, last_epoch, test = _train(
-      config, setup, state, data, checkpointer, writer, eval_fn, start, meta, is_main, elapsed
-    )
-  finally:
-    writer.close()
-  if total and checkpointer.latest_step() != total:
-    checkpointer.save(total, state, {"epoch": config.epochs, "steps_per_epoch": spe})
-  checkpointer.close()
-
-  if test is None:
-    test = _evaluate(config, eval_fn, state, data)
+  state, last_epoch, test, elapsed = resume_and_train(
+    config, setup, state, data, workdir, checkpointer, start, is_main, t_start
+  )
   test = {k: test[k] for k in ("loss", "top1", "top5")}
   result = RetrainResult(workdir, genotype, state, test, n_params, macs, total, last_epoch)
   if is_main:
@@ -273,7 +241,57 @@ def run(
   return result
 
 
-def _train(
+def resume_and_train(
+  config: ml_collections.ConfigDict,
+  setup: Any,
+  state: Any,
+  data: Any,
+  workdir: Path,
+  checkpointer: Checkpointer,
+  start: int | None,
+  is_main: bool,
+  t_start: float,
+) -> tuple[Any, dict[str, float], dict[str, float], Callable[[], float]]:
+  """Restores checkpoint ``start`` (if any), trains to the end, saves, and evaluates.
+
+  Shared by DARTS retraining and SR retraining (:mod:`nasjax.sr_retrain`).
+
+  Returns:
+    The final state, the last epoch's summary, the final test metrics, and
+    the clock of the run's training time (time before an interruption included).
+  """
+  spe = data.steps_per_epoch
+  total = config.epochs * spe
+  meta: dict[str, Any] = {}
+  if start is not None:
+    state, meta = checkpointer.restore(start, state)
+    runs.say(
+      is_main, f"resuming {workdir} from step {start} (epoch {start // spe} of {config.epochs})"
+    )
+  start = start or 0
+  prior_s = float(meta.get("elapsed_s", 0.0))  # time spent before an interruption
+
+  def elapsed() -> float:
+    return prior_s + time.perf_counter() - t_start
+
+  writer = MetricWriter(workdir, is_main)
+  writer.truncate_after(start)
+  eval_fn = jax.jit(setup.evaluate)
+  try:
+    state, last_epoch, test = train_loop(
+      config, setup, state, data, checkpointer, writer, eval_fn, start, meta, is_main, elapsed
+    )
+  finally:
+    writer.close()
+  if total and checkpointer.latest_step() != total:
+    checkpointer.save(total, state, {"epoch": config.epochs, "steps_per_epoch": spe})
+  checkpointer.close()
+  if test is None:
+    test = _evaluate(config, eval_fn, state, data)
+  return state, last_epoch, test, elapsed
+
+
+def train_loop(
   config: ml_collections.ConfigDict,
   setup: TrainSetup,
   state: TrainState,
@@ -286,7 +304,14 @@ def _train(
   is_main: bool,
   elapsed: Callable[[], float],
 ) -> tuple[TrainState, dict[str, float], dict[str, float] | None]:
-  """The training loop from step ``start``; returns the state, last epoch summary, last test."""
+  """The training loop from step ``start``; returns the state, last epoch summary, last test.
+
+  ``setup`` provides ``step(state, batch)`` (metrics ``train/loss`` and
+  ``train/acc`` or ``train/psnr``) and ``data`` provides ``batches(start,
+  stop)``, ``eval_batches(batch_size, limit)`` and ``steps_per_epoch``: the
+  same loop trains DARTS networks and super-resolution networks
+  (:mod:`nasjax.sr_retrain`).
+  """
   spe = data.steps_per_epoch
   total = config.epochs * spe
   carried = meta.get("partial_epoch", {"epoch": [], "pending": []})
@@ -326,7 +351,8 @@ def _train(
       t_mark, timed_steps = now, 0
       writer.write(done, done // spe, "train", summary)
       epoch_records.extend(fetched)
-      progress.update(new_steps, loss=summary["train/loss"], acc=summary["train/acc"])
+      shown = {k.split("/")[1]: summary[k] for k in ("train/acc", "train/psnr") if k in summary}
+      progress.update(new_steps, loss=summary["train/loss"], **shown)
       pending, new_steps = [], 0
       if not epoch_end:
         continue
