@@ -186,17 +186,7 @@ def run(
   total = config.epochs * spe
   setup = make_train_setup(config, spe, genotype)
 
-  workdir.mkdir(parents=True, exist_ok=True)
-  checkpointer = Checkpointer(
-    workdir / "checkpoints", config.checkpoint.keep, config.checkpoint.async_save
-  )
-  start = checkpointer.latest_step()
-  try:
-    check_or_write_genotype(workdir, genotype, start is not None, is_main)
-    runs.check_or_write_config(workdir, config, start is not None, is_main, kind="retrain")
-  except Exception:
-    checkpointer.close()
-    raise
+  checkpointer, start = open_workdir(workdir, config, genotype, is_main)
 
   size = config.data.image_size
   state = setup.init(jax.random.key(config.seed), (size, size, 3))
@@ -239,6 +229,30 @@ def run(
       flush=True,
     )
   return result
+
+
+def open_workdir(
+  workdir: Path, config: ml_collections.ConfigDict, genotype: Any, is_main: bool
+) -> tuple[Checkpointer, int | None]:
+  """The checkpointer of a retrain's ``workdir`` and its latest step (None: a fresh run).
+
+  Records the genotype and the config there; a resumed run must have the same.
+
+  Raises:
+    NasjaxError: for a different genotype or config than the workdir's.
+  """
+  workdir.mkdir(parents=True, exist_ok=True)
+  checkpointer = Checkpointer(
+    workdir / "checkpoints", config.checkpoint.keep, config.checkpoint.async_save
+  )
+  start = checkpointer.latest_step()
+  try:
+    check_or_write_genotype(workdir, genotype, start is not None, is_main)
+    runs.check_or_write_config(workdir, config, start is not None, is_main, kind="retrain")
+  except Exception:
+    checkpointer.close()
+    raise
+  return checkpointer, start
 
 
 def resume_and_train(

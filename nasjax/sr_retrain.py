@@ -39,16 +39,15 @@ import ml_collections
 import optax
 
 from nasjax import flops, runs
-from nasjax.checkpoint import Checkpointer
-from nasjax.compilation import enable_compilation_cache, init_variables
+from nasjax.compilation import enable_compilation_cache
 from nasjax.genotype import GenotypeError, load_genotype
 from nasjax.losses import SUPER_RESOLUTION
 from nasjax.metrics import write_json
 from nasjax.optimizers import weight_optimizer
-from nasjax.retrain import check_or_write_genotype, resume_and_train
+from nasjax.retrain import open_workdir, resume_and_train
 from nasjax.single_stage import save_network
 from nasjax.spaces import get_space
-from nasjax.training import TrainState
+from nasjax.training import TrainState, init_train_state
 
 Array = jax.Array
 PyTree = Any
@@ -99,19 +98,7 @@ class SRTrainSetup:
 
   def init(self, rng: Array, image_shape: tuple[int, ...]) -> TrainState:
     """A fresh state for LR inputs of ``image_shape`` (PyTorch's initialisers)."""
-    if not jnp.issubdtype(jnp.asarray(rng).dtype, jax.dtypes.prng_key):
-      rng = jax.random.wrap_key_data(rng)
-    k_params, k_run = jax.random.split(rng)
-    dummy = jnp.zeros((2, *image_shape), jnp.float32)
-    variables = init_variables(self.model, k_params, dummy, train=False)
-    params = variables["params"]
-    return TrainState(
-      step=jnp.zeros((), jnp.int32),
-      params=params,
-      batch_stats=variables.get("batch_stats", {}),
-      opt_state=self.tx.init(params),
-      rng=jax.random.key_data(k_run),
-    )
+    return init_train_state(self.model, self.tx, rng, image_shape)
 
   def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, Array]]:
     """One optimiser step on ``batch`` (``image``: LR, ``label``: HR, both in [0, 1])."""
@@ -236,17 +223,7 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
   total = config.epochs * spe
   setup = make_setup(config, spe, genotype)
 
-  workdir.mkdir(parents=True, exist_ok=True)
-  checkpointer = Checkpointer(
-    workdir / "checkpoints", config.checkpoint.keep, config.checkpoint.async_save
-  )
-  start = checkpointer.latest_step()
-  try:
-    check_or_write_genotype(workdir, genotype, start is not None, is_main)
-    runs.check_or_write_config(workdir, config, start is not None, is_main, kind="retrain")
-  except Exception:
-    checkpointer.close()
-    raise
+  checkpointer, start = open_workdir(workdir, config, genotype, is_main)
 
   state = setup.init(jax.random.key(config.seed), data.image_shape)
   n_params = flops.count_params(state.params)

@@ -76,6 +76,32 @@ class TrainState:
   rng: Array
 
 
+def init_train_state(
+  model: nn.Module, tx: optax.GradientTransformation, rng: Array, image_shape: tuple[int, ...]
+) -> TrainState:
+  """A fresh :class:`TrainState` of ``model`` (initialised with ``train=False``) and ``tx``.
+
+  Args:
+    model: the network, called as ``model(x, train=...)``.
+    tx: its optimiser.
+    rng: a JAX key (typed or raw).
+    image_shape: one input example's shape, e.g. ``(32, 32, 3)``.
+  """
+  if not jnp.issubdtype(jnp.asarray(rng).dtype, jax.dtypes.prng_key):
+    rng = jax.random.wrap_key_data(rng)
+  k_params, k_run = jax.random.split(rng)
+  dummy = jnp.zeros((2, *image_shape), jnp.float32)
+  variables = init_variables(model, k_params, dummy, train=False)
+  params = variables["params"]
+  return TrainState(
+    step=jnp.zeros((), jnp.int32),
+    params=params,
+    batch_stats=variables.get("batch_stats", {}),
+    opt_state=tx.init(params),
+    rng=jax.random.key_data(k_run),
+  )
+
+
 def epoch_lr_schedule(cfg: ml_collections.ConfigDict, epochs: int, steps_per_epoch: int):
   """The learning rate of ``config.optimizer`` as a function of the step (constant per epoch)."""
   if cfg.schedule == "cosine":
@@ -128,19 +154,7 @@ class TrainSetup:
       rng: a JAX key (typed or raw).
       image_shape: one example's shape, e.g. ``(32, 32, 3)``.
     """
-    if not jnp.issubdtype(jnp.asarray(rng).dtype, jax.dtypes.prng_key):
-      rng = jax.random.wrap_key_data(rng)
-    k_params, k_run = jax.random.split(rng)
-    dummy = jnp.zeros((2,) + tuple(image_shape), jnp.float32)
-    variables = init_variables(self.model, k_params, dummy, train=False)
-    params = variables["params"]
-    return TrainState(
-      step=jnp.zeros((), jnp.int32),
-      params=params,
-      batch_stats=variables.get("batch_stats", {}),
-      opt_state=self.tx.init(params),
-      rng=jax.random.key_data(k_run),
-    )
+    return init_train_state(self.model, self.tx, rng, image_shape)
 
   def loss(
     self, params: PyTree, batch_stats: PyTree, batch: Batch, drop_path: Array, rng: Array
