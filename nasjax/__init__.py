@@ -63,7 +63,7 @@ from nasjax.hypergradient import (
   second_order_fd,
   unrolled_weights,
 )
-from nasjax.imresize import crop_to_multiple, downsample, imresize
+from nasjax.imresize import crop_to_multiple, downsample
 from nasjax.losses import TASKS, Task, accuracy, cross_entropy, get_task, psnr_rgb
 from nasjax.nb201 import BenchmarkTableError, NB201Result, NB201Table
 from nasjax.optimizers import (
@@ -227,7 +227,6 @@ __all__ = [
   "get_task",
   "hvp",
   "imagenet_protocol",
-  "imresize",
   "inherit_variables",
   "init_search_state",
   "init_variables",

@@ -211,3 +211,12 @@ def test_dlsr_runlocal_search_and_pt_selection(tmp_path):
   assert chosen.record["genotype"]["space"] == "dlsr"
   written = make_plots(tmp_path)  # two alpha tensors of different widths
   assert {"alphas", "margin"} <= set(written) and "genotype" not in written
+
+
+def test_public_names_do_not_hide_modules():
+  import pkgutil
+
+  import nasjax
+
+  modules = {m.name for m in pkgutil.iter_modules(nasjax.__path__)}
+  assert not modules & set(nasjax.__all__)  # `from nasjax import imresize` must stay a module
