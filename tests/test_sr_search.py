@@ -219,4 +219,6 @@ def test_public_names_do_not_hide_modules():
   import nasjax
 
   modules = {m.name for m in pkgutil.iter_modules(nasjax.__path__)}
-  assert not modules & set(nasjax.__all__)  # `from nasjax import imresize` must stay a module
+  # `from nasjax import imresize` must stay a module; nasjax.retrain_config has long been the
+  # function (its module is reached as `from nasjax.retrain_config import ...`)
+  assert modules & set(nasjax.__all__) == {"retrain_config"}
