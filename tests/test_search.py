@@ -179,12 +179,21 @@ def test_a_half_written_checkpoint_is_never_picked_up(finished_run, tmp_path):
 def test_interrupt_saves_and_resumes(finished_run, tmp_path):
   reference, _ = finished_run
   workdir = tmp_path / "interrupted"
-  proc = _start(workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  # Synchronous saves: checkpoint 20 appears before epoch 2 starts, so the interrupt lands with
+  # two epochs still to run however fast the (cached) steps are.
+  flags = ["--config.checkpoint.async_save=False"]
+  proc = subprocess.Popen(
+    _command(workdir, *flags),
+    cwd=REPO,
+    env=_env(),
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   _wait_for_checkpoint(workdir, proc, 20)
-  time.sleep(0.3)
   proc.send_signal(signal.SIGINT)
-  stdout, _ = proc.communicate(timeout=120)
-  assert proc.returncode == 130
+  stdout, stderr = proc.communicate(timeout=120)
+  assert proc.returncode == 130, stdout[-2000:] + stderr[-2000:]
   assert "interrupted" in stdout and "re-run the same command" in stdout
   _cli(workdir, check=True)
   _same_final_state(reference, workdir)
