@@ -127,6 +127,19 @@ def _wait_for_checkpoint(workdir, proc, min_step, timeout=300):
   pytest.fail("no checkpoint appeared")
 
 
+def _wait_for_logged_step(workdir, proc, min_step, timeout=300):
+  path = Path(workdir) / "metrics.jsonl"
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if proc.poll() is not None:
+      pytest.fail("the search finished before it could be interrupted")
+    lines = path.read_text().splitlines() if path.exists() else []
+    if any(json.loads(line)["step"] >= min_step for line in lines if line.endswith("}")):
+      return
+    time.sleep(0.02)
+  pytest.fail(f"step {min_step} was never logged")
+
+
 def _same_final_state(reference, resumed):
   with np.load(reference / "alphas.npz") as a, np.load(resumed / "alphas.npz") as b:
     assert sorted(a.files) == sorted(b.files)
@@ -179,8 +192,8 @@ def test_a_half_written_checkpoint_is_never_picked_up(finished_run, tmp_path):
 def test_interrupt_saves_and_resumes(finished_run, tmp_path):
   reference, _ = finished_run
   workdir = tmp_path / "interrupted"
-  # Synchronous saves: checkpoint 20 appears before epoch 2 starts, so the interrupt lands with
-  # two epochs still to run however fast the (cached) steps are.
+  # Synchronous saves, and the interrupt sent once step 25 is logged: checkpoint 20 is complete,
+  # no save is in flight, and the run is inside epoch 2's steps, whatever their speed.
   flags = ["--config.checkpoint.async_save=False"]
   proc = subprocess.Popen(
     _command(workdir, *flags),
@@ -191,6 +204,7 @@ def test_interrupt_saves_and_resumes(finished_run, tmp_path):
     text=True,
   )
   _wait_for_checkpoint(workdir, proc, 20)
+  _wait_for_logged_step(workdir, proc, 25)
   proc.send_signal(signal.SIGINT)
   stdout, stderr = proc.communicate(timeout=120)
   assert proc.returncode == 130, stdout[-2000:] + stderr[-2000:]
