@@ -195,14 +195,21 @@ def test_interrupt_saves_and_resumes(finished_run, tmp_path):
   # Synchronous saves, and the interrupt sent once step 25 is logged: checkpoint 20 is complete,
   # no save is in flight, and the run is inside epoch 2's steps, whatever their speed.
   flags = ["--config.checkpoint.async_save=False"]
-  proc = subprocess.Popen(
-    _command(workdir, *flags),
-    cwd=REPO,
-    env=_env(),
-    stdout=subprocess.PIPE,
-    stderr=subprocess.PIPE,
-    text=True,
-  )
+  # The child inherits the disposition and mask of SIGINT: make sure it gets Python's default
+  # (inside a full test session the signal reached the child ignored).
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+  try:
+    proc = subprocess.Popen(
+      _command(workdir, *flags),
+      cwd=REPO,
+      env=_env(),
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+  finally:
+    signal.signal(signal.SIGINT, previous)
   _wait_for_checkpoint(workdir, proc, 20)
   _wait_for_logged_step(workdir, proc, 25)
   proc.send_signal(signal.SIGINT)
