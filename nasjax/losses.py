@@ -11,6 +11,13 @@ the discretisation gap and perturbation selection all go through it.
   error over pixels and channels); metric ``psnr``: per-image RGB PSNR in dB
   of the output clipped to [0, 1] (the training-time figure; evaluation on
   the Y channel with the border cropped is :mod:`nasjax.sr_metrics`).
+* ``segmentation``: per-pixel softmax cross-entropy on logits ``(N, H, W, C)``
+  against train ids ``(N, H, W)``, pixels labelled :data:`IGNORE_INDEX` (or
+  any id outside ``[0, C)``) left out; the batch loss is the mean over every
+  valid pixel of the batch, the per-example loss each image's mean over its
+  own valid pixels (0 for an image without any). Metric ``pixel_acc``: the
+  fraction of an image's valid pixels predicted right (mIoU over a whole set
+  is :mod:`nasjax.seg_metrics`).
 
 Example:
   >>> import jax.numpy as jnp
@@ -21,6 +28,11 @@ Example:
   0.1...
   >>> round(float(task.per_example_metric(hr + 0.1, hr)[0]), 2)  # 10 log10(1 / 0.01)
   20.0
+  >>> seg = get_task('segmentation')
+  >>> logits = jnp.zeros((1, 1, 3, 2)).at[0, 0, :, 1].set(10.0)  # predicts class 1 everywhere
+  >>> labels = jnp.array([[[1, 0, IGNORE_INDEX]]])
+  >>> round(float(seg.per_example_metric(logits, labels)[0]), 2)  # 1 of 2 valid pixels right
+  0.5
 """
 
 from __future__ import annotations
@@ -35,6 +47,9 @@ import optax
 from nasjax.errors import ConfigError
 
 Array = jax.Array
+
+#: The label of pixels that neither the loss nor the metrics count (void, padding).
+IGNORE_INDEX = 255
 
 
 def cross_entropy(logits: Array, labels: Array) -> Array:
@@ -75,17 +90,54 @@ def psnr_rgb(outputs: Array, targets: Array) -> Array:
   return -10.0 * jnp.log10(mse)
 
 
+def _valid_pixel_ce(logits: Array, labels: Array) -> tuple[Array, Array]:
+  """Per-pixel cross-entropy (0 at ignored pixels) and the float mask of valid pixels."""
+  valid = (labels >= 0) & (labels < logits.shape[-1]) & (labels != IGNORE_INDEX)
+  safe = jnp.where(valid, labels, 0)  # an ignored label never reaches the CE, nor its gradient
+  ce = optax.softmax_cross_entropy_with_integer_labels(_as_f32(logits), safe)
+  mask = valid.astype(ce.dtype)
+  return ce * mask, mask
+
+
+def _per_image_sum(x: Array) -> Array:
+  return jnp.sum(x.reshape(x.shape[0], -1), axis=-1)
+
+
+def _seg_per_example_loss(logits: Array, labels: Array) -> Array:
+  ce, mask = _valid_pixel_ce(logits, labels)
+  return _per_image_sum(ce) / jnp.maximum(_per_image_sum(mask), 1.0)
+
+
+def _seg_batch_loss(logits: Array, labels: Array) -> Array:
+  ce, mask = _valid_pixel_ce(logits, labels)
+  return jnp.sum(ce) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def pixel_accuracy(logits: Array, labels: Array) -> Array:
+  """Per-image fraction of valid pixels (label in ``[0, C)``, not 255) whose argmax is the label.
+
+  An image without any valid pixel scores 0.
+  """
+  valid = (labels >= 0) & (labels < logits.shape[-1]) & (labels != IGNORE_INDEX)
+  right = (jnp.argmax(logits, axis=-1) == labels) & valid
+  count = _per_image_sum(valid.astype(jnp.float32))
+  return _per_image_sum(right.astype(jnp.float32)) / jnp.maximum(count, 1.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
   """The loss and the metric of a learning task.
 
   Attributes:
-    name: ``classification`` or ``super_resolution``.
-    metric: the metric's name in logs and results (``acc`` or ``psnr``);
-      higher is better.
+    name: ``classification``, ``super_resolution`` or ``segmentation``.
+    metric: the metric's name in logs and results (``acc``, ``psnr`` or
+      ``pixel_acc``); higher is better.
     per_example_loss: ``(outputs, labels) -> (N,)`` losses.
     per_example_metric: ``(outputs, labels) -> (N,)`` metric values.
     label_dtype: the dtype of a batch's ``label``.
+    batch_loss: ``(outputs, labels) -> ()``, the loss of a whole batch when
+      it is not the mean of the per-example losses (segmentation: the mean
+      over every valid pixel); None for that mean.
   """
 
   name: str
@@ -93,9 +145,12 @@ class Task:
   per_example_loss: Callable[[Array, Array], Array]
   per_example_metric: Callable[[Array, Array], Array]
   label_dtype: jnp.dtype
+  batch_loss: Callable[[Array, Array], Array] | None = None
 
   def loss(self, outputs: Array, labels: Array) -> Array:
-    """The mean loss over the batch."""
+    """The loss of the batch: :attr:`batch_loss`, or else the mean per-example loss."""
+    if self.batch_loss is not None:
+      return self.batch_loss(outputs, labels)
     return jnp.mean(self.per_example_loss(outputs, labels))
 
   def score(self, outputs: Array, labels: Array) -> Array:
@@ -105,9 +160,17 @@ class Task:
 
 CLASSIFICATION = Task("classification", "acc", _ce_per_example, _correct, jnp.int32)
 SUPER_RESOLUTION = Task("super_resolution", "psnr", _l1_per_example, psnr_rgb, jnp.float32)
+SEGMENTATION = Task(
+  "segmentation",
+  "pixel_acc",
+  _seg_per_example_loss,
+  pixel_accuracy,
+  jnp.int32,
+  batch_loss=_seg_batch_loss,
+)
 
 #: Every task, by name.
-TASKS: dict[str, Task] = {t.name: t for t in (CLASSIFICATION, SUPER_RESOLUTION)}
+TASKS: dict[str, Task] = {t.name: t for t in (CLASSIFICATION, SUPER_RESOLUTION, SEGMENTATION)}
 
 
 def get_task(name: str) -> Task:
