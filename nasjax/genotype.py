@@ -2,11 +2,13 @@
 
 A genotype is an immutable value with a canonical string form and a JSON form.
 Derivation from alpha lives with each search space; this module only knows
-how genotypes are written, read and checked. Two kinds exist:
+how genotypes are written, read and checked. Two kinds live here:
 :class:`NB201Genotype` (NAS-Bench-201 cells) and :class:`DartsGenotype`
 (the normal and reduction cells of the DARTS CNN space), plus the published
 DARTS-space genotypes :data:`DARTS_V1`, :data:`DARTS_V2` and
-:data:`PC_DARTS`. :func:`load_genotype` reads either kind from a file.
+:data:`PC_DARTS`. The other spaces define theirs beside their networks
+(IMDN, DLSR, the segmentation trellis); :func:`genotype_from_dict` and
+:func:`load_genotype` read every kind.
 
 Example:
   >>> from nasjax.genotype import NB201Genotype
@@ -377,12 +379,20 @@ PC_DARTS = DartsGenotype(
 )  # fmt: skip
 
 
-def _sr_kinds() -> dict[str, type]:
-  """The genotype classes of the super-resolution spaces (imported on use: they import flax)."""
+def _module_kinds() -> dict[str, type]:
+  """The genotype classes of the super-resolution and segmentation spaces (imported on use).
+
+  Imported here rather than at the top: their modules import flax.
+  """
   from nasjax.spaces.dlsr import DLSRGenotype
   from nasjax.spaces.imdn import IMDNGenotype
+  from nasjax.spaces.trellis_genotype import TrellisGenotype
 
-  return {IMDNGenotype.space: IMDNGenotype, DLSRGenotype.space: DLSRGenotype}
+  return {
+    IMDNGenotype.space: IMDNGenotype,
+    DLSRGenotype.space: DLSRGenotype,
+    TrellisGenotype.space: TrellisGenotype,
+  }
 
 
 def genotype_from_dict(data: dict[str, Any]) -> Any:
@@ -398,7 +408,11 @@ def genotype_from_dict(data: dict[str, Any]) -> Any:
       space = DartsGenotype.space
     elif "nodes" in data or arch.startswith("|"):
       space = NB201Genotype.space
-  kinds = {NB201Genotype.space: NB201Genotype, DartsGenotype.space: DartsGenotype, **_sr_kinds()}
+  kinds = {
+    NB201Genotype.space: NB201Genotype,
+    DartsGenotype.space: DartsGenotype,
+    **_module_kinds(),
+  }
   if space not in kinds:
     raise GenotypeError(f"genotype JSON names no known space (got {space!r}); use {list(kinds)}")
   return kinds[space].from_dict(data)
@@ -410,8 +424,8 @@ def load_genotype(path: str | Path) -> Any:
   Accepts a search's ``genotype.json`` or a selection's ``selection.json``
   (``{'genotype': {...}, ...}``), a bare genotype JSON (``to_json()`` of a
   genotype), or a text file holding an NB201 architecture string, a DARTS
-  ``Genotype(...)`` string, or a super-resolution genotype string
-  (``imdn:...``, ``dlsr:...``).
+  ``Genotype(...)`` string, a super-resolution genotype string
+  (``imdn:...``, ``dlsr:...``) or a trellis genotype string (``trellis:...``).
 
   Raises:
     DataNotFoundError: if the file does not exist.
@@ -435,7 +449,7 @@ def load_genotype(path: str | Path) -> Any:
     return DartsGenotype.from_string(text)
   if text.startswith("|"):
     return NB201Genotype.from_string(text)
-  for name, kind in _sr_kinds().items():
+  for name, kind in _module_kinds().items():
     if text.startswith(name):
       return kind.from_string(text)
   raise GenotypeError(

@@ -7,7 +7,8 @@ the discrete network of a genotype. Registered: ``'nb201'``
 (:mod:`nasjax.spaces.nb201`), ``'darts'`` (:mod:`nasjax.spaces.darts`,
 configured through :mod:`nasjax.spaces.darts_config`), and the
 super-resolution spaces ``'imdn'`` and ``'dlsr'``
-(:mod:`nasjax.spaces.sr_spaces`).
+(:mod:`nasjax.spaces.sr_spaces`), and the segmentation trellis ``'trellis'``
+(Auto-DeepLab, :mod:`nasjax.spaces.trellis`).
 
 Example:
   >>> from nasjax.config import search_config
@@ -23,7 +24,7 @@ import numpy as np
 
 from nasjax.errors import ConfigError
 from nasjax.genotype import NB201_OPS, DartsGenotype, NB201Genotype
-from nasjax.spaces import darts_config, darts_network, nb201, sr_spaces
+from nasjax.spaces import darts_config, darts_network, nb201, sr_spaces, trellis
 from nasjax.spaces.base import SearchSpace, SpaceConfig
 
 
@@ -132,7 +133,7 @@ DARTS = SearchSpace(
 
 #: Every registered search space, by name.
 SPACES: dict[str, SearchSpace] = {
-  space.name: space for space in (NB201, DARTS, sr_spaces.IMDN, sr_spaces.DLSR)
+  space.name: space for space in (NB201, DARTS, sr_spaces.IMDN, sr_spaces.DLSR, trellis.TRELLIS)
 }
 
 

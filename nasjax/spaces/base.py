@@ -45,10 +45,14 @@ class SearchSpace:
       by default ``op_names`` on every row. RobustDARTS' S1 has different
       ops on different edges.
     task: what the networks of the space learn (:mod:`nasjax.losses`):
-      ``classification`` or ``super_resolution``.
+      ``classification``, ``super_resolution`` or ``segmentation``.
     op_costs: ``space_config -> {name: (E, O) multiply-adds}`` of every
       candidate on every alpha row, for the FLOPs-constrained alpha loss
       (``config.regularizers.flops``); None where the space has no such costs.
+    prune_fields: ``(op_weights, space_config, threshold) -> {field: value}``,
+      the ``config.space`` fields that remove the supernet's paths and ops
+      whose frozen weight is below ``threshold`` (the single-stage read-out's
+      ``prune_threshold``); None where the space cannot prune.
   """
 
   name: str
@@ -64,6 +68,7 @@ class SearchSpace:
   edge_op_names: Callable[[SpaceConfig], dict[str, tuple[tuple[str, ...], ...]]] | None = None
   task: str = "classification"
   op_costs: Callable[[SpaceConfig], dict[str, np.ndarray]] | None = None
+  prune_fields: Callable[[Any, SpaceConfig, float], dict[str, Any]] | None = None
 
   def ops_per_row(self, cfg: SpaceConfig) -> dict[str, tuple[tuple[str, ...], ...]]:
     """The ops of every row of every alpha tensor (``edge_op_names`` or the uniform default)."""
