@@ -338,6 +338,14 @@ def validate_search_config(config: ConfigDict) -> None:
   make_regularizer(
     config.regularizers, config.epochs, relaxation.probs, op_costs(space, config.space)
   )
+  names = sorted(space.alpha_shapes(config.space))
+  for reg_name, reg in config.regularizers.items():
+    chosen = reg.get("tensors", ()) or ()
+    _check(
+      not isinstance(chosen, str) and all(t in names for t in chosen),
+      f"config.regularizers.{reg_name}.tensors={chosen!r} names no alpha tensors of this "
+      f"space; choose from {names} (empty = all)",
+    )
 
 
 HESSIAN_METHODS = ("full", "lanczos", "power")
@@ -385,6 +393,14 @@ def _validate_run_fields(config: ConfigDict) -> None:
   from nasjax.data import NUM_CLASSES, SOURCES, check_split
   from nasjax.spaces import SPACES
 
+  if SPACES[config.space.name].task == "segmentation":
+    from nasjax.seg_config import check_classes
+    from nasjax.seg_data import validate_seg_data
+
+    validate_seg_data(config.data)
+    check_classes(config)
+    validate_run_fields(config)
+    return
   if SPACES[config.space.name].task == "super_resolution":
     from nasjax.sr_data import validate_sr_data
 

@@ -438,11 +438,13 @@ class SearchData:
 
 
 def make_search_data(config: Any, process_index: int = 0, process_count: int = 1) -> Any:
-  """The search batches of ``config``: :class:`SearchData`, or SR patches for SR spaces.
+  """The search batches of ``config``: :class:`SearchData`, or the SR / segmentation batches.
 
   A super-resolution space (``SearchSpace.task``) reads ``config.data`` as
   :func:`nasjax.sr_data.sr_data_config` describes and gets
-  :class:`nasjax.sr_data.SRSearchData`; the others load a classification
+  :class:`nasjax.sr_data.SRSearchData`; a segmentation space reads it as
+  :func:`nasjax.seg_data.seg_data_config` and gets
+  :class:`nasjax.seg_data.SegSearchData`; the others load a classification
   dataset (:func:`load_dataset`) whose class count must match the space's.
 
   Raises:
@@ -450,7 +452,15 @@ def make_search_data(config: Any, process_index: int = 0, process_count: int = 1
   """
   from nasjax.spaces import get_space  # spaces import the genotype module, which is heavy
 
-  if get_space(config.space.name).task == "super_resolution":
+  task = get_space(config.space.name).task
+  if task == "segmentation":
+    from nasjax import seg_data
+
+    train, test = seg_data.load_seg_dataset(config.data)
+    return seg_data.SegSearchData(
+      train, config.data, config.seed, config.batch_size, process_index, process_count, test=test
+    )
+  if task == "super_resolution":
     from nasjax import sr_data
 
     train, test = sr_data.load_sr_dataset(config.data)

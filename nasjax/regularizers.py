@@ -30,6 +30,10 @@ regulariser's ``apply_to`` is ``'probs'``):
   units of 1e9, GMAC) from the space's ``op_costs`` (counted for a 1280x720
   output). Probabilities only; spaces without op costs reject it.
 
+``tensors`` (optional, every regulariser): the names of the alpha tensors a
+term acts on, e.g. ``('cell',)`` or the trellis space's network-level
+``('network2', 'network3')``; empty or absent = all of them.
+
 ``reduction='mean'`` replaces the sums over edges (and ops, for ``sa`` and
 ``l2``) by means.
 
@@ -188,7 +192,15 @@ REGULARIZER_FIELDS: dict[str, tuple[str, ...]] = {
 LOGITS_ONLY = ("dirichlet_kl",)
 #: Regularisers defined on probabilities only.
 PROBS_ONLY = ("flops",)
-COMMON_FIELDS = ("enabled", "schedule", "strength", "start", "ramp_epochs", "apply_to")
+COMMON_FIELDS = (
+  "enabled",
+  "schedule",
+  "strength",
+  "start",
+  "ramp_epochs",
+  "apply_to",
+  "tensors",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,13 +214,17 @@ class Regularizer:
 
   terms: tuple[tuple[str, Callable[[Array], Array], Callable[[Array], Array], str], ...]
   probs: Callable[[PyTree], PyTree]
+  tensors: tuple[tuple[str, ...], ...] = ()
 
   def __call__(self, alphas: PyTree, epoch: Array) -> tuple[Array, dict[str, Array]]:
     total = jnp.zeros((), jnp.float32)
     parts: dict[str, Array] = {}
     probs = self.probs(alphas) if any(t[3] == "probs" for t in self.terms) else None
-    for name, penalty, lam_fn, apply_to in self.terms:
+    selected = self.tensors or ((),) * len(self.terms)
+    for (name, penalty, lam_fn, apply_to), keep in zip(self.terms, selected, strict=True):
       source = probs if apply_to == "probs" else alphas
+      if keep:
+        source = {k: v for k, v in dict(source).items() if k in keep}
       value = penalty(source)
       lam = lam_fn(epoch)
       term = lam * value
@@ -244,7 +260,7 @@ def make_regularizer(
   Raises:
     ConfigError: naming the offending field and the values it accepts.
   """
-  terms = []
+  terms, tensors = [], []
   for name, cfg in dict(config).items():
     cfg = dict(cfg)
     if name not in REGULARIZER_FIELDS:
@@ -293,4 +309,5 @@ def make_regularizer(
     cfg["apply_to"] = apply_to
     lam = schedule(kind, float(cfg.get("strength", 0.0)), float(cfg.get("start", 0.0)), ramp)
     terms.append((name, _penalty(name, cfg, costs), lam, apply_to))
-  return Regularizer(tuple(terms), probs)
+    tensors.append(tuple(cfg.get("tensors", ()) or ()))
+  return Regularizer(tuple(terms), probs, tuple(tensors))

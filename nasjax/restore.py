@@ -27,6 +27,7 @@ from nasjax.checkpoint import Checkpointer, CheckpointError
 from nasjax.config import search_config, validate_search_config
 from nasjax.errors import NasjaxError
 from nasjax.genotype import genotype_from_dict
+from nasjax.spaces import SPACES
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -59,7 +60,14 @@ def load_search_config(workdir: Path) -> ConfigDict:
       f"{workdir} holds no search (config.json is missing); pass the --workdir of a "
       f"`python -m nasjax.search` run"
     )
-  config = merge_defaults(search_config(), json.loads(record.read_text()))
+  saved = json.loads(record.read_text())
+  defaults = search_config()
+  name = saved.get("space", {}).get("name")
+  if name in SPACES and SPACES[name].task == "segmentation":  # its own data block
+    from nasjax.seg_config import seg_search_config
+
+    defaults = seg_search_config()
+  config = merge_defaults(defaults, saved)
   validate_search_config(config)
   return config
 

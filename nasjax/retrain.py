@@ -365,7 +365,11 @@ def train_loop(
       t_mark, timed_steps = now, 0
       writer.write(done, done // spe, "train", summary)
       epoch_records.extend(fetched)
-      shown = {k.split("/")[1]: summary[k] for k in ("train/acc", "train/psnr") if k in summary}
+      shown = {
+        k.split("/")[1]: summary[k]
+        for k in ("train/acc", "train/psnr", "train/pixel_acc")
+        if k in summary
+      }
       progress.update(new_steps, loss=summary["train/loss"], **shown)
       pending, new_steps = [], 0
       if not epoch_end:
