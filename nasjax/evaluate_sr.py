@@ -38,27 +38,10 @@ import jax
 import numpy as np
 
 from nasjax import flops, sr_data, sr_metrics
-from nasjax.checkpoint import CheckpointError
 from nasjax.errors import DataNotFoundError, NasjaxError
 from nasjax.metrics import write_json
-from nasjax.single_stage import META_FILE, SingleStageNetwork, load_network
+from nasjax.single_stage import SingleStageNetwork, find_network, load_network
 from nasjax.sr_retrain import COST_OUTPUT, cost_shape
-
-
-def find_network(workdir: str | os.PathLike) -> Path:
-  """The saved network folder of a run: ``workdir`` itself, ``network/``, or a selection's.
-
-  Raises:
-    CheckpointError: if there is none.
-  """
-  root = Path(os.path.expandvars(str(workdir))).expanduser().absolute()
-  for candidate in (root, root / "network", root / "select" / "single_stage" / "network"):
-    if (candidate / META_FILE).is_file():
-      return candidate
-  raise CheckpointError(
-    f"{root} holds no saved SR network; pass the workdir of `python -m nasjax.sr_retrain` or "
-    f"of a single-stage selection (SEARCH/select/single_stage)"
-  )
 
 
 def network_scale(net: SingleStageNetwork) -> int:

@@ -6,6 +6,11 @@ Command line::
   python -m nasjax.select --workdir=SEARCH_DIR --method=pt --config.pt.proj_interval=5
   python -m nasjax.select --workdir=SEARCH_DIR --method=single_stage \\
       --config.single_stage.both_halves=True
+  python -m nasjax.select --config=configs/seg/single_stage.py --workdir=SEG_SEARCH_DIR \\
+      --method=single_stage
+
+Settings are ``--config.<field>=...`` overrides of :func:`select_config`, or
+a config file (``--config=FILE``) returning such a config.
 
 Each method reads the search's final checkpoint and config from
 ``SEARCH_DIR`` and writes into ``SEARCH_DIR/select/<method>/``; re-running
@@ -75,7 +80,10 @@ def select_config() -> ConfigDict:
       fine-tuning, as darts-PT does), ``allow_none`` (``none`` may be chosen).
     single_stage: ``epochs`` of continued training (0 = as many as the
       search had; a default chosen here), ``lr``/``lr_min`` (cosine),
-      ``both_halves`` (train the weights on the whole training set).
+      ``both_halves`` (train the weights on the whole training set),
+      ``prune_threshold`` (spaces that support it, the trellis: paths and
+      ops whose frozen weight is below it are removed before the weights
+      train on; 0 = keep all).
     recalibration_batches: batches of the weight half that re-estimate BN
       statistics for the derived network (``argmax``).
     eval: test-split evaluation (``batch_size``, ``limit``; 0 = all).
@@ -97,7 +105,9 @@ def select_config() -> ConfigDict:
       allow_none=False,
     )
   )
-  c.single_stage = ConfigDict(dict(epochs=0, lr=0.025, lr_min=0.001, both_halves=False))
+  c.single_stage = ConfigDict(
+    dict(epochs=0, lr=0.025, lr_min=0.001, both_halves=False, prune_threshold=0.0)
+  )
   c.recalibration_batches = 8
   c.eval = ConfigDict(dict(batch_size=256, limit=0))
   c.checkpoint = ConfigDict(dict(keep=3, every_epochs=1, async_save=True))
@@ -143,6 +153,10 @@ def validate_select_config(config: ConfigDict, method: str) -> None:
       0 <= block.lr_min <= block.lr,
       f"config.{name}.lr_min must be in [0, config.{name}.lr], got {block.lr_min!r}",
     )
+  _check(
+    isinstance(ss.prune_threshold, (int, float)) and 0 <= ss.prune_threshold < 1,
+    f"config.single_stage.prune_threshold must be in [0, 1), got {ss.prune_threshold!r}",
+  )
   for field in ("val_limit",):
     _check(
       isinstance(config[field], int) and config[field] >= 0,
@@ -277,8 +291,15 @@ def run(config: ConfigDict, workdir: str | Path, method: str) -> SelectionResult
       f"NAS-Bench-201: cifar10 test {b['cifar10_test']:.2f}, "
       f"cifar100 test {b['cifar100_test']:.2f}",
     )
-  metric = "psnr" if "discretization/supernet_psnr" in record or "test_psnr" in record else "acc"
-  label = {"acc": "accuracy", "psnr": "PSNR (dB)"}[metric]
+  metric = next(
+    (
+      m
+      for m in ("psnr", "pixel_acc")
+      if f"test_{m}" in record or f"discretization/supernet_{m}" in record
+    ),
+    "acc",
+  )
+  label = {"acc": "accuracy", "psnr": "PSNR (dB)", "pixel_acc": "pixel accuracy"}[metric]
   if method == "argmax":
     say(
       is_main,
@@ -291,18 +312,33 @@ def run(config: ConfigDict, workdir: str | Path, method: str) -> SelectionResult
       is_main,
       f"test {label} {record[f'test_{metric}']:.4f}; network saved in {out / 'network'}",
     )
+    if "test_miou" in record:
+      say(is_main, f"test mIoU {record['test_miou']:.4f} (whole images)")
+    if "pruning" in record:
+      p = record["pruning"]
+      say(
+        is_main,
+        f"pruned below {p['threshold']}: {p['transitions']} transition(s), {p['ops']} op(s); "
+        f"multiply-adds {p['multiply_adds_before'] / 1e9:.2f}G -> "
+        f"{p['multiply_adds_after'] / 1e9:.2f}G ({100 * p['saved_fraction']:.1f}% saved)",
+      )
   say(is_main, f"outputs: {out}")
   return SelectionResult(method, out, record)
 
 
 def main() -> None:
   """``python -m nasjax.select`` (see :mod:`nasjax.cli`)."""
+  import sys
+
   from nasjax.cli import main as cli_main
 
+  # A --config=FILE (e.g. configs/seg/single_stage.py) replaces the built-in defaults.
+  from_file = any(a.startswith("--config=") or a == "--config" for a in sys.argv[1:])
   cli_main(
     run,
     program="nasjax.select",
-    default_config=select_config(),
+    example="configs/seg/single_stage.py:runlocal",
+    default_config=None if from_file else select_config(),
     choice=("method", METHODS, "how to read the architecture out of the search"),
   )
 

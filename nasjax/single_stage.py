@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import orbax.checkpoint as ocp
 
 from nasjax import bilevel, flops, search
 from nasjax.checkpoint import CheckpointError
+from nasjax.errors import ConfigError
 from nasjax.genotype import genotype_from_dict
 from nasjax.metrics import write_json
 from nasjax.restore import (
@@ -40,6 +42,9 @@ from nasjax.restore import (
 from nasjax.spaces import get_space
 
 ConfigDict = ml_collections.ConfigDict
+
+#: The input size (H, W, 3) segmentation networks are costed at (Cityscapes' full frames).
+SEG_COST_SHAPE = (1024, 2048, 3)
 
 ARRAYS_DIR = "arrays"
 META_FILE = "network.json"
@@ -91,12 +96,15 @@ def save_network(
   edge_logits: dict[str, Any],
   info: dict[str, Any] | None = None,
   genotype: Any = None,
+  module_fields: dict[str, Any] | None = None,
 ) -> Path:
   """Writes a network to the folder ``path`` (replacing one there).
 
   A single-stage network is the supernet with ``op_weights``; with a
   ``genotype`` the network is that genotype's discrete network (``op_weights``
-  and ``edge_logits`` empty).
+  and ``edge_logits`` empty). ``module_fields`` are fields of the module
+  that differ from what the space builds (e.g. a retrained network's BN,
+  ``{'affine': True, 'track_running_stats': True}``); loading applies them.
   """
   path = Path(path).absolute()
   path.mkdir(parents=True, exist_ok=True)
@@ -117,8 +125,30 @@ def save_network(
     meta = {"space": space_config.to_dict(), **(info or {})}
     if genotype is not None:
       meta["genotype"] = genotype.to_dict()
+    if module_fields:
+      meta["module_fields"] = dict(module_fields)
     write_json(path / META_FILE, meta)
   return path
+
+
+def find_network(workdir: str | os.PathLike) -> Path:
+  """The saved network folder of a run: ``workdir`` itself, ``network/``, or a selection's.
+
+  Accepts a ``network/`` folder, a retrain workdir holding one, a
+  single-stage selection (``SEARCH/select/single_stage``) or its search
+  workdir; ``$VAR`` and ``~`` expand.
+
+  Raises:
+    CheckpointError: if there is none.
+  """
+  root = Path(os.path.expandvars(str(workdir))).expanduser().absolute()
+  for candidate in (root, root / "network", root / "select" / "single_stage" / "network"):
+    if (candidate / META_FILE).is_file():
+      return candidate
+  raise CheckpointError(
+    f"{root} holds no saved network; pass a retrain workdir (nasjax.sr_retrain, "
+    f"nasjax.seg_retrain) or a single-stage selection (SEARCH/select/single_stage)"
+  )
 
 
 def load_network(path: str | Path) -> SingleStageNetwork:
@@ -150,6 +180,8 @@ def load_network(path: str | Path) -> SingleStageNetwork:
     model = space.build_network(genotype, space_config)
   else:
     model = space.build_supernet(space_config)
+  if meta.get("module_fields"):
+    model = model.clone(**meta["module_fields"])
   return SingleStageNetwork(
     model=model,
     variables={"params": tree["params"], "batch_stats": tree.get("batch_stats", {}) or {}},
@@ -160,8 +192,42 @@ def load_network(path: str | Path) -> SingleStageNetwork:
   )
 
 
+def _subset(tree: Any, layout: Any) -> Any:
+  """The entries of the nested dict ``tree`` at the paths of ``layout`` (pruned parameters)."""
+  if not isinstance(layout, dict):
+    return tree
+  return {k: _subset(tree[k], v) for k, v in layout.items()}
+
+
+def _pruning(
+  config: ConfigDict, loaded: LoadedSearch, c: ConfigDict, weights: Any
+) -> dict[str, Any] | None:
+  """Sets ``c.space``'s pruning fields from the frozen weights; None without pruning.
+
+  Raises:
+    ConfigError: for a threshold on a space that cannot prune.
+  """
+  threshold = float(config.single_stage.get("prune_threshold", 0.0))
+  if threshold <= 0:
+    return None
+  space = get_space(c.space.name)
+  if space.prune_fields is None:
+    raise ConfigError(
+      f"space {space.name!r} cannot prune paths; set --config.single_stage.prune_threshold=0"
+    )
+  fields = space.prune_fields(weights, c.space, threshold)
+  with c.unlocked():
+    c.space.update(fields)
+  return {"threshold": threshold, **{k: list(v) for k, v in fields.items()}}
+
+
 def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]:
   """``nasjax.select --method=single_stage``: continue training with alpha frozen, then save.
+
+  With ``config.single_stage.prune_threshold`` > 0 (spaces with
+  :attr:`~nasjax.spaces.SearchSpace.prune_fields`), the paths and ops whose
+  frozen weight is below the threshold are removed from the supernet first;
+  the rest keeps its weights and trains on.
 
   Args:
     config: the selection config (its ``single_stage`` block, ``eval``, ...).
@@ -170,7 +236,9 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
 
   Returns:
     The record written to ``final.json``: test accuracy and loss, parameters
-    and multiply-adds of the network, and the same of the argmax network.
+    and multiply-adds of the network, and the same of the argmax network;
+    for segmentation also the mIoU on the whole test images, and with
+    pruning what it removed and the multiply-adds it saved.
   """
   ss = config.single_stage
   c = continued_config(loaded.config, config)
@@ -181,24 +249,45 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
   if ss.both_halves:
     c.data.split_policy = "shared"
     c.data.split_ratio = 0.5
+  spe = loaded.search_data.steps_per_epoch
+  full_setup = bilevel.make_search_setup(loaded.config, spe)
+  weights = jax.device_get(full_setup.relaxation.probs(loaded.state.alphas))
+  pruning = _pruning(config, loaded, c, weights)
+  base_state = continue_from(loaded)
+
+  def initial_state(setup, image_shape):
+    state = base_state(setup, image_shape)
+    if pruning is None:
+      return state
+    probs = setup.relaxation.probs(state.alphas)
+    edge = {"edge_logits": state.betas} if jax.tree.leaves(state.betas) else {}
+    x = jnp.zeros((2, *image_shape), jnp.float32)
+    layout = jax.eval_shape(
+      lambda: setup.model.init(jax.random.key(0), x, probs, train=True, **edge)
+    )
+    params = _subset(state.params, layout["params"])
+    batch_stats = _subset(state.batch_stats, layout.get("batch_stats", {}))
+    return state.replace(
+      params=params, batch_stats=batch_stats, weight_opt_state=setup.weight_tx.init(params)
+    )
+
   final_state: dict[str, Any] = {}
 
   def capture(step, state):  # the trained state at the end (the hook sees it last)
     final_state["state"] = state
     return state
 
-  search.run(c, out, initial_state=continue_from(loaded), step_hook=capture, kind="single-stage")
+  search.run(c, out, initial_state=initial_state, step_hook=capture, kind="single-stage")
   state = final_state["state"]
-  setup = bilevel.make_search_setup(c, loaded.search_data.steps_per_epoch)
+  setup = bilevel.make_search_setup(c, spe)
   test = search.evaluate_test_split(
     jax.jit(setup.evaluate), state, loaded.search_data, config.eval.batch_size, config.eval.limit
   )
-  weights = jax.device_get(setup.relaxation.probs(state.alphas))
   variables = {"params": state.params, "batch_stats": state.batch_stats}
   kwargs = {"edge_logits": state.betas} if jax.tree.leaves(state.betas) else {}
-  macs = flops.multiply_adds(
-    setup.model, variables, loaded.image_shape, weights, train=False, **kwargs
-  )
+  segmentation = setup.task.name == "segmentation"
+  cost_shape = SEG_COST_SHAPE if segmentation else loaded.image_shape
+  macs = flops.multiply_adds(setup.model, variables, cost_shape, weights, train=False, **kwargs)
   genotype = search_genotype(loaded)
   derived = setup.space.build_network(genotype, c.space)
   derived_vars = jax.eval_shape(
@@ -213,16 +302,38 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
     "test_examples": test["count"],
     "params": flops.count_params(state.params),
     "multiply_adds": macs,
+    "cost_shape": list(cost_shape),
     "two_stage": {
       "genotype": genotype.to_dict(),
       "benchmark": benchmark_record(loaded.config, genotype),
       "params": flops.count_params(derived_vars["params"]),
-      "multiply_adds": flops.multiply_adds(derived, derived_vars, loaded.image_shape, train=False),
+      "multiply_adds": flops.multiply_adds(derived, derived_vars, cost_shape, train=False),
     },
   }
-  save_network(
+  if pruning is not None:
+    full_vars = {"params": loaded.state.params, "batch_stats": loaded.state.batch_stats}
+    before = flops.multiply_adds(
+      full_setup.model, full_vars, cost_shape, weights, train=False, **kwargs
+    )
+    pruning.update(
+      transitions=len(pruning.get("pruned_transitions", [])),
+      ops=len(pruning.get("pruned_ops", [])),
+      params_before=flops.count_params(loaded.state.params),
+      params_after=info["params"],
+      multiply_adds_before=before,
+      multiply_adds_after=macs,
+      saved_fraction=1.0 - macs / before if before else 0.0,
+    )
+    info["pruning"] = pruning
+  path = save_network(
     out / "network", c.space, state.params, state.batch_stats, weights, state.betas, info
   )
+  if segmentation:
+    from nasjax import evaluate_seg
+
+    scores = evaluate_seg.evaluate_on(load_network(path), c.data, loaded.search_data)
+    info.update(test_miou=scores["miou"], test_pixel_acc_whole=scores["pixel_acc"])
+    info["test_iou"] = scores["iou"]
   if jax.process_index() == 0:
     write_json(out / "final.json", info)
   return info
