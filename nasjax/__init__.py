@@ -64,7 +64,16 @@ from nasjax.hypergradient import (
   unrolled_weights,
 )
 from nasjax.imresize import crop_to_multiple, downsample
-from nasjax.losses import TASKS, Task, accuracy, cross_entropy, get_task, psnr_rgb
+from nasjax.losses import (
+  IGNORE_INDEX,
+  SEGMENTATION,
+  TASKS,
+  Task,
+  accuracy,
+  cross_entropy,
+  get_task,
+  psnr_rgb,
+)
 from nasjax.nb201 import BenchmarkTableError, NB201Result, NB201Table
 from nasjax.optimizers import (
   alpha_optimizer,
@@ -104,6 +113,15 @@ from nasjax.relax import (
   relaxation_config,
 )
 from nasjax.retrain_config import imagenet_protocol, retrain_config, validate_retrain_config
+from nasjax.seg_config import seg_retrain_config, seg_search_config, seg_select_config
+from nasjax.seg_data import (
+  SegImages,
+  SegSearchData,
+  SegTrainData,
+  load_seg_dataset,
+  seg_data_config,
+)
+from nasjax.seg_metrics import confusion_matrix, evaluate_segmentation, segmentation_scores
 from nasjax.selection import PerturbationSelection
 from nasjax.spaces import SPACES, SearchSpace, get_space
 from nasjax.spaces.darts import DartsSupernet
@@ -112,6 +130,9 @@ from nasjax.spaces.dlsr import DLSR_OPS, DLSRGenotype, DLSRNetwork, DLSRSupernet
 from nasjax.spaces.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
 from nasjax.spaces.nb201 import NB201Network, NB201Supernet, inherit_variables
 from nasjax.spaces.sr_ops import SR_OPS
+from nasjax.spaces.trellis_genotype import TrellisGenotype
+from nasjax.spaces.trellis_layout import viterbi_path
+from nasjax.spaces.trellis_network import TrellisNetwork, TrellisSupernet
 from nasjax.sr_config import sr_retrain_config, sr_search_config
 from nasjax.sr_data import (
   SRImages,
@@ -165,6 +186,7 @@ __all__ = [
   "GenotypeError",
   "GumbelSoftmax",
   "HYPERGRADIENTS",
+  "IGNORE_INDEX",
   "IMDNGenotype",
   "IMDNNetwork",
   "IMDNSupernet",
@@ -185,6 +207,7 @@ __all__ = [
   "Projection",
   "Regularizer",
   "Relaxation",
+  "SEGMENTATION",
   "SPACES",
   "SRImages",
   "SRSearchData",
@@ -194,16 +217,23 @@ __all__ = [
   "SearchSetup",
   "SearchSpace",
   "SearchState",
+  "SegImages",
+  "SegSearchData",
+  "SegTrainData",
   "SingleStageNetwork",
   "Softmax",
   "TASKS",
   "Task",
   "TrainSetup",
   "TrainState",
+  "TrellisGenotype",
+  "TrellisNetwork",
+  "TrellisSupernet",
   "accuracy",
   "alpha_hessian",
   "alpha_optimizer",
   "beta_decay",
+  "confusion_matrix",
   "conv2d",
   "count_params",
   "crop_to_multiple",
@@ -218,6 +248,7 @@ __all__ = [
   "entropy",
   "epoch_cosine_schedule",
   "evaluate_networks",
+  "evaluate_segmentation",
   "evaluate_weights",
   "first_order",
   "fix_alpha",
@@ -237,6 +268,7 @@ __all__ = [
   "load_genotype",
   "load_network",
   "load_search",
+  "load_seg_dataset",
   "load_test_sets",
   "make_hessian_fn",
   "make_plots",
@@ -265,6 +297,11 @@ __all__ = [
   "search_config",
   "second_order_exact",
   "second_order_fd",
+  "seg_data_config",
+  "seg_retrain_config",
+  "seg_search_config",
+  "seg_select_config",
+  "segmentation_scores",
   "select_config",
   "should_stop_early",
   "smooth_activation",
@@ -276,5 +313,6 @@ __all__ = [
   "unrolled_weights",
   "validate_retrain_config",
   "validate_search_config",
+  "viterbi_path",
   "weight_optimizer",
 ]
