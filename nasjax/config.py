@@ -434,6 +434,37 @@ def _validate_run_fields(config: ConfigDict) -> None:
   validate_run_fields(config)
 
 
+def validate_train_basics(config: ConfigDict, known: set[str], what: str) -> None:
+  """Checks what every retrain config has: its field names, sizes, optimiser name and lr.
+
+  Args:
+    config: the config.
+    known: its valid top-level fields.
+    what: how errors name the config, e.g. ``'an SR retrain config'``.
+
+  Raises:
+    ConfigError: naming the field and what it accepts.
+  """
+  from nasjax.optimizers import WEIGHT_OPTIMIZERS
+
+  unknown = sorted(set(config.keys()) - known)
+  _check(not unknown, f"{what} has no field(s) {unknown}; its fields are {sorted(known)}")
+  for field in ("seed", "epochs", "batch_size"):
+    value = config[field]
+    low = 0 if field == "seed" else 1
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= low,
+      f"config.{field} must be an integer >= {low}, got {value!r}",
+    )
+  opt = config.optimizer
+  _check(
+    opt.name in WEIGHT_OPTIMIZERS,
+    f"config.optimizer.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {opt.name!r}",
+  )
+  lr_ok = isinstance(opt.lr, (int, float)) and opt.lr > 0
+  _check(lr_ok, f"config.optimizer.lr must be > 0, got {opt.lr!r}")
+
+
 def validate_run_fields(config: ConfigDict) -> None:
   """Checks the evaluation, checkpoint and logging fields shared by search and retrain configs.
 

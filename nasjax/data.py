@@ -437,6 +437,45 @@ class SearchData:
       yield {"image": normalize(x[rows], self.dataset.name), "label": y[rows], "weight": weight}
 
 
+class ImageSplit:
+  """The weight and alpha parts of a search over a list of images (SR, segmentation).
+
+  Subclasses set ``num_examples``, ``seed`` and ``cfg`` (``config.data``),
+  then call :meth:`_split_images`.
+  """
+
+  num_examples: int
+  seed: int
+  cfg: Any
+
+  def _split_images(self) -> None:
+    """Sets ``weight_idx`` and ``alpha_idx`` (epoch 0) by ``cfg.split_policy``.
+
+    Raises:
+      ConfigError: for a policy the number of images cannot satisfy.
+    """
+    cfg, n = self.cfg, self.num_examples
+    if cfg.split_policy != "shared" and n < 2:
+      raise ConfigError(
+        f"split_policy={cfg.split_policy!r} needs at least 2 training images, got {n}; add "
+        f"images or use config.data.split_policy='shared'"
+      )
+    self.weight_idx, self.alpha_idx = split_indices(n, self.seed, cfg.split_policy, cfg.split_ratio)
+    if not len(self.weight_idx) or not len(self.alpha_idx):
+      raise ConfigError(
+        f"config.data.split_ratio={cfg.split_ratio} leaves a part of the {n} training images "
+        f"empty; move it towards 0.5"
+      )
+
+  def split(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight_idx, alpha_idx)``: the training images of each part in ``epoch``."""
+    if epoch == 0 or self.cfg.split_policy != "reshuffle":
+      return self.weight_idx, self.alpha_idx
+    return split_indices(
+      self.num_examples, self.seed, self.cfg.split_policy, self.cfg.split_ratio, epoch
+    )
+
+
 def make_search_data(config: Any, process_index: int = 0, process_count: int = 1) -> Any:
   """The search batches of ``config``: :class:`SearchData`, or the SR / segmentation batches.
 

@@ -277,34 +277,17 @@ def validate_seg_retrain_config(config: ConfigDict) -> None:
   Raises:
     ConfigError: naming the field and what it accepts.
   """
-  from nasjax.config import validate_run_fields
-  from nasjax.optimizers import WEIGHT_OPTIMIZERS
+  from nasjax.config import validate_run_fields, validate_train_basics
   from nasjax.seg_data import validate_seg_data
   from nasjax.spaces import SPACES
 
-  known = set(seg_retrain_config().keys())
-  unknown = sorted(set(config.keys()) - known)
-  if unknown:
-    raise ConfigError(
-      f"a segmentation retrain config has no field(s) {unknown}; its fields are {sorted(known)}"
-    )
-  for field in ("seed", "epochs", "batch_size"):
-    value = config[field]
-    low = 0 if field == "seed" else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-      raise ConfigError(f"config.{field} must be an integer >= {low}, got {value!r}")
+  validate_train_basics(config, set(seg_retrain_config().keys()), "a segmentation retrain config")
   if config.space.name != "trellis":
     raise ConfigError(f"config.space.name must be 'trellis', got {config.space.name!r}")
   SPACES["trellis"].validate(config.space)
   validate_seg_data(config.data)
   check_classes(config)
   opt = config.optimizer
-  if opt.name not in WEIGHT_OPTIMIZERS:
-    raise ConfigError(
-      f"config.optimizer.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {opt.name!r}"
-    )
-  if not (isinstance(opt.lr, (int, float)) and opt.lr > 0):
-    raise ConfigError(f"config.optimizer.lr must be > 0, got {opt.lr!r}")
   for field in ("power", "weight_decay", "grad_clip"):
     if not (isinstance(opt[field], (int, float)) and opt[field] >= 0):
       raise ConfigError(f"config.optimizer.{field} must be >= 0, got {opt[field]!r}")

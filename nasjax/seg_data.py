@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.data import SearchData, check_split, split_indices
+from nasjax.data import ImageSplit, SearchData, check_split
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.losses import IGNORE_INDEX
 from nasjax.seg_images import (  # noqa: F401 (the image sets and crops, importable from here)
@@ -304,7 +304,7 @@ class _SegBatches:
   batches = SearchData.batches
 
 
-class SegSearchData(_SegBatches):
+class SegSearchData(ImageSplit, _SegBatches):
   """Crop batches of a bilevel segmentation search, a pure function of the step.
 
   Args:
@@ -328,29 +328,9 @@ class SegSearchData(_SegBatches):
     test: SegImages | None = None,
   ):
     super().__init__(images, cfg, seed, batch_size, process_index, process_count, test=test)
-    if cfg.split_policy != "shared" and self.num_examples < 2:
-      raise ConfigError(
-        f"split_policy={cfg.split_policy!r} needs at least 2 training images, got "
-        f"{self.num_examples}; add images or use config.data.split_policy='shared'"
-      )
-    self.weight_idx, self.alpha_idx = split_indices(
-      self.num_examples, seed, cfg.split_policy, cfg.split_ratio
-    )
-    if not len(self.weight_idx) or not len(self.alpha_idx):
-      raise ConfigError(
-        f"config.data.split_ratio={cfg.split_ratio} leaves a part of the {self.num_examples} "
-        f"training images empty; move it towards 0.5"
-      )
+    self._split_images()
     smaller = min(len(self.weight_idx), len(self.alpha_idx))
     self.steps_per_epoch = self._steps(smaller, "the smaller data part")
-
-  def split(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(weight_idx, alpha_idx)``: the training images of each part in ``epoch``."""
-    if epoch == 0 or self.cfg.split_policy != "reshuffle":
-      return self.weight_idx, self.alpha_idx
-    return split_indices(
-      self.num_examples, self.seed, self.cfg.split_policy, self.cfg.split_ratio, epoch
-    )
 
   def batch(self, step: int) -> tuple[Batch, Batch]:
     """``(train_batch, val_batch)`` of search step ``step``: weight part, alpha part."""

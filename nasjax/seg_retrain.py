@@ -49,7 +49,7 @@ from nasjax.optimizers import weight_optimizer
 from nasjax.retrain import open_workdir, resume_and_train
 from nasjax.single_stage import SEG_COST_SHAPE, load_network, save_network
 from nasjax.spaces import get_space
-from nasjax.training import TrainState, init_train_state
+from nasjax.training import TaskTrainSetup, TrainState
 
 Array = jax.Array
 Batch = dict[str, Array]
@@ -95,76 +95,22 @@ def build_network(genotype: Any, space_config: ml_collections.ConfigDict) -> Any
   return get_space("trellis").build_network(genotype, space_config).clone(**TRAINED_BN)
 
 
-@dataclasses.dataclass(frozen=True)
-class SegTrainSetup:
-  """The pure functions of training one segmentation network."""
-
-  config: ml_collections.ConfigDict
-  model: Any
-  tx: optax.GradientTransformation
-  lr_schedule: optax.Schedule
-  steps_per_epoch: int
-
-  def init(self, rng: Array, image_shape: tuple[int, ...]) -> TrainState:
-    """A fresh state for crops of ``image_shape``."""
-    return init_train_state(self.model, self.tx, rng, image_shape)
-
-  def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, Array]]:
-    """One optimiser step on ``batch`` (``image`` normalised, ``label`` train ids, 255 ignored)."""
-
-    def loss_fn(params):
-      out, mutated = self.model.apply(
-        {"params": params, "batch_stats": state.batch_stats},
-        batch["image"],
-        train=True,
-        mutable=["batch_stats"],
-      )
-      return SEGMENTATION.loss(out, batch["label"]), (out, mutated["batch_stats"])
-
-    (loss, (out, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
-    metrics = {
-      "train/loss": loss,
-      "train/pixel_acc": SEGMENTATION.score(out, batch["label"]),
-      "weights/grad_norm": optax.tree.norm(grads),
-      "lr": self.lr_schedule(state.step),
-    }
-    return state.replace(
-      step=state.step + 1,
-      params=optax.apply_updates(state.params, updates),
-      batch_stats=batch_stats,
-      opt_state=opt_state,
-    ), metrics
-
-  def evaluate(self, state: TrainState, batch: Batch) -> dict[str, Array]:
-    """Per-image mean loss and pixel accuracy on ``batch`` (``weight`` weights the means)."""
-    out = self.model.apply(
-      {"params": state.params, "batch_stats": state.batch_stats}, batch["image"], train=False
-    )
-    weight = batch.get("weight", jnp.ones(batch["image"].shape[:1], jnp.float32))
-    count = jnp.sum(weight)
-    return {
-      "loss": jnp.sum(weight * SEGMENTATION.per_example_loss(out, batch["label"])) / count,
-      "pixel_acc": jnp.sum(weight * SEGMENTATION.per_example_metric(out, batch["label"])) / count,
-      "count": count,
-    }
-
-
 def make_setup(
   config: ml_collections.ConfigDict, steps_per_epoch: int, genotype: Any
-) -> SegTrainSetup:
+) -> TaskTrainSetup:
   """Validates ``config`` and builds the functions of training ``genotype``'s network."""
   from nasjax.seg_config import validate_seg_retrain_config
 
   validate_seg_retrain_config(config)
   opt = config.optimizer
   schedule = poly_schedule(opt.lr, opt.power, config.epochs * steps_per_epoch)
-  return SegTrainSetup(
+  return TaskTrainSetup(
     config=config,
     model=build_network(genotype, config.space),
     tx=weight_optimizer(opt, schedule),
     lr_schedule=schedule,
     steps_per_epoch=steps_per_epoch,
+    task=SEGMENTATION,
   )
 
 

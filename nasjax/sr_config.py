@@ -261,22 +261,11 @@ def validate_sr_retrain_config(config: ConfigDict) -> None:
   Raises:
     ConfigError: naming the field and what it accepts.
   """
-  from nasjax.config import validate_run_fields
-  from nasjax.optimizers import WEIGHT_OPTIMIZERS
+  from nasjax.config import validate_run_fields, validate_train_basics
   from nasjax.spaces import SPACES
   from nasjax.sr_data import validate_sr_data
 
-  known = set(sr_retrain_config().keys())
-  unknown = sorted(set(config.keys()) - known)
-  if unknown:
-    raise ConfigError(
-      f"an SR retrain config has no field(s) {unknown}; its fields are {sorted(known)}"
-    )
-  for field in ("seed", "epochs", "batch_size"):
-    value = config[field]
-    low = 0 if field == "seed" else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-      raise ConfigError(f"config.{field} must be an integer >= {low}, got {value!r}")
+  validate_train_basics(config, set(sr_retrain_config().keys()), "an SR retrain config")
   if config.space.name not in SR_SPACES:
     raise ConfigError(
       f"config.space.name must be a super-resolution space {list(SR_SPACES)}, got "
@@ -290,12 +279,6 @@ def validate_sr_retrain_config(config: ConfigDict) -> None:
       "both to the same factor"
     )
   opt = config.optimizer
-  if opt.name not in WEIGHT_OPTIMIZERS:
-    raise ConfigError(
-      f"config.optimizer.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {opt.name!r}"
-    )
-  if not (isinstance(opt.lr, (int, float)) and opt.lr > 0):
-    raise ConfigError(f"config.optimizer.lr must be > 0, got {opt.lr!r}")
   halve = opt.halve_every
   if isinstance(halve, bool) or not isinstance(halve, int) or halve < 0:
     raise ConfigError(f"config.optimizer.halve_every must be an integer >= 0, got {halve!r}")

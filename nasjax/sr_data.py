@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.data import SearchData, check_split, split_indices
+from nasjax.data import ImageSplit, SearchData, check_split
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.sr_images import (  # noqa: F401 (the image sets, importable from here)
   IMAGE_SUFFIXES,
@@ -249,7 +249,7 @@ class _PatchData:
   batches = SearchData.batches
 
 
-class SRSearchData(_PatchData):
+class SRSearchData(ImageSplit, _PatchData):
   """Patch batches of a bilevel SR search, a pure function of the step.
 
   Args:
@@ -273,27 +273,7 @@ class SRSearchData(_PatchData):
     test: SRImages | None = None,
   ):
     super().__init__(images, cfg, seed, batch_size, process_index, process_count, test=test)
-    if cfg.split_policy != "shared" and self.num_examples < 2:
-      raise ConfigError(
-        f"split_policy={cfg.split_policy!r} needs at least 2 training images, got "
-        f"{self.num_examples}; add images or use config.data.split_policy='shared'"
-      )
-    self.weight_idx, self.alpha_idx = split_indices(
-      self.num_examples, seed, cfg.split_policy, cfg.split_ratio
-    )
-    if not len(self.weight_idx) or not len(self.alpha_idx):
-      raise ConfigError(
-        f"config.data.split_ratio={cfg.split_ratio} leaves a part of the {self.num_examples} "
-        f"training images empty; move it towards 0.5"
-      )
-
-  def split(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(weight_idx, alpha_idx)``: the training images of each part in ``epoch``."""
-    if epoch == 0 or self.cfg.split_policy != "reshuffle":
-      return self.weight_idx, self.alpha_idx
-    return split_indices(
-      self.num_examples, self.seed, self.cfg.split_policy, self.cfg.split_ratio, epoch
-    )
+    self._split_images()
 
   def batch(self, step: int) -> tuple[Batch, Batch]:
     """``(train_batch, val_batch)`` of search step ``step``: weight part, alpha part."""

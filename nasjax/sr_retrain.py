@@ -47,7 +47,7 @@ from nasjax.optimizers import weight_optimizer
 from nasjax.retrain import open_workdir, resume_and_train
 from nasjax.single_stage import save_network
 from nasjax.spaces import get_space
-from nasjax.training import TrainState, init_train_state
+from nasjax.training import TaskTrainSetup, TrainState
 
 Array = jax.Array
 PyTree = Any
@@ -86,61 +86,6 @@ def cost_shape(scale: int) -> tuple[int, int, int]:
   return (height // scale, width // scale, 3)
 
 
-@dataclasses.dataclass(frozen=True)
-class SRTrainSetup:
-  """The pure functions of training one SR network (L1 loss, PSNR metric)."""
-
-  config: ml_collections.ConfigDict
-  model: Any
-  tx: optax.GradientTransformation
-  lr_schedule: optax.Schedule
-  steps_per_epoch: int
-
-  def init(self, rng: Array, image_shape: tuple[int, ...]) -> TrainState:
-    """A fresh state for LR inputs of ``image_shape`` (PyTorch's initialisers)."""
-    return init_train_state(self.model, self.tx, rng, image_shape)
-
-  def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, Array]]:
-    """One optimiser step on ``batch`` (``image``: LR, ``label``: HR, both in [0, 1])."""
-
-    def loss_fn(params):
-      out, mutated = self.model.apply(
-        {"params": params, "batch_stats": state.batch_stats},
-        batch["image"],
-        train=True,
-        mutable=["batch_stats"],
-      )
-      return SUPER_RESOLUTION.loss(out, batch["label"]), (out, mutated["batch_stats"])
-
-    (loss, (out, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
-    metrics = {
-      "train/loss": loss,
-      "train/psnr": SUPER_RESOLUTION.score(out, batch["label"]),
-      "weights/grad_norm": optax.tree.norm(grads),
-      "lr": self.lr_schedule(state.step),
-    }
-    return state.replace(
-      step=state.step + 1,
-      params=optax.apply_updates(state.params, updates),
-      batch_stats=batch_stats,
-      opt_state=opt_state,
-    ), metrics
-
-  def evaluate(self, state: TrainState, batch: Batch) -> dict[str, Array]:
-    """L1 and RGB PSNR of the clipped output on ``batch`` (``weight`` weights the means)."""
-    out = self.model.apply(
-      {"params": state.params, "batch_stats": state.batch_stats}, batch["image"], train=False
-    )
-    weight = batch.get("weight", jnp.ones(batch["image"].shape[:1], jnp.float32))
-    count = jnp.sum(weight)
-    return {
-      "loss": jnp.sum(weight * SUPER_RESOLUTION.per_example_loss(out, batch["label"])) / count,
-      "psnr": jnp.sum(weight * SUPER_RESOLUTION.per_example_metric(out, batch["label"])) / count,
-      "count": count,
-    }
-
-
 def halving_schedule(lr: float, halve_every: int, steps_per_epoch: int) -> optax.Schedule:
   """``lr * 0.5 ** (epoch // halve_every)``, constant within an epoch (0 = never halve)."""
 
@@ -160,12 +105,13 @@ def make_setup(config: ml_collections.ConfigDict, steps_per_epoch: int, genotype
   validate_sr_retrain_config(config)
   opt = config.optimizer
   schedule = halving_schedule(opt.lr, opt.halve_every, steps_per_epoch)
-  return SRTrainSetup(
+  return TaskTrainSetup(
     config=config,
     model=get_space(config.space.name).build_network(genotype, config.space),
     tx=weight_optimizer(opt, schedule),
     lr_schedule=schedule,
     steps_per_epoch=steps_per_epoch,
+    task=SUPER_RESOLUTION,
   )
 
 

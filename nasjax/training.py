@@ -46,6 +46,7 @@ import optax
 
 from nasjax.compilation import init_variables
 from nasjax.genotype import DartsGenotype
+from nasjax.losses import Task
 from nasjax.optimizers import epoch_cosine_schedule, weight_optimizer
 from nasjax.spaces.darts_network import build_network
 
@@ -251,3 +252,69 @@ def make_train_setup(
     lr_schedule=lr_schedule,
     steps_per_epoch=steps_per_epoch,
   )
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskTrainSetup:
+  """The pure functions of training one network on a task's loss (SR and segmentation retraining).
+
+  Attributes:
+    config: the retrain config.
+    model: the network, called as ``model(x, train=...)``.
+    tx: its optimiser.
+    lr_schedule: the learning rate by step (logged as ``lr``).
+    steps_per_epoch: steps of one epoch.
+    task: the loss and metric (:mod:`nasjax.losses`): ``train/loss`` and
+      ``train/<metric>`` per step, ``loss`` and ``<metric>`` per evaluation batch.
+  """
+
+  config: ml_collections.ConfigDict
+  model: nn.Module
+  tx: optax.GradientTransformation
+  lr_schedule: optax.Schedule
+  steps_per_epoch: int
+  task: Task
+
+  def init(self, rng: Array, image_shape: tuple[int, ...]) -> TrainState:
+    """A fresh state for inputs of ``image_shape``."""
+    return init_train_state(self.model, self.tx, rng, image_shape)
+
+  def step(self, state: TrainState, batch: dict[str, Array]) -> tuple[TrainState, dict[str, Array]]:
+    """One optimiser step on ``batch`` (``image``, ``label`` as the task reads it)."""
+
+    def loss_fn(params):
+      out, mutated = self.model.apply(
+        {"params": params, "batch_stats": state.batch_stats},
+        batch["image"],
+        train=True,
+        mutable=["batch_stats"],
+      )
+      return self.task.loss(out, batch["label"]), (out, mutated["batch_stats"])
+
+    (loss, (out, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+    metrics = {
+      "train/loss": loss,
+      f"train/{self.task.metric}": self.task.score(out, batch["label"]),
+      "weights/grad_norm": optax.tree.norm(grads),
+      "lr": self.lr_schedule(state.step),
+    }
+    return state.replace(
+      step=state.step + 1,
+      params=optax.apply_updates(state.params, updates),
+      batch_stats=batch_stats,
+      opt_state=opt_state,
+    ), metrics
+
+  def evaluate(self, state: TrainState, batch: dict[str, Array]) -> dict[str, Array]:
+    """Per-example loss and metric on ``batch``, means weighted by its ``weight`` (1 if absent)."""
+    out = self.model.apply(
+      {"params": state.params, "batch_stats": state.batch_stats}, batch["image"], train=False
+    )
+    weight = batch.get("weight", jnp.ones(batch["image"].shape[:1], jnp.float32))
+    count = jnp.sum(weight)
+    return {
+      "loss": jnp.sum(weight * self.task.per_example_loss(out, batch["label"])) / count,
+      self.task.metric: jnp.sum(weight * self.task.per_example_metric(out, batch["label"])) / count,
+      "count": count,
+    }

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import data_dir, to_float64
 from PIL import Image
+from test_trellis_genotype import G_SAME, G_UP, TINY, tiny_cfg  # the tiny space, two paths
 
 from nasjax import flops
 from nasjax.errors import ConfigError
@@ -18,22 +19,6 @@ from nasjax.spaces import get_space
 from nasjax.spaces import trellis as T
 from nasjax.spaces import trellis_layout as layout
 from nasjax.spaces.trellis_genotype import TrellisGenotype
-
-TINY = dict(
-  layers=3, blocks=2, filter_multiplier=2, levels=3, stem_channels=4, aspp_channels=8, aspp_rate=4,
-  num_classes=5,
-)  # fmt: skip
-# Up, down and same moves, a cell with s0 and cells without it that use input 0; all 7 ops.
-G_UP = TrellisGenotype.from_string(
-  "path=1,2,1;cell=max_pool_3x3~0,sep_conv_5x5~1|skip_connect~1,dil_conv_5x5~2"
-)
-G_SAME = TrellisGenotype.from_string(
-  "path=0,0,1;cell=sep_conv_3x3~0,avg_pool_3x3~1|dil_conv_3x3~0,max_pool_3x3~2"
-)
-
-
-def tiny_cfg(**fields):
-  return ml_collections.ConfigDict({**T.DEFAULTS, **TINY, **fields})
 
 
 @pytest.fixture(scope="module")
