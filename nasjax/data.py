@@ -78,6 +78,21 @@ def _expand(path: str) -> Path:
   return Path(os.path.expandvars(os.path.expanduser(path)))
 
 
+def expand_path(path: str, field: str) -> Path:
+  """``path`` with ``~`` and ``$VARS`` expanded.
+
+  Raises:
+    DataNotFoundError: naming ``field`` when a variable is unset.
+  """
+  folder = _expand(path)
+  if "$" in str(folder):
+    raise DataNotFoundError(
+      f"{field} {path!r} names an unset environment variable; set it (e.g. "
+      f"NASJAX_DATA_DIR=/path/to/shared/data) or give the full path"
+    )
+  return folder
+
+
 def load_npz(path: str, name: str = "cifar10") -> ImageDataset:
   """Reads ``x_train, y_train, x_test, y_test`` from a ``.npz`` file."""
   file = _expand(path)

@@ -40,11 +40,17 @@ import jax
 import ml_collections
 import numpy as np
 
-from nasjax import flops, seg_data, seg_metrics
+from nasjax import seg_data, seg_metrics
 from nasjax.checkpoint import CheckpointError
 from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
 from nasjax.metrics import write_json
-from nasjax.single_stage import SEG_COST_SHAPE, SingleStageNetwork, find_network, load_network
+from nasjax.single_stage import (
+  SEG_COST_SHAPE,
+  SingleStageNetwork,
+  find_network,
+  load_network,
+  run_name,
+)
 
 #: The ``config.data`` fields the command line may override.
 OVERRIDES = ("test_list", "eval_mode", "eval_scale", "test_limit")
@@ -52,10 +58,7 @@ OVERRIDES = ("test_list", "eval_mode", "eval_scale", "test_limit")
 
 def network_cost(net: SingleStageNetwork) -> tuple[int, int]:
   """Parameters and multiply-adds of ``net`` on a 1024x2048 input."""
-  args = () if net.genotype is not None else (net.op_weights,)
-  kwargs = {"edge_logits": net.edge_logits} if net.edge_logits else {}
-  macs = flops.multiply_adds(net.model, net.variables, SEG_COST_SHAPE, *args, train=False, **kwargs)
-  return flops.count_params(net.variables["params"]), macs
+  return net.cost(SEG_COST_SHAPE)
 
 
 def evaluate_on(
@@ -128,10 +131,7 @@ class SegTable:
 
 def _row_name(path: Path, net: SingleStageNetwork) -> str:
   kind = f"two-stage {net.genotype}" if net.genotype is not None else "single-stage"
-  run = path.parent if path.name == "network" else path
-  if run.name == "single_stage" and run.parent.name == "select":
-    run = run.parent.parent
-  return f"{run.name} ({kind})"
+  return f"{run_name(path)} ({kind})"
 
 
 def evaluate_networks(

@@ -37,10 +37,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from nasjax import flops, sr_data, sr_metrics
+from nasjax import sr_data, sr_metrics
 from nasjax.errors import DataNotFoundError, NasjaxError
 from nasjax.metrics import write_json
-from nasjax.single_stage import SingleStageNetwork, find_network, load_network
+from nasjax.single_stage import SingleStageNetwork, find_network, load_network, run_name
 from nasjax.sr_retrain import COST_OUTPUT, cost_shape
 
 
@@ -56,12 +56,7 @@ def network_scale(net: SingleStageNetwork) -> int:
 
 def network_cost(net: SingleStageNetwork) -> tuple[int, int]:
   """Parameters and multiply-adds at a 1280x720 output of a saved network."""
-  args = () if net.genotype is not None else (net.op_weights,)
-  kwargs = {"edge_logits": net.edge_logits} if net.edge_logits else {}
-  macs = flops.multiply_adds(
-    net.model, net.variables, cost_shape(network_scale(net)), *args, train=False, **kwargs
-  )
-  return flops.count_params(net.variables["params"]), macs
+  return net.cost(cost_shape(network_scale(net)))
 
 
 def super_resolve(net: SingleStageNetwork, lr: np.ndarray) -> np.ndarray:
@@ -121,10 +116,7 @@ class SRTable:
 
 def _row_name(path: Path, net: SingleStageNetwork) -> str:
   kind = str(net.genotype) if net.genotype is not None else "single-stage supernet"
-  run = path.parent if path.name == "network" else path
-  if run.name == "single_stage" and run.parent.name == "select":
-    run = run.parent.parent  # SEARCH/select/single_stage/network: name it by the search
-  return f"{run.name} ({kind})"
+  return f"{run_name(path)} ({kind})"
 
 
 def evaluate_networks(

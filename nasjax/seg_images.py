@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nasjax.data import expand_path, tfds_records
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.losses import IGNORE_INDEX
 
@@ -207,16 +207,6 @@ def centre_crop(image: np.ndarray, label: np.ndarray, crop: int) -> tuple[np.nda
   return crop_at(image, label, crop, 1.0, (max(h, crop) - crop) // 2, (max(w, crop) - crop) // 2)
 
 
-def _expand_path(path: str, field: str) -> Path:
-  folder = Path(os.path.expandvars(os.path.expanduser(path)))
-  if "$" in str(folder):
-    raise DataNotFoundError(
-      f"{field} {path!r} names an unset environment variable; set it (e.g. "
-      f"NASJAX_DATA_DIR=/path/to/shared/data) or give the full path"
-    )
-  return folder
-
-
 def _read_label(path: Path, num_classes: int, void_label: int, where: str) -> np.ndarray:
   from PIL import Image
 
@@ -264,13 +254,13 @@ def load_seg_folder(
   """
   from PIL import Image
 
-  folder = _expand_path(root, "config.data.data_dir")
+  folder = expand_path(root, "config.data.data_dir")
   if not folder.is_dir():
     raise DataNotFoundError(
       f"config.data.data_dir={root!r}: folder {folder} not found; set --config.data.data_dir "
       f"to the dataset folder (e.g. $NASJAX_DATA_DIR/seg/camvid)"
     )
-  listing = folder / _expand_path(list_file, field)
+  listing = folder / expand_path(list_file, field)
   if not listing.is_file():
     raise DataNotFoundError(
       f"{field}={list_file!r}: list file {listing} not found; set --{field} to a file of "
@@ -375,11 +365,11 @@ def load_cityscapes(
 
   if split not in ("train", "validation"):
     raise ConfigError(f"Cityscapes has labelled splits 'train' and 'validation', got {split!r}")
-  folder = str(_expand_path(data_dir, "config.data.data_dir")) if data_dir else None
+  folder = str(expand_path(data_dir, "config.data.data_dir")) if data_dir else None
   builder = tfds.builder(CITYSCAPES_TFDS, data_dir=folder)
   if not builder.is_prepared():
     root = _tfds_root(builder)
-    manual = _expand_path(manual_dir, "config.data.manual_dir") if manual_dir else None
+    manual = expand_path(manual_dir, "config.data.manual_dir") if manual_dir else None
     manual = manual or root / "downloads" / "manual"
     missing = [z for z in CITYSCAPES_ZIPS if not (manual / z).is_file()]
     if missing:
@@ -403,8 +393,6 @@ def load_cityscapes(
   try:
     source = tfds.data_source(CITYSCAPES_TFDS, split=split, data_dir=folder, download=False)
   except NotImplementedError:  # prepared as TFRecords: read it all through tfds.load
-    from nasjax.data import tfds_records
-
     records = tfds_records(CITYSCAPES_TFDS, split, folder, False, limit)
     pairs = [_cityscapes_pair(r) for r in records]
     return SegImages([p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs], 19)

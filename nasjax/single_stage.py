@@ -40,6 +40,7 @@ from nasjax.restore import (
   search_genotype,
 )
 from nasjax.spaces import get_space
+from nasjax.spaces.base import select_like
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -85,6 +86,14 @@ class SingleStageNetwork:
     """Logits of normalised NHWC ``images`` (evaluation-mode BN); SR networks give images."""
     out = self._apply(self.variables, images, self.op_weights)
     return out[0] if isinstance(out, tuple) else out
+
+  def cost(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
+    """Parameters and multiply-adds of one forward pass on an input of ``input_shape`` (H, W, C)."""
+    args = () if self.genotype is not None else (self.op_weights,)
+    kwargs = {"edge_logits": self.edge_logits} if self.edge_logits else {}
+    model, variables = self.model, self.variables
+    macs = flops.multiply_adds(model, variables, input_shape, *args, train=False, **kwargs)
+    return flops.count_params(self.variables["params"]), macs
 
 
 def save_network(
@@ -151,6 +160,17 @@ def find_network(workdir: str | os.PathLike) -> Path:
   )
 
 
+def run_name(network_path: Path) -> str:
+  """The name of the run that saved the network folder ``network_path`` (a table row's name).
+
+  ``RUN/network`` is named ``RUN``; ``SEARCH/select/single_stage/network`` by the search.
+  """
+  run = network_path.parent if network_path.name == "network" else network_path
+  if run.name == "single_stage" and run.parent.name == "select":
+    run = run.parent.parent
+  return run.name
+
+
 def load_network(path: str | Path) -> SingleStageNetwork:
   """The single-stage network saved in the folder ``path``.
 
@@ -192,16 +212,7 @@ def load_network(path: str | Path) -> SingleStageNetwork:
   )
 
 
-def _subset(tree: Any, layout: Any) -> Any:
-  """The entries of the nested dict ``tree`` at the paths of ``layout`` (pruned parameters)."""
-  if not isinstance(layout, dict):
-    return tree
-  return {k: _subset(tree[k], v) for k, v in layout.items()}
-
-
-def _pruning(
-  config: ConfigDict, loaded: LoadedSearch, c: ConfigDict, weights: Any
-) -> dict[str, Any] | None:
+def _pruning(config: ConfigDict, c: ConfigDict, weights: Any) -> dict[str, Any] | None:
   """Sets ``c.space``'s pruning fields from the frozen weights; None without pruning.
 
   Raises:
@@ -250,9 +261,8 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
     c.data.split_policy = "shared"
     c.data.split_ratio = 0.5
   spe = loaded.search_data.steps_per_epoch
-  full_setup = bilevel.make_search_setup(loaded.config, spe)
-  weights = jax.device_get(full_setup.relaxation.probs(loaded.state.alphas))
-  pruning = _pruning(config, loaded, c, weights)
+  weights = jax.device_get(loaded.setup.relaxation.probs(loaded.state.alphas))
+  pruning = _pruning(config, c, weights)
   base_state = continue_from(loaded)
 
   def initial_state(setup, image_shape):
@@ -265,8 +275,8 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
     layout = jax.eval_shape(
       lambda: setup.model.init(jax.random.key(0), x, probs, train=True, **edge)
     )
-    params = _subset(state.params, layout["params"])
-    batch_stats = _subset(state.batch_stats, layout.get("batch_stats", {}))
+    params = select_like(state.params, layout["params"])
+    batch_stats = select_like(state.batch_stats, layout.get("batch_stats", {}))
     return state.replace(
       params=params, batch_stats=batch_stats, weight_opt_state=setup.weight_tx.init(params)
     )
@@ -313,7 +323,7 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
   if pruning is not None:
     full_vars = {"params": loaded.state.params, "batch_stats": loaded.state.batch_stats}
     before = flops.multiply_adds(
-      full_setup.model, full_vars, cost_shape, weights, train=False, **kwargs
+      loaded.setup.model, full_vars, cost_shape, weights, train=False, **kwargs
     )
     pruning.update(
       transitions=len(pruning.get("pruned_transitions", [])),

@@ -15,12 +15,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 
-from nasjax.data import tfds_records
+from nasjax.data import expand_path, tfds_records
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.imresize import crop_to_multiple, downsample
 
@@ -51,16 +49,6 @@ def _rgb(image: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
 
 
-def _expand_dir(path: str, field: str) -> Path:
-  folder = Path(os.path.expandvars(os.path.expanduser(path)))
-  if "$" in str(folder):
-    raise DataNotFoundError(
-      f"{field} {path!r} names an unset environment variable; set it (e.g. "
-      f"NASJAX_DATA_DIR=/path/to/shared/data) or give the folder's full path"
-    )
-  return folder
-
-
 def pairs_from_hr(hr_images: list[np.ndarray], names: list[str], scale: int) -> SRImages:
   """HR images (any size, greyscale or RGB) cropped to multiples of ``scale``, with bicubic LR."""
   hr = [crop_to_multiple(_rgb(im), scale) for im in hr_images]
@@ -83,7 +71,7 @@ def load_folder(
   """
   from PIL import Image
 
-  folder = _expand_dir(path, field)
+  folder = expand_path(path, field)
   if not folder.is_dir():
     raise DataNotFoundError(
       f"{field}={path!r}: folder {folder} not found; point it at a folder of HR images "
@@ -111,7 +99,7 @@ def load_test_sets(dirs: list[str], scale: int) -> dict[str, SRImages]:
   """
   sets = {}
   for d in dirs:
-    folder = _expand_dir(d, "test folder")
+    folder = expand_path(d, "test folder")
     name = folder.parent.name if folder.name.lower() == "hr" else folder.name
     if name in sets:
       raise ConfigError(f"two test folders are both named {name!r}; pass each set once")
@@ -138,7 +126,7 @@ def load_div2k(
   if split not in ("train", "validation"):
     raise ConfigError(f"DIV2K has the splits 'train' and 'validation', got {split!r}")
   name = f"div2k/bicubic_x{scale}"
-  folder = str(_expand_dir(data_dir, "config.data.data_dir")) if data_dir else None
+  folder = str(expand_path(data_dir, "config.data.data_dir")) if data_dir else None
   try:
     records = tfds_records(name, split, folder, download, limit)
   except DataNotFoundError:

@@ -1,9 +1,13 @@
-"""The :class:`SearchSpace` record: what a search space provides to the rest of nasjax."""
+"""The :class:`SearchSpace` record: what a search space provides to the rest of nasjax.
+
+Also :func:`select_like`, which cuts a variable tree down to the layout of a
+smaller network built from the same modules (a decoded or pruned supernet).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -76,3 +80,19 @@ class SearchSpace:
       return self.edge_op_names(cfg)
     names = self.op_names(cfg)
     return {k: (names,) * shape[0] for k, shape in self.alpha_shapes(cfg).items()}
+
+
+def select_like(tree: Any, like: Any) -> Any:
+  """The sub-tree of ``tree`` with exactly the keys of ``like`` (shapes must agree).
+
+  Raises:
+    ValueError: if ``like`` has a key or shape ``tree`` lacks.
+  """
+  if isinstance(like, Mapping):
+    if not isinstance(tree, Mapping) or not set(like) <= set(tree):
+      missing = sorted(set(like) - set(tree)) if isinstance(tree, Mapping) else list(like)
+      raise ValueError(f"the variables lack {missing}")
+    return {k: select_like(tree[k], v) for k, v in like.items()}
+  if tuple(np.shape(tree)) != tuple(np.shape(like)):
+    raise ValueError(f"shape {np.shape(tree)} does not match {np.shape(like)}")
+  return tree

@@ -51,7 +51,7 @@ import numpy as np
 from nasjax.errors import ConfigError
 from nasjax.spaces import darts, darts_config
 from nasjax.spaces import trellis_layout as layout
-from nasjax.spaces.base import SearchSpace
+from nasjax.spaces.base import SearchSpace, select_like
 from nasjax.spaces.trellis_config import (  # noqa: F401 (re-exported: the space's config API)
   DEFAULTS,
   alpha_shapes,
@@ -219,22 +219,6 @@ def param_shapes(model: nn.Module, cfg: SpaceConfig) -> PyTree:
   x = jnp.zeros((1, 32, 32, 3), jnp.float32)
   weights = {k: jnp.zeros(s, jnp.float32) for k, s in alpha_shapes(cfg).items()}
   return jax.eval_shape(lambda: model.init(jax.random.key(0), x, weights, train=True))
-
-
-def select_like(tree: PyTree, like: PyTree) -> PyTree:
-  """The sub-tree of ``tree`` with exactly the keys of ``like`` (shapes must agree).
-
-  Raises:
-    ValueError: if ``like`` has a key or shape ``tree`` lacks.
-  """
-  if isinstance(like, Mapping):
-    if not isinstance(tree, Mapping) or not set(like) <= set(tree):
-      missing = sorted(set(like) - set(tree)) if isinstance(tree, Mapping) else list(like)
-      raise ValueError(f"the variables lack {missing}")
-    return {k: select_like(tree[k], v) for k, v in like.items()}
-  if tuple(np.shape(tree)) != tuple(np.shape(like)):
-    raise ValueError(f"shape {np.shape(tree)} does not match {np.shape(like)}")
-  return tree
 
 
 def prune_params(variables: PyTree, cfg: SpaceConfig) -> PyTree:
