@@ -132,6 +132,11 @@ class SearchSetup:
   lr_schedule: optax.Schedule
   hypergradient: Callable[..., Any]
   steps_per_epoch: int
+  compute_dtype: Any = None
+
+  def measurement(self) -> SearchSetup:
+    """This setup in float32, for measurements (Hessian, gaps) under mixed precision."""
+    return dataclasses.replace(self, compute_dtype=None) if self.compute_dtype else self
 
   # -- state --------------------------------------------------------------
 
@@ -212,15 +217,24 @@ class SearchSetup:
       kwargs["rngs"] = {"noise": jax.random.fold_in(rng, 1)}
     weights = self.relaxation.weights(alphas, relax_key, True, jnp.asarray(epoch, jnp.int32))
     weights = projection_lib.apply(weights, projection)
+    images, compute_params = batch["image"], params
+    if self.compute_dtype is not None:  # mixed precision: float32 values, low-precision arithmetic
+      cast = functools.partial(_cast_floats, dtype=self.compute_dtype)
+      images, compute_params, weights = cast(images), cast(params), cast(weights)
+      kwargs = {k: cast(v) if k == "edge_logits" else v for k, v in kwargs.items()}
     logits, mutated = self.model.apply(
-      {"params": params, "batch_stats": batch_stats},
-      batch["image"],
+      {"params": compute_params, "batch_stats": batch_stats},
+      images,
       weights,
       train=True,
       mutable=["batch_stats"],
       **kwargs,
     )
-    return self.task.loss(logits, batch["label"]), (logits, mutated["batch_stats"])
+    new_stats = jax.tree.map(
+      lambda new, old: new.astype(old.dtype), mutated["batch_stats"], batch_stats
+    )
+    logits = logits.astype(jnp.float32)
+    return self.task.loss(logits, batch["label"]), (logits, new_stats)
 
   def logits(self, state: SearchState, images: Array) -> Array:
     """Evaluation-mode supernet logits with the deterministic op probabilities."""
@@ -451,6 +465,25 @@ def make_search_setup(config: ml_collections.ConfigDict, steps_per_epoch: int) -
     lr_schedule=lr_schedule,
     hypergradient=_hypergradient(config),
     steps_per_epoch=steps_per_epoch,
+    compute_dtype=compute_dtype(config.get("precision", "float32")),
+  )
+
+
+def compute_dtype(precision: str) -> Any:
+  """The arithmetic dtype of ``config.precision``; None for float32 (no casts).
+
+  ``auto`` is bfloat16 on GPU and TPU and float32 on CPU, where bfloat16
+  arithmetic is emulated and slower.
+  """
+  if precision == "auto":
+    precision = "float32" if jax.default_backend() == "cpu" else "bfloat16"
+  return jnp.bfloat16 if precision == "bfloat16" else None
+
+
+def _cast_floats(tree: PyTree, dtype: Any) -> PyTree:
+  """Floating-point leaves of ``tree`` cast to ``dtype`` (others unchanged)."""
+  return jax.tree.map(
+    lambda x: x.astype(dtype) if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x, tree
   )
 
 

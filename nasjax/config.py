@@ -24,6 +24,7 @@ from typing import Any
 
 import ml_collections
 
+from nasjax.distributed import distributed_config, validate_distributed
 from nasjax.errors import ConfigError
 from nasjax.genotype import NB201_OPS
 from nasjax.hypergradient import HYPERGRADIENTS
@@ -115,6 +116,23 @@ def search_config() -> ConfigDict:
       "off" = none).
     allow_resume_with_changes: resume a workdir although the config differs
       from the one it was started with (e.g. a lower lr after divergence).
+
+  Fields of speed and scale (:mod:`nasjax.parallel`, :mod:`nasjax.seeds`):
+    num_seeds: K independent searches (seeds ``seed`` .. ``seed + K - 1``:
+      own initialisation, data order and random streams) run as one
+      vmapped program; each seed writes its outputs to ``seed_<s>/`` of the
+      workdir, and ``seeds_summary.json`` holds mean and std over seeds.
+    steps_per_call: search steps fused into one host call by ``lax.scan``
+      (input for all of them is sent to the devices ahead); a call never
+      spans a logging point or an epoch end.
+    precision: ``float32``, ``bfloat16`` (activations and arithmetic of the
+      search step in bfloat16; weights, alpha, BN statistics and optimiser
+      state stay float32) or ``auto`` (bfloat16 on GPU and TPU, float32 on
+      CPU).
+    distributed: multi-process settings (:mod:`nasjax.distributed`).
+    The batch of every step is split over all devices (:mod:`nasjax.parallel`);
+    ``batch_size`` is the global batch and must be a multiple of the device
+    count.
   """
   c = ConfigDict()
   c.seed = 0
@@ -208,6 +226,10 @@ def search_config() -> ConfigDict:
   c.progress_bar = True
   c.compilation_cache = ""
   c.allow_resume_with_changes = False
+  c.num_seeds = 1
+  c.steps_per_call = 1
+  c.precision = "auto"
+  c.distributed = distributed_config()
   return c
 
 
@@ -330,6 +352,10 @@ def validate_search_config(config: ConfigDict) -> None:
     )
   if "analysis" in config:
     _validate_analysis(config.analysis)
+  _check(
+    config.get("precision", "float32") in PRECISIONS,
+    f"config.precision must be one of {list(PRECISIONS)}, got {config.get('precision')!r}",
+  )
 
   _validate_run_fields(config)
   # The builders check regulariser and relaxation names, fields and values.
@@ -393,6 +419,7 @@ def _validate_run_fields(config: ConfigDict) -> None:
   from nasjax.data import NUM_CLASSES, SOURCES, check_split
   from nasjax.spaces import SPACES
 
+  _validate_scale_fields(config)
   if SPACES[config.space.name].task == "segmentation":
     from nasjax.seg_config import check_classes
     from nasjax.seg_data import validate_seg_data
@@ -432,6 +459,24 @@ def _validate_run_fields(config: ConfigDict) -> None:
   _non_negative(d.augment.crop_padding, "config.data.augment.crop_padding")
   _non_negative(d.augment.cutout, "config.data.augment.cutout")
   validate_run_fields(config)
+
+
+def _validate_scale_fields(config: ConfigDict) -> None:
+  """``num_seeds``, ``steps_per_call`` and ``distributed`` of a search run."""
+  for field in ("num_seeds", "steps_per_call"):
+    value = config.get(field, 1)
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+      f"config.{field} must be an integer >= 1, got {value!r}",
+    )
+  if config.get("num_seeds", 1) > 1 and config.analysis.early_stop.enabled:
+    raise ConfigError(
+      "config.analysis.early_stop stops each seed at a different epoch, which one vmapped "
+      "program of config.num_seeds seeds cannot do; run the seeds one by one "
+      "(--config.num_seeds=1) or turn early stopping off"
+    )
+  if "distributed" in config:
+    validate_distributed(config.distributed)
 
 
 def validate_train_basics(config: ConfigDict, known: set[str], what: str) -> None:
@@ -506,7 +551,11 @@ RESUMABLE_CHANGES = (
   "analysis.recalibration_batches",
   "analysis.eval_limit",
   "data.workers",  # decoding threads of a retrain's ImageNet pipeline
+  "steps_per_call",  # the same steps, fused differently
+  "distributed",  # where the processes run, not what they compute
 )
+
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -36,7 +36,7 @@ import jax
 import ml_collections
 
 from nasjax import data as data_lib
-from nasjax import flops, imagenet, runs
+from nasjax import flops, imagenet, parallel, runs
 from nasjax.checkpoint import Checkpointer
 from nasjax.compilation import enable_compilation_cache
 from nasjax.errors import ConfigError, DataNotFoundError
@@ -324,14 +324,19 @@ def train_loop(
   ``train/acc`` or ``train/psnr``) and ``data`` provides ``batches(start,
   stop)``, ``eval_batches(batch_size, limit)`` and ``steps_per_epoch``: the
   same loop trains DARTS networks and super-resolution networks
-  (:mod:`nasjax.sr_retrain`).
+  (:mod:`nasjax.sr_retrain`). Each batch is split over all devices
+  (:mod:`nasjax.parallel`); ``config.batch_size`` is the global batch.
   """
   spe = data.steps_per_epoch
   total = config.epochs * spe
   carried = meta.get("partial_epoch", {"epoch": [], "pending": []})
   pending: list[tuple[int, Any]] = [(r["step"], r["metrics"]) for r in carried["pending"]]
   epoch_records: list[dict[str, Any]] = list(carried["epoch"])
-  step_fn = jax.jit(setup.step, donate_argnums=0)
+  mesh = parallel.make_mesh()  # the batch is split over every device; the state replicated
+  parallel.check_batch(config.batch_size, mesh)
+  state = parallel.put_replicated(state, mesh)
+  step_fn = jax.jit(setup.step, donate_argnums=0, out_shardings=parallel.replicated(mesh))
+  batches = parallel.prefetch(data.batches(start, total), lambda b: parallel.put_batch(b, mesh))
   progress = ProgressBar(is_main and config.progress_bar, total, start)
   if progress.bar is not None:
     progress.bar.set_description("retrain")
@@ -341,7 +346,7 @@ def train_loop(
   t_mark = time.perf_counter()
 
   try:
-    for step, batch in zip(range(start, total), data.batches(start, total), strict=True):
+    for step, batch in zip(range(start, total), batches, strict=True):
       state, metrics = step_fn(state, batch)
       if compile_s is None:  # the first call compiles; time the steps after it
         jax.block_until_ready(metrics)
@@ -391,7 +396,9 @@ def train_loop(
         )
   except KeyboardInterrupt:
     progress.close()
-    runs.save_on_interrupt(checkpointer, state, spe, is_main, epoch_records, pending)
+    runs.save_on_interrupt(
+      checkpointer, state, spe, is_main, runs.partial_epoch(epoch_records, pending)
+    )
     raise
   finally:
     progress.close()

@@ -20,6 +20,7 @@ from nasjax.checkpoint import Checkpointer
 from nasjax.config import config_changes
 from nasjax.errors import ConfigError, NasjaxError
 from nasjax.metrics import write_json
+from nasjax.parallel import host_copy
 
 
 class TrainingDivergedError(NasjaxError, FloatingPointError):
@@ -107,32 +108,38 @@ def say(is_main: bool, message: str) -> None:
     print(message, flush=True)
 
 
+def partial_epoch(
+  epoch_records: list[dict[str, Any]], pending: list[tuple[int, dict[str, Any]]]
+) -> dict[str, Any]:
+  """The record of an unfinished epoch: logged step metrics, and steps not yet logged."""
+  as_floats = lambda m: {k: float(v) for k, v in m.items()}
+  return {
+    "epoch": [as_floats(m) for m in epoch_records],
+    "pending": [{"step": s, "metrics": as_floats(m)} for s, m in jax.device_get(pending)],
+  }
+
+
 def save_on_interrupt(
   checkpointer: Checkpointer,
   state: Any,
   spe: int,
   is_main: bool,
-  epoch_records: list[dict[str, Any]],
-  pending: list[tuple[int, Any]],
+  partial: dict[str, Any] | list[dict[str, Any]],
 ) -> None:
   """Saves ``state`` after Ctrl-C, with the metrics of the unfinished epoch.
 
-  The metrics of the steps since the epoch began (``epoch_records`` already
-  logged, ``pending`` not yet) go into the checkpoint's record as
-  ``partial_epoch`` when none were lost, so a resumed run logs the same
-  epoch figures as an uninterrupted one.
+  ``partial`` (:func:`partial_epoch`; one per seed for a multi-seed search)
+  holds the metrics of the steps since the epoch began; it goes into the
+  checkpoint's record as ``partial_epoch`` when no step's metrics were lost,
+  so a resumed run logs the same epoch figures as an uninterrupted one.
   """
   try:
-    step = int(state.step)
+    step = int(np.max(host_copy(state.step)))
     if checkpointer.latest_step() != step:
-      as_floats = lambda m: {k: float(v) for k, v in m.items()}
-      partial = {
-        "epoch": [as_floats(m) for m in epoch_records],
-        "pending": [{"step": s, "metrics": as_floats(m)} for s, m in jax.device_get(pending)],
-      }
+      first = partial[0] if isinstance(partial, list) else partial
       meta = {"epoch": step // spe, "steps_per_epoch": spe}
-      if len(epoch_records) + len(pending) == step % spe:  # else a step's metrics were lost
-        meta["partial_epoch"] = partial
+      if len(first["epoch"]) + len(first["pending"]) == step % spe:  # else metrics were lost
+        meta["partial_epoch"] = {"seeds": partial} if isinstance(partial, list) else partial
       checkpointer.save(step, state, meta)
     checkpointer.close()
     say(
