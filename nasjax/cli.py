@@ -7,6 +7,11 @@ process with ``nasjax.search: error: <what is wrong and how to fix it>`` (or
 ``nasjax.retrain: error: ...``) on stderr and a non-zero status: 2 for bad
 flags, 1 for errors during the run, 130 after Ctrl-C. ``nasjax.retrain`` also
 takes ``--genotype``: a genotype file or a published genotype's name.
+
+A config with a ``distributed`` block joins a multi-process run
+(:func:`nasjax.distributed.initialize`, driven by that block and the
+``NASJAX_*`` environment variables) after the flags are parsed and before
+the run starts; a plain single-process run is unaffected.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import sys
 from collections.abc import Callable
 
+from nasjax import distributed
 from nasjax.checkpoint import CheckpointError
 from nasjax.errors import DataNotFoundError, NasjaxError
 
@@ -166,6 +172,9 @@ def main(
       logging.getLogger("jax").setLevel(logging.WARNING)
       absl_logging.set_verbosity(absl_logging.WARNING)
     try:
+      config = config_flag.value
+      if config is not None and "distributed" in config:
+        distributed.initialize(config.distributed)  # before any JAX computation
       if command is not None:
         run(config_flag.value, workdir_flag.value, chosen["command"])
       elif choice_flag is not None:

@@ -494,6 +494,8 @@ def validate_train_basics(config: ConfigDict, known: set[str], what: str) -> Non
 
   unknown = sorted(set(config.keys()) - known)
   _check(not unknown, f"{what} has no field(s) {unknown}; its fields are {sorted(known)}")
+  if "distributed" in config:
+    validate_distributed(config.distributed)
   for field in ("seed", "epochs", "batch_size"):
     value = config[field]
     low = 0 if field == "seed" else 1

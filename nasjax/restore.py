@@ -23,6 +23,7 @@ import ml_collections
 
 from nasjax import bilevel, search
 from nasjax import data as data_lib
+from nasjax import seeds as seeds_lib
 from nasjax.checkpoint import Checkpointer, CheckpointError
 from nasjax.config import search_config, validate_search_config
 from nasjax.errors import NasjaxError
@@ -54,6 +55,9 @@ def load_search_config(workdir: Path) -> ConfigDict:
   Raises:
     NasjaxError: when ``workdir`` holds no search.
   """
+  seed_of = _seed_folder(workdir)
+  if seed_of is not None:  # one seed of a multi-seed run: the run's config for that seed
+    return seeds_lib.seed_config(load_search_config(workdir.parent), seed_of)
   record = workdir / "config.json"
   if not record.is_file():
     raise NasjaxError(
@@ -70,6 +74,23 @@ def load_search_config(workdir: Path) -> ConfigDict:
   config = merge_defaults(defaults, saved)
   validate_search_config(config)
   return config
+
+
+def _seed_folder(workdir: Path) -> int | None:
+  """The seed whose folder ``workdir`` is in a multi-seed run (``RUN/seed_<s>``), else None."""
+  name = workdir.name
+  if not (name.startswith("seed_") and name[5:].isdigit()) or (workdir / "config.json").exists():
+    return None
+  if not (workdir.parent / "config.json").is_file():
+    return None
+  seed = int(name[5:])
+  parent = load_search_config(workdir.parent)
+  if seed not in seeds_lib.seed_list(parent):
+    raise NasjaxError(
+      f"{workdir.parent} ran seeds {seeds_lib.seed_list(parent)}, not {seed}; pass one of "
+      "its seed folders"
+    )
+  return seed
 
 
 @dataclasses.dataclass
@@ -110,15 +131,23 @@ def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSe
   """
   workdir = Path(workdir).absolute()
   config, search_data, setup = open_search(workdir)
+  if config.get("num_seeds", 1) > 1:
+    first = seeds_lib.seed_dir(workdir, config.seed)
+    raise NasjaxError(
+      f"{workdir} holds {config.num_seeds} seeds' searches; pass one seed's folder, e.g. "
+      f"--workdir={first}"
+    )
   spe = search_data.steps_per_epoch
-  checkpointer = Checkpointer(workdir / "checkpoints", async_save=False)
+  seed = _seed_folder(workdir)
+  run_dir = workdir.parent if seed is not None else workdir
+  checkpointer = Checkpointer(run_dir / "checkpoints", async_save=False)
   step = checkpointer.latest_step()
   if step is None:
     checkpointer.close()
     raise CheckpointError(
       f"{workdir / 'checkpoints'} holds no checkpoint; run or resume the search first"
     )
-  stop_file = workdir / search.EARLY_STOP_FILE
+  stop_file = run_dir / search.EARLY_STOP_FILE
   early_stop = json.loads(stop_file.read_text()) if stop_file.exists() else None
   total = config.epochs * spe
   if step < total and not (early_stop and early_stop["step"] == step) and not allow_unfinished:
@@ -128,7 +157,13 @@ def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSe
       f"`python -m nasjax.search` first, or pass --config.allow_unfinished=True"
     )
   target = setup.init(jax.random.key(config.seed), search_data.image_shape)
-  state, _ = checkpointer.restore(step, target)
+  if seed is None:
+    state, _ = checkpointer.restore(step, target)
+  else:  # the run's checkpoint stacks its seeds; take this one's slice
+    parent = load_search_config(run_dir)
+    index = seeds_lib.seed_list(parent).index(seed)
+    stacked, _ = checkpointer.restore(step, seeds_lib.stack([target] * parent.num_seeds))
+    state = jax.tree.map(jnp.asarray, seeds_lib.take(stacked, index))
   checkpointer.close()
   return LoadedSearch(config, search_data, setup, state, step, early_stop)
 

@@ -24,6 +24,7 @@ top-1 / top-5, parameters, multiply-adds, epochs, time).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -344,7 +345,8 @@ def train_loop(
   test = None
   new_steps, timed_steps, compile_s = 0, 0, None
   t_mark = time.perf_counter()
-
+  guard = contextlib.ExitStack()
+  interrupted = guard.enter_context(runs.deferred_interrupt())
   try:
     for step, batch in zip(range(start, total), batches, strict=True):
       state, metrics = step_fn(state, batch)
@@ -356,6 +358,8 @@ def train_loop(
         timed_steps += 1
       pending.append((step, metrics))
       new_steps += 1
+      if interrupted():  # Ctrl-C during the call: now the state is whole
+        raise KeyboardInterrupt
       done = step + 1
       epoch_end = done % spe == 0
       if done % config.log_every_steps and not epoch_end:
@@ -401,6 +405,7 @@ def train_loop(
     )
     raise
   finally:
+    guard.close()
     progress.close()
   return state, last_epoch, test
 

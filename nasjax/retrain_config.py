@@ -27,6 +27,7 @@ from __future__ import annotations
 import ml_collections
 
 from nasjax.config import _check, _in_unit, _non_negative, _positive, validate_run_fields
+from nasjax.distributed import distributed_config
 from nasjax.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
@@ -63,7 +64,9 @@ def retrain_config() -> ConfigDict:
     eval: test accuracy every ``every_epochs`` epochs (0 = only at the end),
       in batches of ``batch_size``, on the first ``limit`` images (0 = all).
     checkpoint, log_every_steps, progress_bar, compilation_cache,
-      allow_resume_with_changes: as in a search (:func:`nasjax.config.search_config`).
+      allow_resume_with_changes, distributed: as in a search
+      (:func:`nasjax.config.search_config`). Each batch is split over all
+      devices (:mod:`nasjax.parallel`).
   """
   c = ConfigDict()
   c.seed = 0
@@ -123,6 +126,7 @@ def retrain_config() -> ConfigDict:
   c.progress_bar = True
   c.compilation_cache = ""
   c.allow_resume_with_changes = False
+  c.distributed = distributed_config()
   return c
 
 
@@ -192,8 +196,11 @@ def validate_retrain_config(config: ConfigDict) -> None:
       is accepted.
   """
   from nasjax.data import SOURCES
+  from nasjax.distributed import validate_distributed
 
   _check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
+  if "distributed" in config:
+    validate_distributed(config.distributed)
   for field in ("epochs", "batch_size"):
     value = config[field]
     _check(

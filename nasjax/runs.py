@@ -7,8 +7,12 @@ checkpoint, saving a checkpoint on Ctrl-C, and averaging logged metrics.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +110,34 @@ def say(is_main: bool, message: str) -> None:
   """Prints ``message`` on process 0."""
   if is_main:
     print(message, flush=True)
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
+  """Holds a Ctrl-C back until the running step has returned its state.
+
+  The step donates its input state, so an interrupt that lands inside the
+  call would leave no state to save. Inside this context the first SIGINT
+  only sets a flag, which the loop checks (the yielded function) after each
+  call and turns into ``KeyboardInterrupt``; a second SIGINT interrupts at
+  once. Outside the main thread (signals cannot be caught there) it does
+  nothing.
+  """
+  if threading.current_thread() is not threading.main_thread():
+    yield lambda: False
+    return
+  hit = threading.Event()
+
+  def handler(signum: int, frame: Any) -> None:
+    if hit.is_set():
+      raise KeyboardInterrupt
+    hit.set()
+
+  previous = signal.signal(signal.SIGINT, handler)
+  try:
+    yield hit.is_set
+  finally:
+    signal.signal(signal.SIGINT, previous)
 
 
 def partial_epoch(

@@ -17,6 +17,7 @@ at the end, ``genotype.json`` (see :mod:`nasjax.metrics`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -43,6 +44,7 @@ from nasjax.nb201 import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
 from nasjax.runs import (
   TrainingDivergedError,  # noqa: F401 (raised by runs.check_finite)
   check_finite,
+  deferred_interrupt,
   partial_epoch,
 )
 from nasjax.runs import check_or_write_config as _check_or_write_config
@@ -220,6 +222,8 @@ def run(
   compile_s = None
   timed_steps = 0
   t_mark = time.perf_counter()
+  guard = contextlib.ExitStack()
+  interrupted = guard.enter_context(deferred_interrupt())
   try:
     for begin, end, (train_batch, val_batch) in calls:
       if step_hook is not None:
@@ -233,6 +237,8 @@ def run(
         timed_steps += end - begin
       pending.append((begin, end, metrics))
       new_steps += end - begin
+      if interrupted():  # Ctrl-C during the call: now the state is whole
+        raise KeyboardInterrupt
       done = end
       epoch_end = done % spe == 0
       if done % config.log_every_steps and not epoch_end:
@@ -287,6 +293,7 @@ def run(
     _save_on_interrupt(checkpointer, state, spe, is_main, partials if multi else partials[0])
     raise
   finally:
+    guard.close()
     progress.close()
     for log in logs:
       log.writer.close()

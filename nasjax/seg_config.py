@@ -43,6 +43,7 @@ from __future__ import annotations
 import ml_collections
 
 from nasjax.config import parse_variants, search_config
+from nasjax.distributed import distributed_config
 from nasjax.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
@@ -260,6 +261,7 @@ def seg_retrain_config(arg: str | None = None) -> ConfigDict:
   c.progress_bar = True
   c.compilation_cache = ""
   c.allow_resume_with_changes = False
+  c.distributed = distributed_config()
   if "camvid" in variants or "runlocal" in variants:
     camvid(c)
   if "runlocal" in variants:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import ml_collections
 
 from nasjax.config import search_config
+from nasjax.distributed import distributed_config
 from nasjax.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
@@ -237,6 +238,7 @@ def sr_retrain_config(space: str = "imdn", scale: int = 2) -> ConfigDict:
   c.progress_bar = True
   c.compilation_cache = ""
   c.allow_resume_with_changes = False
+  c.distributed = distributed_config()
   return c
 
 

@@ -19,7 +19,7 @@ def _config(**overrides):
   config = module.get_config("runlocal")
   config.space.channels = 4
   config.epochs = 2
-  config.data.train_limit = 256  # 128 images per half: 4 steps per epoch at batch 32
+  config.data.train_limit = 128  # 64 images per half: 2 steps per epoch at batch 32
   config.eval.limit = 64
   config.log_every_steps = 2
   config.progress_bar = False
@@ -58,22 +58,22 @@ def test_each_seed_equals_its_single_seed_run(runs):
   root, multi, singles = runs
   assert multi.seeds == [3, 4]
   for seed, one, alone in zip((3, 4), multi.results, singles, strict=True):
-    assert one.step == alone.step == 8
-    # One vmapped step equals one step to float rounding (1e-7, and the first
-    # logged figures below match to 1e-4). Over 8 steps of a tiny ReLU network
-    # the rounding grows to a few percent of alpha's change; a wrong seed, data
+    assert one.step == alone.step == 4
+    # One vmapped step equals one step to float rounding (1e-7). Over many
+    # steps of a small ReLU network rounding can grow (a max-pool tie or a
+    # ReLU kink flips), so the run is kept to 4 steps; a wrong seed, data
     # order or random stream changes alpha by as much as the search moves it.
     moved = np.max(np.abs(alone.alphas["cell"] - _initial_alpha(seed)))
     err = max(np.max(np.abs(one.alphas[k] - alone.alphas[k])) for k in alone.alphas)
     print(f"seed {seed}: alpha moved {moved:.2e}, multi-seed vs single {err:.2e}")
-    assert err < 0.25 * moved
+    assert err < 0.01 * moved
     assert str(one.genotype) == str(alone.genotype)
     # the per-seed logs hold the same figures at the same steps
     got = _lines(root / "multi" / f"seed_{seed}" / "metrics.jsonl")
     want = _lines(root / f"single_{seed}" / "metrics.jsonl")
     assert [(r["step"], r["kind"]) for r in got] == [(r["step"], r["kind"]) for r in want]
     for g, w in zip(got, want, strict=True):
-      rel = 1e-4 if g["step"] == 2 else 3e-2  # the first steps match to rounding
+      rel = 1e-4
       for key in ("train/loss", "val/loss", "alpha/grad_norm", "test/loss"):
         if key in w:
           assert g[key] == pytest.approx(w[key], rel=rel), (seed, g["step"], key)
@@ -108,3 +108,17 @@ def test_seed_options_are_checked():
   config.analysis.early_stop.enabled = True
   with pytest.raises(ConfigError, match="early_stop"):
     search.run(config, "/nonexistent/never")
+
+
+def test_a_seed_folder_loads_as_that_seeds_search(runs):
+  from nasjax import restore
+  from nasjax.errors import NasjaxError
+
+  root, multi, _ = runs
+  loaded = restore.load_search(root / "multi" / "seed_4")
+  assert loaded.config.seed == 4 and loaded.config.num_seeds == 1
+  np.testing.assert_array_equal(
+    np.asarray(loaded.state.alphas["cell"]), multi.results[1].alphas["cell"]
+  )
+  with pytest.raises(NasjaxError, match="holds 2 seeds' searches; pass one seed's folder"):
+    restore.load_search(root / "multi")
