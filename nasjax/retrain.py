@@ -148,7 +148,7 @@ def load_data(config: ml_collections.ConfigDict) -> Any:
 
 def _evaluate(config, eval_fn, state, data) -> dict[str, float]:
   """Test metrics over ``config.eval.limit`` test images (weighted by count)."""
-  from nasjax.search import evaluate_test_split  # the search module is heavy; import on use
+  from nasjax.search_log import evaluate_test_split  # heavy imports; import on use
 
   return evaluate_test_split(eval_fn, state, data, config.eval.batch_size, config.eval.limit)
 

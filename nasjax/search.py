@@ -30,27 +30,24 @@ import jax
 import ml_collections
 import numpy as np
 
-from nasjax import bilevel, fused, parallel, projection
+from nasjax import bilevel, fused, parallel, search_log
 from nasjax import data as data_lib
 from nasjax import seeds as seeds_lib
-from nasjax.analysis import EpochAnalysis
 from nasjax.checkpoint import Checkpointer
 from nasjax.compilation import enable_compilation_cache
 from nasjax.config import validate_search_config
 from nasjax.errors import ConfigError
 from nasjax.genotype import genotype_from_dict
-from nasjax.metrics import AlphaHistory, GenotypeLog, MetricWriter, ProgressBar, write_json
+from nasjax.metrics import GenotypeLog, ProgressBar, write_json
 from nasjax.nb201 import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
 from nasjax.runs import (
   TrainingDivergedError,  # noqa: F401 (raised by runs.check_finite)
-  check_finite,
   deferred_interrupt,
-  partial_epoch,
 )
 from nasjax.runs import check_or_write_config as _check_or_write_config
-from nasjax.runs import mean_metrics as _mean
 from nasjax.runs import save_on_interrupt as _save_on_interrupt
 from nasjax.runs import say as _say
+from nasjax.search_log import evaluate_test_split  # noqa: F401 (part of this module's API)
 
 
 @dataclasses.dataclass
@@ -200,10 +197,10 @@ def run(
   op_names = setup.space.op_names(config.space)
   outs = [seeds_lib.seed_dir(workdir, s) for s in seed_ids] if multi else [workdir]
   logs = [
-    _SeedLog(c, setup, op_names, d, out, is_main)
+    search_log.SeedLog(c, setup, op_names, d, out, is_main)
     for c, d, out in zip(configs, datas, outs, strict=True)
   ]
-  for log, partial in zip(logs, _split_carried(carried, len(logs)), strict=True):
+  for log, partial in zip(logs, search_log.split_carried(carried, len(logs)), strict=True):
     log.truncate_after(start)
     log.restore_partial(partial)
 
@@ -244,7 +241,7 @@ def run(
       if done % config.log_every_steps and not epoch_end:
         continue
 
-      per_seed = _per_seed(pending, steps_per_call > 1, len(logs))
+      per_seed = search_log.per_seed(pending, steps_per_call > 1, len(logs))
       now = time.perf_counter()
       step_time = (now - t_mark) / timed_steps if timed_steps else None
       t_mark, timed_steps = now, 0
@@ -288,7 +285,7 @@ def run(
           break
   except KeyboardInterrupt:
     progress.close()
-    per_seed = _per_seed(pending, steps_per_call > 1, len(logs))
+    per_seed = search_log.per_seed(pending, steps_per_call > 1, len(logs))
     partials = [log.partial(steps) for log, steps in zip(logs, per_seed, strict=True)]
     _save_on_interrupt(checkpointer, state, spe, is_main, partials if multi else partials[0])
     raise
@@ -312,7 +309,7 @@ def run(
     if multi:
       result.last_epoch = logs[i].last_epoch
     if is_main:
-      _write_genotype(out, result, total, spe, stopped, op_names)
+      search_log.write_genotype(out, result, total, spe, stopped, op_names)
     results.append(result)
   elapsed = time.perf_counter() - t_start
   head = f"{kind} finished: {total} steps, {total // spe} epochs, {elapsed:.1f} s" + (
@@ -320,14 +317,16 @@ def run(
   )
   if not multi:
     if is_main:
-      print("\n".join([head, *_result_lines(results[0]), f"outputs: {workdir}"]), flush=True)
+      print(
+        "\n".join([head, *search_log.result_lines(results[0]), f"outputs: {workdir}"]), flush=True
+      )
     return results[0]
   summary = seeds_lib.summarize(seed_ids, results)
   if is_main:
     write_json(workdir / seeds_lib.SUMMARY_FILENAME, summary)
     lines = [head, *seeds_lib.summary_lines(summary)]
     for seed, result in zip(seed_ids, results, strict=True):
-      lines.append(f"seed {seed}: " + "; ".join(_result_lines(result)))
+      lines.append(f"seed {seed}: " + "; ".join(search_log.result_lines(result)))
     print("\n".join([*lines, f"outputs: {workdir}"]), flush=True)
   return MultiSeedResult(workdir=workdir, seeds=seed_ids, results=results, summary=summary)
 
@@ -351,183 +350,6 @@ def _host_calls(datas, start, total, steps_per_call, spe, log_every):
     yield begin, end, steps[0] if steps_per_call == 1 else fused.stack(steps)
 
 
-def _per_seed(pending, stacked_steps: bool, num_seeds: int) -> list[list[tuple[int, dict]]]:
-  """Per seed, ``(step, host metrics)`` of each step of the pending calls."""
-  fetched = jax.device_get([m for _, _, m in pending])
-  out: list[list[tuple[int, dict]]] = [[] for _ in range(num_seeds)]
-  for (begin, end, _), metrics in zip(pending, fetched, strict=True):
-    steps = fused.unstack(metrics, end - begin) if stacked_steps else [metrics]
-    for step, m in zip(range(begin, end), steps, strict=True):
-      for i in range(num_seeds):
-        one = seeds_lib.take(m, i) if num_seeds > 1 else m
-        out[i].append((step, {k: float(v) for k, v in one.items()}))
-  return out
-
-
-def _split_carried(carried: dict[str, Any], n: int) -> list[dict[str, Any]]:
-  """A checkpoint's unfinished-epoch records, one per seed."""
-  if not carried:
-    return [{} for _ in range(n)]
-  if "seeds" in carried:
-    return list(carried["seeds"])
-  return [carried]
-
-
-class _SeedLog:
-  """One seed's records: metrics, alpha history, genotypes and end-of-epoch analysis."""
-
-  def __init__(self, config, setup, op_names, search_data, out: Path, is_main: bool):
-    self.config, self.setup, self.data, self.is_main = config, setup, search_data, is_main
-    self.writer = MetricWriter(out, is_main)
-    self.history = AlphaHistory(out, op_names, is_main)
-    self.genotypes = GenotypeLog(out, is_main)
-    self.analysis = EpochAnalysis(config, setup.measurement(), search_data, out, is_main)
-    self.epoch_records: list[dict[str, float]] = []
-    self.carry: list[tuple[int, dict]] = []  # restored steps not yet logged
-    self.last_epoch: dict[str, float] = {}
-
-  def truncate_after(self, step: int) -> None:
-    for record in (self.writer, self.history, self.genotypes, self.analysis):
-      record.truncate_after(step)
-
-  def restore_partial(self, partial: dict[str, Any]) -> None:
-    """Takes back a checkpoint's unfinished epoch (:func:`nasjax.runs.partial_epoch`)."""
-    self.epoch_records = list(partial.get("epoch", []))
-    self.carry = [(r["step"], r["metrics"]) for r in partial.get("pending", [])]
-
-  def partial(self, steps: list[tuple[int, dict]]) -> dict[str, Any]:
-    """The unfinished epoch's records for a checkpoint's ``partial_epoch``."""
-    return partial_epoch(self.epoch_records, self.carry + steps)
-
-  def log_steps(self, steps, checkpointer, spe, done, step_time) -> dict[str, float]:
-    """Checks, averages and writes the metrics of the steps since the last log line."""
-    steps, self.carry = self.carry + steps, []
-    fetched = [m for _, m in steps]
-    check_finite([s for s, _ in steps], fetched, checkpointer, spe)
-    summary = _mean(fetched)
-    if step_time is not None:
-      summary["step_time_s"] = step_time
-    self.writer.write(done, done // spe, "train", summary)
-    self.epoch_records.extend(fetched)
-    return summary
-
-  def end_of_epoch(self, state, eval_fn, epoch, done, table) -> dict[str, float]:
-    self.last_epoch = _end_of_epoch(
-      self.config,
-      self.setup,
-      state,
-      self.data,
-      eval_fn,
-      epoch,
-      done,
-      self.epoch_records,
-      self.history,
-      self.genotypes,
-      table,
-      self.writer,
-      self.analysis,
-    )
-    self.epoch_records = []
-    return self.last_epoch
-
-
-def _write_genotype(out: Path, result: SearchResult, total, spe, stopped, op_names) -> None:
-  write_json(
-    out / "genotype.json",
-    {
-      "genotype": result.genotype.to_dict(),
-      "benchmark": result.benchmark,
-      "step": result.step,
-      "epochs": total // spe,
-      "early_stop": stopped,
-      "probs": {k: v.tolist() for k, v in result.probs.items()},
-      "betas": {k: v.tolist() for k, v in result.betas.items()},  # raw edge logits
-      "op_names": list(op_names),
-    },
-  )
-
-
-def _result_lines(result: SearchResult) -> list[str]:
-  lines = [f"genotype: {result.genotype}"]
-  if result.benchmark:
-    b = result.benchmark
-    lines.append(
-      f"NAS-Bench-201: cifar10 valid {b['cifar10_valid']:.2f}, cifar10 test "
-      f"{b['cifar10_test']:.2f}, cifar100 test {b['cifar100_test']:.2f}, "
-      f"imagenet16 test {b['imagenet16_test']:.2f}"
-    )
-  return lines
-
-
-def _end_of_epoch(
-  config,
-  setup,
-  state,
-  search_data,
-  eval_fn,
-  epoch,
-  step,
-  records,
-  history,
-  genotypes,
-  table,
-  writer,
-  analysis,
-) -> dict[str, float]:
-  summary = _mean(records)
-  if config.eval.every_epochs and epoch % config.eval.every_epochs == 0:
-    test = evaluate_test_split(
-      eval_fn, state, search_data, config.eval.batch_size, config.eval.limit
-    )
-    metric = setup.task.metric
-    summary["test/loss"], summary[f"test/{metric}"] = test["loss"], test[metric]
-  summary.update(analysis.measure(state, epoch, step))
-  alphas, betas = jax.device_get((state.alphas, state.betas))
-  probs = jax.device_get(setup.relaxation.probs(state.alphas))
-  history.append(epoch, step, alphas, probs, betas)
-  genotype = _derive(setup, state, probs, betas)
-  record: dict[str, Any] = {"epoch": epoch, "step": step, "genotype": genotype.to_dict()}
-  if table is not None:
-    record["benchmark"] = table.lookup(genotype).to_dict()
-    summary["nb201/cifar10_test"] = record["benchmark"]["cifar10_test"]
-    summary["nb201/cifar100_test"] = record["benchmark"]["cifar100_test"]
-  genotypes.append(record)
-  writer.write(step, epoch, "epoch", summary)
-  return summary
-
-
-def evaluate_test_split(
-  eval_fn: Callable[..., Any], state: Any, search_data: Any, batch_size: int, limit: int = 0
-) -> dict[str, float]:
-  """Example-weighted test loss and metric of ``eval_fn`` (``SearchSetup.evaluate``, jitted).
-
-  Returns:
-    ``{'loss', 'acc', 'count'}`` (``psnr`` for ``acc`` in super-resolution) over the test
-    split's first ``limit`` images (0 = all).
-  """
-  if jax.process_count() > 1:  # evaluated by every process on its own devices
-    state = parallel.host_copy(state)
-  results = [
-    jax.device_get(eval_fn(state, batch)) for batch in search_data.eval_batches(batch_size, limit)
-  ]
-  count = sum(float(r["count"]) for r in results)
-  return {
-    **{
-      k: sum(float(r[k]) * float(r["count"]) for r in results) / count
-      for k in results[0]
-      if k != "count"
-    },
-    "count": count,
-  }
-
-
-def _derive(setup, state, probs, betas):
-  """The argmax genotype, with decided and pruned edges (selection) applied to ``probs``."""
-  if state.projection:
-    probs = jax.device_get(projection.apply(probs, state.projection))
-  return setup.space.derive_genotype(probs, setup.config.space, betas)
-
-
 EARLY_STOP_FILE = "early_stop.json"
 
 
@@ -546,7 +368,7 @@ def _final(config, setup, state, workdir, table, total, last_epoch, stopped=None
   alphas = {k: np.asarray(v) for k, v in jax.device_get(state.alphas).items()}
   betas = {k: np.asarray(v) for k, v in jax.device_get(state.betas).items()}
   probs = {k: np.asarray(v) for k, v in jax.device_get(setup.relaxation.probs(alphas)).items()}
-  genotype = _derive(setup, state, probs, betas)
+  genotype = search_log.derive(setup, state, probs, betas)
   if stopped and stopped.get("genotype"):
     genotype = genotype_from_dict(stopped["genotype"])
   benchmark = table.lookup(genotype).to_dict() if table is not None else None
