@@ -233,7 +233,8 @@ class SearchSetup:
     new_stats = jax.tree.map(
       lambda new, old: new.astype(old.dtype), mutated["batch_stats"], batch_stats
     )
-    logits = logits.astype(jnp.float32)
+    if self.compute_dtype is not None:
+      logits = logits.astype(jnp.float32)
     return self.task.loss(logits, batch["label"]), (logits, new_stats)
 
   def logits(self, state: SearchState, images: Array) -> Array:

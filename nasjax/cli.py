@@ -11,7 +11,9 @@ takes ``--genotype``: a genotype file or a published genotype's name.
 A config with a ``distributed`` block joins a multi-process run
 (:func:`nasjax.distributed.initialize`, driven by that block and the
 ``NASJAX_*`` environment variables) after the flags are parsed and before
-the run starts; a plain single-process run is unaffected.
+the run starts; a plain single-process run is unaffected. Before anything
+else the process restarts once with huge pages for the host allocator
+(:mod:`nasjax.host_memory`; ``NASJAX_HUGE_PAGES=0`` turns that off).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from nasjax import distributed
 from nasjax.checkpoint import CheckpointError
 from nasjax.errors import DataNotFoundError, NasjaxError
+from nasjax.host_memory import reexec_with_huge_pages
 
 
 def _fail(message: str, code: int, program: str = "nasjax.search") -> None:
@@ -86,6 +89,7 @@ def main(
   from absl import logging as absl_logging
   from ml_collections import config_flags
 
+  reexec_with_huge_pages()  # before any computation; a no-op once set
   fail = functools.partial(_fail, program=program)
   kind = program.rpartition(".")[2]
   if default_config is None:

@@ -120,8 +120,9 @@ def search_config() -> ConfigDict:
   Fields of speed and scale (:mod:`nasjax.parallel`, :mod:`nasjax.seeds`):
     num_seeds: K independent searches (seeds ``seed`` .. ``seed + K - 1``:
       own initialisation, data order and random streams) run as one
-      vmapped program; each seed writes its outputs to ``seed_<s>/`` of the
-      workdir, and ``seeds_summary.json`` holds mean and std over seeds.
+      program (vmapped on GPU and TPU, looped on the CPU: :mod:`nasjax.seeds`);
+      each seed writes its outputs to ``seed_<s>/`` of the workdir, and
+      ``seeds_summary.json`` holds mean and std over seeds.
     steps_per_call: search steps fused into one host call by ``lax.scan``
       (input for all of them is sent to the devices ahead); a call never
       spans a logging point or an epoch end.
@@ -471,7 +472,7 @@ def _validate_scale_fields(config: ConfigDict) -> None:
     )
   if config.get("num_seeds", 1) > 1 and config.analysis.early_stop.enabled:
     raise ConfigError(
-      "config.analysis.early_stop stops each seed at a different epoch, which one vmapped "
+      "config.analysis.early_stop stops each seed at a different epoch, which one "
       "program of config.num_seeds seeds cannot do; run the seeds one by one "
       "(--config.num_seeds=1) or turn early stopping off"
     )

@@ -332,8 +332,8 @@ def run(
 
 
 def _make_step_fn(setup, mesh, multi: bool, steps_per_call: int):
-  """The jitted host call: one step, or ``steps_per_call`` under scan; vmapped over seeds."""
-  step = jax.vmap(setup.step) if multi else setup.step
+  """The jitted host call: one step, or ``steps_per_call`` under scan; over all seeds."""
+  step = seeds_lib.batched_step(setup.step) if multi else setup.step
   if steps_per_call > 1:
     step = fused.scan_steps(step)
   return jax.jit(step, donate_argnums=0, out_shardings=parallel.replicated(mesh))

@@ -28,6 +28,9 @@ _CACHE = os.environ.setdefault(
 enable_compilation_cache(_CACHE, min_compile_seconds=0.5)
 # Searches the tests launch as subprocesses share that cache (and leave ~/.cache alone).
 os.environ.setdefault("NASJAX_COMPILATION_CACHE", _CACHE)
+# Command-line runs in tests skip the restart with huge pages (tests/test_host_memory.py
+# covers it): it costs a second interpreter start per run and no test step is large.
+os.environ.setdefault("NASJAX_HUGE_PAGES", "0")
 
 
 def data_dir() -> Path:

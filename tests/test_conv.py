@@ -78,3 +78,22 @@ def test_paths_are_chosen_as_documented(monkeypatch):
   monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "fast")
   with pytest.raises(ValueError, match="NASJAX_CONV_KERNEL_GRAD"):
     conv._use_matmul_grad(1, 1, (3, 3, 4, 4))
+
+
+def test_input_gradient_convolution_takes_an_hwio_kernel(monkeypatch):
+  """The backward pass's convolution gets a standard HWIO kernel (XLA's fast CPU path).
+
+  JAX transposes a convolution by swapping the kernel's feature labels; the
+  rule passes the kernel as HWOI so that the transposed convolution's kernel
+  is HWIO again (an ``OI`` kernel inside a scanned cell runs XLA's slow loop).
+  """
+  monkeypatch.setenv(conv.KERNEL_GRAD_ENV, "matmul")  # the rule's path on every backend
+  x = jnp.ones((2, 6, 6, 4))
+  w = jnp.ones((3, 3, 4, 8))
+  jaxpr = jax.make_jaxpr(jax.grad(lambda x: jnp.sum(conv.conv2d(x, w, 1, 1) ** 2)))(x)
+  convs = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "conv_general_dilated"]
+  backward = [e for e in convs if e.invars[0].aval.shape[-1] == 8]  # consumes the cotangent
+  assert backward, "expected an input-gradient convolution"
+  for eqn in backward:
+    rhs_spec = eqn.params["dimension_numbers"].rhs_spec  # (out feature, in feature, spatial...)
+    assert rhs_spec[:2] == (3, 2), rhs_spec

@@ -122,3 +122,20 @@ def test_a_seed_folder_loads_as_that_seeds_search(runs):
   )
   with pytest.raises(NasjaxError, match="holds 2 seeds' searches; pass one seed's folder"):
     restore.load_search(root / "multi")
+
+
+def test_the_seed_loop_and_the_seed_vmap_agree():
+  import jax
+  import jax.numpy as jnp
+
+  def step(state, batch):
+    new = state + jnp.tanh(batch @ state)
+    return new, {"norm": jnp.linalg.norm(new)}
+
+  states = jnp.arange(6.0).reshape(2, 3) / 10
+  batches = jnp.arange(18.0).reshape(2, 3, 3) / 10
+  looped = seeds.batched_step(step, backend="cpu")(states, batches)
+  vmapped = seeds.batched_step(step, backend="gpu")(states, batches)
+  for a, b in zip(jax.tree.leaves(looped), jax.tree.leaves(vmapped), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+  np.testing.assert_allclose(looped[0][1], step(states[1], batches[1])[0], rtol=1e-6)
