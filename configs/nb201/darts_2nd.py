@@ -5,7 +5,10 @@ disjoint 50/50 split, batch 64, SGD Nesterov 0.025 cosine to 0.001, wd 5e-4,
 clip 5; Adam 3e-4 (0.5, 0.999), L2 1e-3 for alpha), with the second-order
 hypergradient computed exactly: alpha's gradient is differentiated through the
 unrolled weight step ``w' = w - xi (momentum buffer + grad + wd w)``, xi the
-current weight lr.
+current weight lr. The full-size exact run unrolls the cells
+(``space.scan_cells=False``): differentiating through the unrolled step is
+1.6x faster per step on the CPU that way (1.57 s against 2.54 s at batch 16,
+for a 65 s compile against 26 s).
 
 Variants (comma-separated after the colon):
   fd        DARTS' finite-difference form (eps = 0.01 / ||v||) instead of the
@@ -26,4 +29,7 @@ def get_config(arg=None):
   variants = parse_variants(arg, ("runlocal", "fd"))
   config = nb201_protocol(search_config())
   config.hypergradient = "second_order_fd" if "fd" in variants else "second_order_exact"
-  return runlocal(config) if "runlocal" in variants else config
+  if "runlocal" in variants:
+    return runlocal(config)  # compile time dominates a short run: keep the scanned cells
+  config.space.scan_cells = "fd" in variants
+  return config
