@@ -89,7 +89,7 @@ def measure(
   import jax
   import jax.numpy as jnp
 
-  from nasjax import bilevel
+  from nasjax import bilevel, fused
   from nasjax import seeds as seeds_lib
   from nasjax.config import search_config
   from nasjax.protocols import darts_protocol
@@ -113,7 +113,7 @@ def measure(
   if seeds > 1:
     keys = jax.random.split(jax.random.key(0), seeds)
     states = [setup.init(k, image_shape) for k in keys]
-    state = jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
+    state = fused.stack(states)
     step = seeds_lib.batched_step(setup.step)  # what config.num_seeds runs
   else:
     state = setup.init(jax.random.key(0), image_shape)

@@ -230,10 +230,9 @@ class SearchSetup:
       mutable=["batch_stats"],
       **kwargs,
     )
-    new_stats = jax.tree.map(
-      lambda new, old: new.astype(old.dtype), mutated["batch_stats"], batch_stats
-    )
-    if self.compute_dtype is not None:
+    new_stats = mutated["batch_stats"]
+    if self.compute_dtype is not None:  # statistics and logits back to their float32
+      new_stats = jax.tree.map(lambda new, old: new.astype(old.dtype), new_stats, batch_stats)
       logits = logits.astype(jnp.float32)
     return self.task.loss(logits, batch["label"]), (logits, new_stats)
 

@@ -206,6 +206,21 @@ def load_dataset(cfg: Any) -> ImageDataset:
   return load_tfds(cfg.name, cfg.data_dir, cfg.download)
 
 
+def process_rows(batch_size: int, process_index: int, process_count: int) -> slice:
+  """This process's rows of every global batch of ``batch_size``.
+
+  Raises:
+    ConfigError: when the batch cannot be shared equally by the processes.
+  """
+  if batch_size % process_count:
+    raise ConfigError(
+      f"config.batch_size={batch_size} must be divisible by the number of "
+      f"processes ({process_count})"
+    )
+  share = batch_size // process_count
+  return slice(process_index * share, (process_index + 1) * share)
+
+
 def check_split(policy: str, ratio: float) -> None:
   """Raises ConfigError unless ``(split_policy, split_ratio)`` is a valid pair.
 
@@ -323,19 +338,13 @@ class SearchData:
     process_index: int = 0,
     process_count: int = 1,
   ):
-    if batch_size % process_count:
-      raise ConfigError(
-        f"config.batch_size={batch_size} must be divisible by the number of "
-        f"processes ({process_count})"
-      )
+    rows = process_rows(batch_size, process_index, process_count)
     n = len(dataset.x_train)
     if cfg.train_limit:
       n = min(n, cfg.train_limit)
     self.dataset, self.cfg, self.seed = dataset, cfg, seed
     self.batch_size = batch_size
-    self.rows = slice(
-      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
-    )
+    self.rows = rows
     self.num_examples = n
     self.weight_idx, self.alpha_idx = split_indices(n, seed, cfg.split_policy, cfg.split_ratio)
     # Every epoch's parts have these sizes, so the number of steps is the same in every epoch.
@@ -558,11 +567,7 @@ class TrainData:
     process_index: int = 0,
     process_count: int = 1,
   ):
-    if batch_size % process_count:
-      raise ConfigError(
-        f"config.batch_size={batch_size} must be divisible by the number of "
-        f"processes ({process_count})"
-      )
+    rows = process_rows(batch_size, process_index, process_count)
     n = len(dataset.x_train)
     self.num_examples = min(n, cfg.train_limit) if cfg.train_limit else n
     self.steps_per_epoch = self.num_examples // batch_size
@@ -572,9 +577,7 @@ class TrainData:
         f"({self.num_examples} examples); lower it"
       )
     self.dataset, self.cfg, self.seed, self.batch_size = dataset, cfg, seed, batch_size
-    self.rows = slice(
-      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
-    )
+    self.rows = rows
     self._orders: dict[int, np.ndarray] = {}
 
   def _order(self, epoch: int) -> np.ndarray:

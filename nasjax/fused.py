@@ -54,10 +54,19 @@ def call_bounds(
 
 
 def stack(items: list[Any]) -> Any:
-  """Stacks a list of equal pytrees (host arrays) along a new leading axis."""
-  return jax.tree.map(lambda *xs: np.stack(xs), *items)
+  """Stacks a list of equal pytrees along a new leading axis (host arrays).
+
+  Batches of the steps of a call are stacked this way, and the states and
+  batches of the seeds of a multi-seed run (:mod:`nasjax.seeds`).
+  """
+  return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *items)
+
+
+def take(tree: Any, i: int) -> Any:
+  """Entry ``i`` along the leading axis of every leaf of a stacked tree."""
+  return jax.tree.map(lambda x: x[i], tree)
 
 
 def unstack(tree: Any, n: int) -> list[Any]:
-  """The ``n`` pytrees along the leading axis of ``tree`` (host arrays)."""
-  return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(n)]
+  """The ``n`` pytrees along the leading axis of ``tree``."""
+  return [take(tree, i) for i in range(n)]

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from nasjax.data import SearchData
+from nasjax.data import SearchData, process_rows
 from nasjax.errors import ConfigError, DataNotFoundError
 
 TFDS_NAME = "imagenet2012"
@@ -247,11 +247,7 @@ class ImageNetData:
     process_index: int = 0,
     process_count: int = 1,
   ):
-    if batch_size % process_count:
-      raise ConfigError(
-        f"config.batch_size={batch_size} must be divisible by the number of "
-        f"processes ({process_count})"
-      )
+    rows = process_rows(batch_size, process_index, process_count)
     self.train_source, self.eval_source = train_source, eval_source
     self.cfg, self.seed, self.batch_size = cfg, seed, batch_size
     n = len(train_source)
@@ -262,9 +258,7 @@ class ImageNetData:
         f"config.batch_size={batch_size} is larger than the training set "
         f"({self.num_examples} examples); lower it"
       )
-    self.positions = range(
-      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
-    )
+    self.positions = range(rows.start, rows.stop)
     self._pool = concurrent.futures.ThreadPoolExecutor(cfg.workers)
     self._orders: dict[int, np.ndarray] = {}
 

@@ -110,6 +110,16 @@ def host_copy(tree: Any) -> Any:
   return jax.tree.map(fetch, tree)
 
 
+def local_view(tree: Any) -> Any:
+  """``tree`` itself in a single-process run, else a host copy (see :func:`host_copy`).
+
+  For computations each process runs alone on its own devices (evaluation,
+  end-of-epoch measurements), which cannot take arrays spanning other
+  processes' devices.
+  """
+  return tree if jax.process_count() == 1 else host_copy(tree)
+
+
 def prefetch(batches: Iterable[Any], put: Any, size: int = 2) -> Iterator[Any]:
   """Yields ``put(batch)`` for each batch, keeping ``size`` batches already on the devices.
 

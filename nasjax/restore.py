@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from nasjax import bilevel, search
+from nasjax import bilevel, fused, search
 from nasjax import data as data_lib
 from nasjax import seeds as seeds_lib
 from nasjax.checkpoint import Checkpointer, CheckpointError
@@ -162,8 +162,8 @@ def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSe
   else:  # the run's checkpoint stacks its seeds; take this one's slice
     parent = load_search_config(run_dir)
     index = seeds_lib.seed_list(parent).index(seed)
-    stacked, _ = checkpointer.restore(step, seeds_lib.stack([target] * parent.num_seeds))
-    state = jax.tree.map(jnp.asarray, seeds_lib.take(stacked, index))
+    stacked, _ = checkpointer.restore(step, fused.stack([target] * parent.num_seeds))
+    state = jax.tree.map(jnp.asarray, fused.take(stacked, index))
   checkpointer.close()
   return LoadedSearch(config, search_data, setup, state, step, early_stop)
 

@@ -176,7 +176,7 @@ def run(
   if initial_state is not None:  # also the layout a resumed checkpoint is restored into
     state = initial_state(setup, image_shape)
   elif multi:
-    state = seeds_lib.stack([setup.init(jax.random.key(s), image_shape) for s in seed_ids])
+    state = fused.stack([setup.init(jax.random.key(s), image_shape) for s in seed_ids])
   else:
     state = setup.init(jax.random.key(config.seed), image_shape)
   carried: dict[str, Any] = {}
@@ -212,9 +212,8 @@ def run(
     _host_calls(datas, start, total, steps_per_call, spe, config.log_every_steps),
     lambda call: (call[0], call[1], parallel.put_batch(call[2], mesh, leading)),
   )
-  # Metrics of the calls since the last log line; see _SeedLog for the epoch's records.
+  # Metrics of the calls since the last log line; see search_log.SeedLog for the epoch's records.
   pending: list[tuple[int, int, Any]] = []
-  last_epoch: dict[str, float] = {}
   new_steps = 0
   compile_s = None
   timed_steps = 0
@@ -262,12 +261,9 @@ def run(
 
       if epoch_end:
         epoch = done // spe
-        local = state if jax.process_count() == 1 else parallel.host_copy(state)
+        local = parallel.local_view(state)
         for i, log in enumerate(logs):
-          last = log.end_of_epoch(
-            seeds_lib.take(local, i) if multi else local, eval_fn, epoch, done, table
-          )
-          last_epoch = last if i == 0 else last_epoch
+          log.end_of_epoch(fused.take(local, i) if multi else local, eval_fn, epoch, done, table)
         stopped = logs[0].analysis.early_stop() if not multi else None
         if epoch % config.checkpoint.every_epochs == 0 or done == total or stopped:
           checkpointer.save(done, state, {"epoch": epoch, "steps_per_epoch": spe})
@@ -301,13 +297,11 @@ def run(
     checkpointer.save(total, state, {"epoch": total // spe, "steps_per_epoch": spe})
   checkpointer.close()
 
-  local = state if jax.process_count() == 1 else parallel.host_copy(state)
+  local = parallel.local_view(state)
   results = []
   for i, out in enumerate(outs):
-    one = seeds_lib.take(local, i) if multi else local
-    result = _final(config, setup, one, out, table, total, last_epoch if not multi else {}, stopped)
-    if multi:
-      result.last_epoch = logs[i].last_epoch
+    one = fused.take(local, i) if multi else local
+    result = _final(config, setup, one, out, table, total, logs[i].last_epoch, stopped)
     if is_main:
       search_log.write_genotype(out, result, total, spe, stopped, op_names)
     results.append(result)

@@ -15,7 +15,6 @@ from typing import Any
 import jax
 
 from nasjax import fused, parallel, projection
-from nasjax import seeds as seeds_lib
 from nasjax.analysis import EpochAnalysis
 from nasjax.metrics import AlphaHistory, GenotypeLog, MetricWriter, write_json
 from nasjax.runs import check_finite, partial_epoch
@@ -30,7 +29,7 @@ def per_seed(pending, stacked_steps: bool, num_seeds: int) -> list[list[tuple[in
     steps = fused.unstack(metrics, end - begin) if stacked_steps else [metrics]
     for step, m in zip(range(begin, end), steps, strict=True):
       for i in range(num_seeds):
-        one = seeds_lib.take(m, i) if num_seeds > 1 else m
+        one = fused.take(m, i) if num_seeds > 1 else m
         out[i].append((step, {k: float(v) for k, v in one.items()}))
   return out
 
@@ -176,8 +175,7 @@ def evaluate_test_split(
     ``{'loss', 'acc', 'count'}`` (``psnr`` for ``acc`` in super-resolution) over the test
     split's first ``limit`` images (0 = all).
   """
-  if jax.process_count() > 1:  # evaluated by every process on its own devices
-    state = parallel.host_copy(state)
+  state = parallel.local_view(state)  # evaluated by every process on its own devices
   results = [
     jax.device_get(eval_fn(state, batch)) for batch in search_data.eval_batches(batch_size, limit)
   ]

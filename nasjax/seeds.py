@@ -7,7 +7,7 @@ axis and the step runs all K of them in one compiled program
 (:func:`batched_step`): ``jax.vmap`` on GPU and TPU, so the K searches share
 every kernel launch and the devices' spare width; ``lax.map`` on the CPU. Each seed logs
 into its own folder ``seed_<s+i>/`` of the workdir; the run's checkpoints
-hold the stacked state; ``seeds_summary.json`` gives mean and standard
+hold the stacked state (:func:`nasjax.fused.stack`); ``seeds_summary.json`` gives mean and standard
 deviation over seeds of the final figures (NAS-Bench-201 accuracies when the
 table is configured).
 """
@@ -64,16 +64,6 @@ def batched_step(step: Callable[..., tuple[Any, Any]], backend: str | None = Non
     return jax.lax.map(lambda one: step(*one), args)
 
   return looped
-
-
-def stack(states: list[Any]) -> Any:
-  """The states of the seeds stacked along a new leading axis."""
-  return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
-
-
-def take(tree: Any, i: int) -> Any:
-  """Seed ``i``'s slice of a stacked tree."""
-  return jax.tree.map(lambda x: x[i], tree)
 
 
 def mean_std(values: list[float]) -> dict[str, float]:

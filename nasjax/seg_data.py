@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.data import ImageSplit, SearchData, check_split
+from nasjax.data import ImageSplit, SearchData, check_split, process_rows
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.losses import IGNORE_INDEX
 from nasjax.seg_images import (  # noqa: F401 (the image sets and crops, importable from here)
@@ -215,19 +215,13 @@ class _SegBatches:
     test: SegImages | None = None,
   ):
     validate_seg_data(cfg)
-    if batch_size % process_count:
-      raise ConfigError(
-        f"config.batch_size={batch_size} must be divisible by the number of "
-        f"processes ({process_count})"
-      )
+    rows = process_rows(batch_size, process_index, process_count)
     if not len(images):
       raise DataNotFoundError("the segmentation training set holds no image; check config.data")
     self.dataset, self.test, self.cfg, self.seed = images, test, cfg, seed
     self.batch_size = batch_size
     self.num_examples = min(len(images), cfg.train_limit) if cfg.train_limit else len(images)
-    self.rows = slice(
-      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
-    )
+    self.rows = rows
     #: The shape of one input crop (what a network is initialised with).
     self.image_shape = (cfg.crop_size, cfg.crop_size, 3)
     self._test_cache: tuple[list[np.ndarray], list[np.ndarray]] | None = None

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.data import ImageSplit, SearchData, check_split
+from nasjax.data import ImageSplit, SearchData, check_split, process_rows
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.sr_images import (  # noqa: F401 (the image sets, importable from here)
   IMAGE_SUFFIXES,
@@ -196,11 +196,7 @@ class _PatchData:
     *,
     test: SRImages | None = None,
   ):
-    if batch_size % process_count:
-      raise ConfigError(
-        f"config.batch_size={batch_size} must be divisible by the number of "
-        f"processes ({process_count})"
-      )
+    rows = process_rows(batch_size, process_index, process_count)
     if not len(images):
       raise DataNotFoundError("the SR training set holds no image; check config.data")
     if cfg.patch_size % images.scale:
@@ -217,9 +213,7 @@ class _PatchData:
     self.dataset, self.test, self.cfg, self.seed = images, test, cfg, seed
     self.batch_size = batch_size
     self.steps_per_epoch = cfg.steps_per_epoch
-    self.rows = slice(
-      process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
-    )
+    self.rows = rows
     lp = cfg.patch_size // images.scale
     #: The shape of one LR input patch (what a network is initialised with).
     self.image_shape = (lp, lp, 3)
