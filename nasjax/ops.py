@@ -87,10 +87,12 @@ class BatchNorm(nn.Module):
 
 
 class Conv2D(nn.Module):
-  """A bias-free NHWC convolution with PyTorch's padding and initialisation.
+  """An NHWC convolution with PyTorch's padding and initialisation.
 
   Uses :func:`nasjax.conv.conv2d` (fast kernel gradients on CPU). The kernel
-  is stored as ``kernel`` with shape ``(k, k, C_in // groups, features)``.
+  is stored as ``kernel`` with shape ``(k, k, C_in // groups, features)``;
+  with ``use_bias`` a ``bias`` of shape ``(features,)`` is added, initialised
+  as PyTorch does, U(+-1/sqrt(fan_in)) with ``fan_in = k * k * C_in // groups``.
   """
 
   features: int
@@ -99,16 +101,27 @@ class Conv2D(nn.Module):
   padding: int = 0
   dilation: int = 1
   groups: int = 1
+  use_bias: bool = False
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
     shape = (self.kernel, self.kernel, x.shape[-1] // self.groups, self.features)
     kernel = self.param("kernel", torch_kernel_init, shape, jnp.float32)
-    return conv2d(x, kernel.astype(x.dtype), self.stride, self.padding, self.dilation, self.groups)
+    y = conv2d(x, kernel.astype(x.dtype), self.stride, self.padding, self.dilation, self.groups)
+    if self.use_bias:
+      fan_in = self.kernel * self.kernel * (x.shape[-1] // self.groups)
+      bias = self.param("bias", torch_bias_init(fan_in), (self.features,), jnp.float32)
+      y = y + bias.astype(y.dtype)
+    return y
 
 
 class ReLUConvBN(nn.Module):
-  """ReLU, convolution, batch norm: NAS-Bench-201's ``nor_conv_kxk``."""
+  """ReLU, convolution, batch norm: NAS-Bench-201's ``nor_conv_kxk``.
+
+  ``bias`` gives the convolution a bias (AutoDL's search cells use
+  ``bias = not affine``). Under a batch-statistics BN it cancels exactly;
+  it shifts what tracked running means record.
+  """
 
   features: int
   kernel: int
@@ -116,11 +129,12 @@ class ReLUConvBN(nn.Module):
   padding: int = 0
   affine: bool = True
   track_running_stats: bool = True
+  bias: bool = False
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
     x = nn.relu(x)
-    x = Conv2D(self.features, self.kernel, self.stride, self.padding)(x)
+    x = Conv2D(self.features, self.kernel, self.stride, self.padding, use_bias=self.bias)(x)
     return BatchNorm(self.affine, self.track_running_stats)(x, train)
 
 
@@ -132,14 +146,16 @@ def avg_pool_3x3(x: Array, stride: int = 1) -> Array:
   window, strides = (1, 3, 3, 1), (1, stride, stride, 1)
   pads = ((0, 0), (1, 1), (1, 1), (0, 0))
   summed = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pads)
-  return summed * _inverse_counts(x.shape[1], x.shape[2], stride).astype(x.dtype)
+  return summed * _inverse_counts(x.shape[1], x.shape[2], stride, x.dtype)
 
 
-def _inverse_counts(h: int, w: int, stride: int) -> np.ndarray:
+def _inverse_counts(h: int, w: int, stride: int, dtype: Any = np.float32) -> np.ndarray:
   """1 / (unpadded elements in each 3x3 window), a host constant of shape (1, H', W', 1).
 
   Computed with numpy so the compiled program holds a small literal rather
-  than a window reduction for XLA to constant-fold (slow under vmap).
+  than a window reduction for XLA to constant-fold (slow under vmap). The
+  reciprocals are computed in float64 and rounded once to ``dtype`` (the
+  input's), so a float64 run divides by the exact count.
   """
 
   def per_axis(n: int) -> np.ndarray:
@@ -147,7 +163,7 @@ def _inverse_counts(h: int, w: int, stride: int) -> np.ndarray:
     return np.minimum(starts + 3, n) - np.maximum(starts, 0)
 
   counts = per_axis(h)[:, None] * per_axis(w)[None, :]
-  return (1.0 / counts).astype(np.float32)[None, :, :, None]
+  return (1.0 / counts.astype(np.float64)).astype(np.dtype(dtype))[None, :, :, None]
 
 
 def max_pool_3x3(x: Array, stride: int = 1) -> Array:

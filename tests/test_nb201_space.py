@@ -45,18 +45,21 @@ def test_cifar100_classifier_counts(nb201_table_path):
   assert _param_count(shapes["params"]) == round(record.columns["params_cifar100_M"] * 1e6)
 
 
-def test_one_hot_supernet_equals_the_discrete_network(cifar_subset):
+@pytest.mark.parametrize("conv_bias", [False, True], ids=["no_bias", "conv_bias"])
+def test_one_hot_supernet_equals_the_discrete_network(cifar_subset, conv_bias):
   """With one-hot weights the supernet computes exactly the genotype's network.
 
   This pins the edge order (weights row e <-> benchmark edge e) and the
-  fan-out parameter layout, via the inherited weights.
+  fan-out parameter layout, via the inherited weights. With cell conv biases
+  (AutoDL's search cells) the bias-free network gets them folded into its
+  running means: evaluation mode agrees too.
   """
   genotype = NB201Genotype.from_string(
     "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
   )
   batch = normalized_batch(cifar_subset, 0, 8)
   supernet = nb201.NB201Supernet(
-    channels=4, cells_per_stage=2, track_running_stats=True, scan_cells=True
+    channels=4, cells_per_stage=2, track_running_stats=True, scan_cells=True, conv_bias=conv_bias
   )
   one_hot = {"cell": jax.nn.one_hot([nb201.NB201_OPS.index(op) for op in genotype.edges], 5)}
   variables = init_variables(supernet, jax.random.key(1), batch["image"], one_hot, train=True)
@@ -71,6 +74,14 @@ def test_one_hot_supernet_equals_the_discrete_network(cifar_subset):
     expected = _apply(supernet, variables, batch["image"], one_hot, train=train)
     got = _apply(network, inherited, batch["image"], train=train)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+  cell = variables["params"]["stage_0"]
+  bias = nb201.edge_bias(cell, "nor_conv_3x3", 2, 0)
+  assert (bias is not None) == conv_bias
+  if conv_bias:  # the fan-out layout: edge 2 <- 0 is the second block of node 0's conv
+    fused = cell["from_0_nor_conv_3x3"]["Conv2D_0"]["bias"]
+    assert fused.shape == (2, 12)  # (cells, 3 edges x 4 channels)
+    np.testing.assert_array_equal(bias, fused[:, 4:8])
+    assert float(jnp.max(jnp.abs(bias))) > 0.05  # PyTorch's U(+-1/sqrt(fan_in)) init
 
 
 def test_a_different_edge_order_would_be_caught(cifar_subset):
@@ -128,6 +139,20 @@ def test_scanned_and_unrolled_supernets_agree(cifar_subset):
     rtol=1e-5,
     atol=1e-6,
   )
+
+
+def test_avg_pool_divides_in_the_input_dtype():
+  """A float64 pool divides by the exact counts (the count table is not float32)."""
+  x = np.random.default_rng(0).normal(size=(2, 5, 6, 3))
+  padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  ones = np.pad(np.ones_like(x), ((0, 0), (1, 1), (1, 1), (0, 0)))
+  window = lambda a: sum(a[:, i : i + 5, j : j + 6] for i in range(3) for j in range(3))
+  expected = window(padded) / window(ones)
+  with jax.enable_x64(True):
+    y = ops.avg_pool_3x3(jnp.asarray(x, jnp.float64))
+    assert y.dtype == jnp.float64
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-14, atol=0)
+  assert ops.avg_pool_3x3(jnp.asarray(x, jnp.float32)).dtype == jnp.float32
 
 
 def test_avg_pool_excludes_padding():

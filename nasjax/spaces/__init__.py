@@ -39,6 +39,7 @@ def _validate_nb201(cfg: SpaceConfig) -> None:
     "scan_cells",
     "partial_channels",
     "edge_normalization",
+    "conv_bias",
   }
   unknown = sorted(set(cfg.keys()) - known)
   if unknown:
@@ -67,10 +68,9 @@ def _validate_nb201(cfg: SpaceConfig) -> None:
       f"config.space.channels ({cfg.channels}) must be divisible by "
       f"config.space.partial_channels ({k})"
     )
-  if not isinstance(cfg.get("edge_normalization", False), bool):
-    raise ConfigError(
-      f"config.space.edge_normalization must be True or False, got {cfg.edge_normalization!r}"
-    )
+  for field in ("edge_normalization", "conv_bias", "track_running_stats"):
+    if not isinstance(cfg.get(field, False), bool):
+      raise ConfigError(f"config.space.{field} must be True or False, got {cfg[field]!r}")
 
 
 def _nb201_ops(cfg: SpaceConfig) -> tuple[str, ...]:
@@ -90,6 +90,7 @@ NB201 = SearchSpace(
     scan_cells=cfg.scan_cells,
     partial_channels=cfg.get("partial_channels", 1),
     edge_normalization=cfg.get("edge_normalization", False),
+    conv_bias=cfg.get("conv_bias", False),
   ),
   alpha_shapes=lambda cfg: nb201.alpha_shapes(_nb201_ops(cfg)),
   op_names=_nb201_ops,

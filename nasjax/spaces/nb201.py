@@ -16,8 +16,10 @@ classifier.
   Cell ops use batch norm without affine parameters; whether they keep
   running statistics is the ``track_running_stats`` field. The stem,
   reduction blocks and classifier use affine, tracked BN as in the benchmark.
-  Convolutions carry no bias (NAS-Bench-201's search cells add one before a
-  batch-statistics BN, where it cancels exactly).
+  ``conv_bias`` gives the cells' convolutions a bias, as AutoDL's search
+  cells have (``bias = not affine``): it cancels exactly under batch
+  statistics and shifts the running means a tracking BN records. The
+  convolutions outside the cells never have one.
 * Partial channels and edge normalisation (PC-DARTS): with
   ``partial_channels=K > 1`` or ``edge_normalization=True`` the supernet uses
   :class:`NB201PartialSearchCell`, whose edges mix ops built with C/K
@@ -72,6 +74,7 @@ def _apply_op(
   affine: bool,
   track_running_stats: bool,
   module_name: str,
+  conv_bias: bool = False,
 ) -> Array | None:
   """Applies one NB201 op; returns None for ``none`` (a zero contribution)."""
   if name == "none":
@@ -89,6 +92,7 @@ def _apply_op(
       k // 2,
       affine=affine,
       track_running_stats=track_running_stats,
+      bias=conv_bias,
       name=module_name,
     )(x, train)
   raise GenotypeError(f"unknown NB201 op {name!r}; expected one of {list(NB201_OPS)}")
@@ -112,13 +116,16 @@ class NB201SearchCell(nn.Module):
   ``k`` is the op on edge ``(j + 1 + k) <- j``. Batch norm is per channel, so
   this is exactly the per-edge supernet, with half the kernels to compile
   and larger convolutions for the accelerator. Parameters are named
-  ``from_{j}_{op}``; :func:`edge_kernel` slices one edge's kernel out.
+  ``from_{j}_{op}``; :func:`edge_kernel` and :func:`edge_bias` slice one
+  edge's kernel and (with ``conv_bias``) bias out: the bias has the same
+  fan-out layout as the kernel's output channels.
   """
 
   channels: int
   op_names: tuple[str, ...] = NB201_OPS
   track_running_stats: bool = False
   train: bool = True
+  conv_bias: bool = False
 
   @nn.compact
   def __call__(self, x: Array, weights: Array | tuple[Array, Array | None]) -> tuple[Array, None]:
@@ -138,6 +145,7 @@ class NB201SearchCell(nn.Module):
           False,
           self.track_running_stats,
           f"from_{j}_{name}",
+          self.conv_bias,
         )
         if out is None:
           continue
@@ -173,6 +181,7 @@ class NB201PartialSearchCell(nn.Module):
   partial_channels: int = 1
   track_running_stats: bool = False
   train: bool = True
+  conv_bias: bool = False
 
   @nn.compact
   def __call__(self, x: Array, weights: Array | tuple[Array, Array | None]) -> tuple[Array, None]:
@@ -188,7 +197,14 @@ class NB201PartialSearchCell(nn.Module):
         mixed = jnp.zeros_like(inputs)
         for o, name in enumerate(self.op_names):
           out = _apply_op(
-            name, inputs, self.train, c, False, self.track_running_stats, f"edge_{i}_{j}_{name}"
+            name,
+            inputs,
+            self.train,
+            c,
+            False,
+            self.track_running_stats,
+            f"edge_{i}_{j}_{name}",
+            self.conv_bias,
           )
           if out is not None:
             mixed = mixed + weights[e, o].astype(x.dtype) * out
@@ -218,6 +234,15 @@ def edge_kernel(cell_params: Mapping[str, Any], op: str, target: int, source: in
     target, source: the edge's nodes, ``0 <= source < target <= 3``.
   """
   return _edge_block(cell_params[f"from_{source}_{op}"]["Conv2D_0"]["kernel"], target, source)
+
+
+def edge_bias(cell_params: Mapping[str, Any], op: str, target: int, source: int) -> Array | None:
+  """The conv bias of op ``op`` on edge ``target <- source``; None for a cell without biases.
+
+  Arguments as :func:`edge_kernel`.
+  """
+  bias = cell_params[f"from_{source}_{op}"]["Conv2D_0"].get("bias")
+  return None if bias is None else _edge_block(bias, target, source)
 
 
 class NB201Cell(nn.Module):
@@ -310,6 +335,7 @@ class NB201Supernet(nn.Module):
     track_running_stats: whether the cell BNs keep running statistics (and use
       them when ``train=False``) or always use batch statistics.
     scan_cells: compile the N cells of a stage as one ``nn.scan``.
+    conv_bias: the cells' convolutions have a bias (AutoDL's search cells).
     partial_channels: PC-DARTS' K (1 = off).
     edge_normalization: build the per-edge cells that PC-DARTS' edge
       normalisation runs on (:class:`NB201PartialSearchCell`); the edge
@@ -328,6 +354,7 @@ class NB201Supernet(nn.Module):
   scan_cells: bool = True
   partial_channels: int = 1
   edge_normalization: bool = False
+  conv_bias: bool = False
 
   @nn.compact
   def __call__(
@@ -344,7 +371,11 @@ class NB201Supernet(nn.Module):
         f"op_weights['cell'] must have shape {(NUM_EDGES, len(self.op_names))}, got {weights.shape}"
       )
     edge_weights = ops.node_softmax(edge_logits["cell"], (1, 2, 3)) if edge_logits else None
-    kwargs = dict(op_names=self.op_names, track_running_stats=self.track_running_stats)
+    kwargs = dict(
+      op_names=self.op_names,
+      track_running_stats=self.track_running_stats,
+      conv_bias=self.conv_bias,
+    )
     if self.partial_channels == 1 and not self.edge_normalization:
       return _macro(self, x, train, NB201SearchCell, (weights, edge_weights), **kwargs)
     return _macro(
@@ -384,7 +415,12 @@ def inherit_variables(
   classifier are copied. Cell BNs, which have no affine parameters in the
   supernet, get scale 1 and bias 0, so in training mode the network computes
   exactly the supernet with one-hot op weights. Running statistics of cell
-  BNs are copied where the supernet tracked them, else left at (0, 1).
+  BNs are copied where the supernet tracked them, else left at (0, 1). The
+  network's convolutions have no bias (the benchmark's evaluation cells);
+  a supernet conv bias ``b`` (``conv_bias``) is folded into the copied
+  running mean as ``mean - b``, which computes the same evaluation-mode
+  output (the BN that follows has no affine parameters in the supernet),
+  and cancels under batch statistics.
 
   Args:
     supernet_variables: ``{'params': ..., 'batch_stats': ...}`` of an
@@ -413,7 +449,11 @@ def inherit_variables(
         if keys[-1] in ("scale", "var")
         else jnp.zeros(leaf.shape, leaf.dtype)
       )
-    return jnp.asarray(_edge_block(src, i, j))
+    value = jnp.asarray(_edge_block(src, i, j))
+    bias = source["params"].get((keys[0], f"from_{j}_{op}", "Conv2D_0", "bias"))
+    if collection == "batch_stats" and keys[-1] == "mean" and bias is not None:
+      value = value - jnp.asarray(_edge_block(bias, i, j))  # fold the conv bias into the mean
+    return value
 
   return jax.tree_util.tree_map_with_path(fill, flax.core.unfreeze(layout))
 
