@@ -97,6 +97,29 @@ def test_schedules():
   assert [float(sa(e)) for e in (0, 5, 49)] == pytest.approx([0, 1, 9.8])
   ramp = R.schedule("linear", 1.0, 0.2, 4)  # from start to strength, then flat
   assert [float(ramp(e)) for e in (0, 2, 4, 9)] == pytest.approx([0.2, 0.6, 1.0, 1.0])
+  slope = R.schedule("slope", 0.0, 0.1, slope=0.2)  # SA: start + epoch / 5, never capped
+  assert [float(slope(e)) for e in (0, 5, 49, 200)] == pytest.approx([0.1, 1.1, 9.9, 40.1])
+
+
+def test_slope_schedules_do_not_depend_on_the_search_length():
+  cfg = {"schedule": "slope", "slope": 0.5}
+  assert R.schedule_values(cfg, 3) == R.schedule_values(cfg, 100)[:3] == [0.0, 0.5, 1.0]
+  linear = {"schedule": "linear", "strength": 10.0}  # ramp 0: over the whole search
+  assert R.schedule_values(linear, 50)[-1] == pytest.approx(9.8)
+  assert R.schedule_values(linear, 10)[-1] == pytest.approx(9.0)
+  assert R.describe_schedule(linear, 50) == (
+    "lambda_t = 10 * min(epoch / 50, 1) (0 at epoch 0, 9.8 at epoch 49)"
+  )
+  reg = R.make_regularizer(_cfg(beta_decay=dict(schedule="slope", slope=0.5)), 7, Softmax().probs)
+  _, parts = reg({"cell": jnp.zeros((6, 5))}, 6)
+  assert float(parts["reg/beta_decay_lambda"]) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("field,value", [("strength", 10.0), ("ramp_epochs", 10)])
+def test_a_slope_schedule_refuses_fields_it_would_ignore(field, value):
+  cfg = _cfg(sa=dict(schedule="slope", slope=0.2, **{field: value}))
+  with pytest.raises(ConfigError, match=f"config.regularizers.sa.{field}={value} is not used by"):
+    R.make_regularizer(cfg, 50, Softmax().probs)
 
 
 def _cfg(**regs):
