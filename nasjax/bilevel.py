@@ -2,13 +2,17 @@
 
 State is an explicit pytree, :class:`SearchState`. Weights and alpha are two
 disjoint pytrees with two optax optimisers, so the weight optimiser cannot
-touch alpha (and vice versa) by construction. One search step is
+touch alpha (and vice versa) by construction. One search step is, with
+``config.step_order='alpha_first'`` (the DARTS paper and its code),
 
 1. the alpha update on a validation batch (hypergradient of the configured
    mode, plus the gradient of the enabled regularisers), then
-2. the weight update on a training batch, with the *new* alpha,
+2. the weight update on a training batch, with the *new* alpha;
 
-as in DARTS. :func:`make_search_step` returns that step jitted, with the
+with ``'weights_first'`` (AutoDL's DARTS-V1, the NAS-Bench-201 DARTS code)
+the weight update comes first and the alpha update sees the *new* weights
+(and, for a second-order hypergradient, the momentum buffer after that
+update). :func:`make_search_step` returns the step jitted, with the
 state donated; randomness is ``fold_in(state.rng, state.step)``: it draws the
 stochastic relaxations' samples (:mod:`nasjax.relax`) and feeds the
 supernet's ``'noise'`` rng stream.
@@ -26,7 +30,31 @@ with momentum, coupled weight decay, clipping and a per-epoch cosine learning
 rate for the weights; Adam with a coupled L2 term for alpha.
 
 Batch-norm running statistics (where a layer tracks them) are updated by the
-weight step only, i.e. from the weight half of the data.
+weight step only (``config.bn_stats_update='weight_step'``), i.e. from the
+weight half of the data, or by the forwards of both updates in the order
+they run (``'both_steps'``, AutoDL's code, where every training-mode forward
+of the network updates them). The alpha update's forward is then: first
+order, the validation forward at the current weights (exactly AutoDL's
+DARTS-V1); second order, the forward on the training batch at the current
+weights that the unrolled step differentiates (AutoDL's DARTS-V2 runs its
+validation forward at ``w'`` on a copy of the network, so only this one
+updates the network's statistics; its finite-difference form also runs two
+forwards at ``w +- eps v``, which nasjax's ``second_order_fd`` does not
+count: there the statistics differ from AutoDL's). A skipped alpha update
+(warm-up, frozen alpha) runs no forward that updates them.
+
+Gradient clipping of the weights (``config.optimizer.weights.grad_clip``)
+clips the norm of the weight gradients (``grad_clip_scope='weights'``, DARTS'
+code) or, as PyTorch's ``clip_grad_norm_(network.parameters())`` in AutoDL's
+code, where alpha is a parameter of the network, a norm that includes
+alpha's ``.grad`` at that point (``'weights_and_alpha'``): the gradient of
+the training loss w.r.t. alpha (and betas) plus what the alpha update left
+there, which ``w_optimizer.zero_grad()`` does not clear: the current step's
+alpha gradient (hypergradient plus regulariser gradient) in alpha-first
+order, the previous step's in weights-first order (zero at the first step
+and after a skipped update). The state carries that gradient
+(:attr:`SearchState.alpha_grad`). With frozen alpha (no alpha gradient at
+all, as a parameter without ``requires_grad``) only the weights count.
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -62,7 +90,9 @@ from nasjax import projection as projection_lib
 from nasjax.compilation import init_variables
 from nasjax.config import validate_search_config
 from nasjax.optimizers import (
+  CLIP_EXTRA_ARG,
   alpha_optimizer,
+  clip_norm,
   epoch_cosine_schedule,
   momentum_buffer,
   weight_optimizer,
@@ -94,6 +124,10 @@ class SearchState:
     rng: raw ``uint32`` key data; step ``t`` uses ``fold_in(rng, t)``.
     projection: decided and pruned edges (:mod:`nasjax.projection`), applied
       to the mixing weights in every forward pass; ``{}`` in an ordinary search.
+    alpha_grad: the last alpha update's gradient, ``{'alphas': ..., 'betas':
+      ...}`` like :attr:`arch_params` (zeros before the first update), which
+      the weight update's gradient clip counts with
+      ``grad_clip_scope='weights_and_alpha'``; ``{}`` otherwise.
   """
 
   step: Array
@@ -105,6 +139,7 @@ class SearchState:
   alpha_opt_state: optax.OptState
   rng: Array
   projection: PyTree = dataclasses.field(default_factory=dict)
+  alpha_grad: PyTree = dataclasses.field(default_factory=dict)
 
   @property
   def arch_params(self) -> dict[str, PyTree]:
@@ -137,6 +172,32 @@ class SearchSetup:
   def measurement(self) -> SearchSetup:
     """This setup in float32, for measurements (Hessian, gaps) under mixed precision."""
     return dataclasses.replace(self, compute_dtype=None) if self.compute_dtype else self
+
+  # -- the protocol of a step ----------------------------------------------
+
+  @property
+  def weights_first(self) -> bool:
+    """Whether the weight update runs before the alpha update (``config.step_order``)."""
+    return self.config.get("step_order", "alpha_first") == "weights_first"
+
+  @property
+  def alpha_step_updates_bn(self) -> bool:
+    """Whether the alpha update's forward updates BN statistics (``config.bn_stats_update``)."""
+    return self.config.get("bn_stats_update", "weight_step") == "both_steps"
+
+  @property
+  def clip_with_alpha(self) -> bool:
+    """Whether the weight clip's norm counts alpha's gradient (see the module docstring)."""
+    w = self.config.optimizer.weights
+    return (
+      w.grad_clip > 0
+      and w.get("grad_clip_scope", "weights") == "weights_and_alpha"
+      and not self.config.optimizer.alpha.get("frozen", False)
+    )
+
+  def initial_alpha_grad(self, arch_params: PyTree) -> PyTree:
+    """:attr:`SearchState.alpha_grad` before the first update: zeros, or ``{}`` when unused."""
+    return jax.tree.map(jnp.zeros_like, arch_params) if self.clip_with_alpha else {}
 
   # -- state --------------------------------------------------------------
 
@@ -180,6 +241,7 @@ class SearchSetup:
       weight_opt_state=self.weight_tx.init(params),
       alpha_opt_state=self.alpha_tx.init({"alphas": alphas, "betas": betas}),
       rng=jax.random.key_data(k_run),
+      alpha_grad=self.initial_alpha_grad({"alphas": alphas, "betas": betas}),
     )
 
   # -- losses -------------------------------------------------------------
@@ -330,7 +392,7 @@ class SearchSetup:
         **self._alpha_summary(state.alphas),
       }
       metrics = {k: known.get(k, jnp.zeros(v.shape)).astype(v.dtype) for k, v in shapes.items()}
-      return state, metrics
+      return state.replace(alpha_grad=jax.tree.map(jnp.zeros_like, state.alpha_grad)), metrics
 
     if frozen:
       return skip(state, train_batch, val_batch)
@@ -373,8 +435,8 @@ class SearchSetup:
       )
 
     arch = state.arch_params
-    g_hyper, (val_loss, (val_logits, _)) = self.hypergradient(
-      loss_fn, state.params, arch, train_batch, val_batch, inner
+    g_hyper, (val_loss, (val_logits, val_stats)), train_aux = self.hypergradient(
+      loss_fn, state.params, arch, train_batch, val_batch, inner, with_train_aux=True
     )
     (reg, parts), g_reg = jax.value_and_grad(self.regularizer, has_aux=True)(state.alphas, epoch)
     grads = {"alphas": jax.tree.map(jnp.add, g_hyper["alphas"], g_reg), "betas": g_hyper["betas"]}
@@ -391,22 +453,51 @@ class SearchSetup:
     if jax.tree.leaves(state.betas):
       metrics["beta/grad_norm"] = optax.tree.norm(grads["betas"])
     state = state.replace(alphas=new["alphas"], betas=new["betas"], alpha_opt_state=alpha_opt_state)
+    if self.alpha_step_updates_bn:  # first order: the validation forward; else the unrolling one
+      state = state.replace(batch_stats=val_stats if train_aux is None else train_aux[1])
+    if self.clip_with_alpha:
+      state = state.replace(alpha_grad=grads)
     return state, metrics
 
   def weight_update(self, state: SearchState, train_batch: Batch) -> tuple[SearchState, Metrics]:
-    """Updates the weights (and BN statistics) only, at the current alpha."""
+    """Updates the weights (and BN statistics) only, at the current alpha.
+
+    With the clip over weights and alpha (:attr:`clip_with_alpha`) the
+    gradient of the training loss w.r.t. alpha and betas is computed too and
+    counts, with :attr:`SearchState.alpha_grad`, in the clipped norm;
+    ``weights/clip_norm`` and ``alpha/clip_grad_norm`` log that norm and
+    alpha's part of it.
+    """
     _, key = self._keys(state)
-    (loss, (logits, batch_stats)), grads = jax.value_and_grad(self.loss, has_aux=True)(
-      state.params,
-      state.alphas,
-      train_batch,
-      state.batch_stats,
-      key,
-      state.betas,
-      self.epoch(state.step),
-      state.projection,
+    epoch = self.epoch(state.step)
+
+    def loss_fn(params, arch):
+      return self.loss(
+        params,
+        arch["alphas"],
+        train_batch,
+        state.batch_stats,
+        key,
+        arch["betas"],
+        epoch,
+        state.projection,
+      )
+
+    extra: dict[str, Array] = {}
+    if self.clip_with_alpha:
+      (loss, (logits, batch_stats)), (grads, g_arch) = jax.value_and_grad(
+        loss_fn, argnums=(0, 1), has_aux=True
+      )(state.params, state.arch_params)
+      alpha_grad = jax.tree.map(jnp.add, state.alpha_grad, g_arch)  # PyTorch's alpha .grad
+      alpha_sq = sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(alpha_grad))
+      extra = {CLIP_EXTRA_ARG: alpha_sq}
+    else:
+      (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, state.arch_params
+      )
+    updates, weight_opt_state = self.weight_tx.update(
+      grads, state.weight_opt_state, state.params, **extra
     )
-    updates, weight_opt_state = self.weight_tx.update(grads, state.weight_opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {
       "train/loss": loss,
@@ -414,6 +505,9 @@ class SearchSetup:
       "weights/grad_norm": optax.tree.norm(grads),
       "lr": self.lr_schedule(state.step),
     }
+    if extra:
+      metrics["weights/clip_norm"] = clip_norm(grads, extra[CLIP_EXTRA_ARG])
+      metrics["alpha/clip_grad_norm"] = jnp.sqrt(extra[CLIP_EXTRA_ARG])
     return state.replace(
       params=params, batch_stats=batch_stats, weight_opt_state=weight_opt_state
     ), metrics
@@ -421,9 +515,16 @@ class SearchSetup:
   def step(
     self, state: SearchState, train_batch: Batch, val_batch: Batch
   ) -> tuple[SearchState, Metrics]:
-    """One search step: the alpha update on ``val_batch``, then the weight update."""
-    state, alpha_metrics = self.alpha_update(state, train_batch, val_batch)
-    state, weight_metrics = self.weight_update(state, train_batch)
+    """One search step: the alpha update on ``val_batch`` and the weight update on ``train_batch``.
+
+    In the order of ``config.step_order`` (alpha first by default).
+    """
+    if self.weights_first:
+      state, weight_metrics = self.weight_update(state, train_batch)
+      state, alpha_metrics = self.alpha_update(state, train_batch, val_batch)
+    else:
+      state, alpha_metrics = self.alpha_update(state, train_batch, val_batch)
+      state, weight_metrics = self.weight_update(state, train_batch)
     return state.replace(step=state.step + 1), {**alpha_metrics, **weight_metrics}
 
 

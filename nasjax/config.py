@@ -42,7 +42,13 @@ ConfigDict = ml_collections.ConfigDict
 
 def _regularizer(**fields: Any) -> ConfigDict:
   base = dict(
-    enabled=False, schedule="constant", strength=0.0, start=0.0, ramp_epochs=0, apply_to="logits"
+    enabled=False,
+    schedule="constant",
+    strength=0.0,
+    start=0.0,
+    ramp_epochs=0,
+    slope=0.0,
+    apply_to="logits",
   )
   base.update(fields)
   return ConfigDict(base)
@@ -57,9 +63,19 @@ def search_config() -> ConfigDict:
     hypergradient: ``first_order``, ``second_order_exact`` or ``second_order_fd``.
     fd_radius: norm of the weight perturbation of ``second_order_fd``
       (``eps = fd_radius / ||v||``; DARTS uses 0.01).
+    step_order: ``alpha_first`` (the DARTS paper and its code: the alpha
+      update on the validation batch, then the weight update with the new
+      alpha) or ``weights_first`` (AutoDL's DARTS-V1: the weight update on
+      the training batch, then the alpha update at the new weights).
+    bn_stats_update: which forwards update the BN running statistics (where
+      a BN tracks them): ``weight_step`` (the weight update's forward on the
+      training batch only) or ``both_steps`` (also the alpha update's, as
+      AutoDL's code does; see :mod:`nasjax.bilevel` for the second-order
+      hypergradients).
     space: the search space (``name`` plus the space's fields; PC-DARTS'
       ``partial_channels`` K and ``edge_normalization``, which adds the
-      edge logits betas to the search state).
+      edge logits betas to the search state; for NB201 ``conv_bias``, a bias
+      on the cells' convolutions as AutoDL's search cells have).
     relaxation: how alpha becomes mixing weights: ``name`` (``softmax``,
       ``gumbel``, ``dirichlet``) plus that relaxation's fields (see
       :mod:`nasjax.relax`; :func:`nasjax.relax.relaxation_config` builds the
@@ -67,7 +83,11 @@ def search_config() -> ConfigDict:
     optimizer.weights: ``name`` ``sgd`` (momentum, Nesterov optional) or
       ``adam`` (``b1``, ``b2``, ``eps``; first-order search only), cosine lr
       from ``lr`` to ``lr_min`` per epoch, coupled ``weight_decay``,
-      global-norm ``grad_clip`` (0 = off).
+      global-norm ``grad_clip`` (0 = off) over the norm of
+      ``grad_clip_scope``: ``weights`` (the weight gradients; DARTS' code)
+      or ``weights_and_alpha`` (PyTorch's ``clip_grad_norm_`` over all of
+      AutoDL's ``network.parameters()``: alpha's gradient as PyTorch holds it
+      at that point counts in the norm, see :mod:`nasjax.bilevel`).
     optimizer.alpha: Adam with coupled L2 ``weight_decay`` added to the
       gradient before the moments; alpha (and the edge-normalisation betas,
       which this optimiser updates too) initialised ``init_std * N(0, 1)``;
@@ -82,8 +102,10 @@ def search_config() -> ConfigDict:
       ``flops`` (super-resolution spaces: lambda times the expected GMAC of
       the candidates at a 1280x720 output; strength 1e-3 is a default chosen
       here); each
-      has ``enabled``, a strength ``schedule`` and ``apply_to``
-      (see :mod:`nasjax.regularizers`).
+      has ``enabled``, a strength ``schedule`` (``constant``, ``linear`` or
+      ``slope``: SA's lambda_t = epoch / 5 is ``slope=0.2``, Beta-DARTS'
+      50 * epoch / 100 ``slope=0.5``, the defaults of ``sa`` and
+      ``beta_decay``) and ``apply_to`` (see :mod:`nasjax.regularizers`).
 
   Fields of a search run (:mod:`nasjax.search`):
     data: ``source`` (``tfds`` or ``npz``), ``name`` (``cifar10``,
@@ -141,6 +163,8 @@ def search_config() -> ConfigDict:
   c.batch_size = 64
   c.hypergradient = "first_order"
   c.fd_radius = 0.01
+  c.step_order = "alpha_first"
+  c.bn_stats_update = "weight_step"
   c.space = ConfigDict(
     dict(
       name="nb201",
@@ -152,6 +176,7 @@ def search_config() -> ConfigDict:
       scan_cells=True,
       partial_channels=1,
       edge_normalization=False,
+      conv_bias=False,
     )
   )
   c.relaxation = ConfigDict(dict(name="softmax", temperature=1.0))
@@ -165,6 +190,7 @@ def search_config() -> ConfigDict:
       nesterov=False,
       weight_decay=3e-4,
       grad_clip=5.0,
+      grad_clip_scope="weights",
       b1=0.9,
       b2=0.999,
       eps=1e-8,
@@ -187,8 +213,8 @@ def search_config() -> ConfigDict:
   )
   c.regularizers = ConfigDict(
     dict(
-      sa=_regularizer(schedule="linear", a=1.0, mu=0.0, reduction="sum"),
-      beta_decay=_regularizer(schedule="linear", strength=50.0, ramp_epochs=100),
+      sa=_regularizer(schedule="slope", slope=0.2, a=1.0, mu=0.0, reduction="sum"),
+      beta_decay=_regularizer(schedule="slope", slope=0.5),
       entropy=_regularizer(apply_to="probs", reduction="sum"),
       l2=_regularizer(reduction="sum"),
       dirichlet_kl=_regularizer(strength=1e-3, reduction="sum"),
@@ -289,6 +315,7 @@ def validate_search_config(config: ConfigDict) -> None:
     f"config.hypergradient must be one of {sorted(HYPERGRADIENTS)}, got {config.hypergradient!r}",
   )
   _positive(config.fd_radius, "config.fd_radius")
+  _validate_step_protocol(config)
   _check(
     config.space.name in SPACES,
     f"unknown search space config.space.name={config.space.name!r}; choose one of {sorted(SPACES)}",
@@ -376,6 +403,31 @@ def validate_search_config(config: ConfigDict) -> None:
 
 
 HESSIAN_METHODS = ("full", "lanczos", "power")
+#: ``config.step_order``: which update of a search step runs first.
+STEP_ORDERS = ("alpha_first", "weights_first")
+#: ``config.bn_stats_update``: which steps' forwards update BN running statistics.
+BN_STATS_UPDATES = ("weight_step", "both_steps")
+#: ``config.optimizer.weights.grad_clip_scope``: whose gradients the clipped norm covers.
+GRAD_CLIP_SCOPES = ("weights", "weights_and_alpha")
+
+
+def _validate_step_protocol(config: ConfigDict) -> None:
+  """``step_order``, ``bn_stats_update`` and ``optimizer.weights.grad_clip_scope``."""
+  order = config.get("step_order", "alpha_first")
+  _check(
+    order in STEP_ORDERS, f"config.step_order must be one of {list(STEP_ORDERS)}, got {order!r}"
+  )
+  bn = config.get("bn_stats_update", "weight_step")
+  _check(
+    bn in BN_STATS_UPDATES,
+    f"config.bn_stats_update must be one of {list(BN_STATS_UPDATES)}, got {bn!r}",
+  )
+  scope = config.optimizer.weights.get("grad_clip_scope", "weights")
+  _check(
+    scope in GRAD_CLIP_SCOPES,
+    f"config.optimizer.weights.grad_clip_scope must be one of {list(GRAD_CLIP_SCOPES)}, "
+    f"got {scope!r}",
+  )
 
 
 def _validate_analysis(an: ConfigDict) -> None:
@@ -560,6 +612,16 @@ RESUMABLE_CHANGES = (
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
+#: Fields added to the search config after runs were written without them, with the
+#: value that computes what those runs computed: a saved config that lacks one
+#: resumes as if it held this value.
+ADDED_FIELDS = {
+  "step_order": "alpha_first",
+  "bn_stats_update": "weight_step",
+  "optimizer.weights.grad_clip_scope": "weights",
+  "space.conv_bias": False,
+}
+
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
   out = {}
@@ -571,13 +633,49 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
   return out
 
 
+def _resolved_regularizers(config: dict[str, Any]) -> dict[str, Any]:
+  """``config`` with each regulariser's schedule fields replaced by its per-epoch strengths.
+
+  The schedule is compared by what it computes (:func:`nasjax.regularizers.schedule_values`
+  over the config's epochs), so ``linear`` to 10 over 50 epochs and ``slope=0.2`` are
+  the same; a regulariser that is off in a config keeps only ``enabled``.
+  """
+  from nasjax.regularizers import SCHEDULE_FIELDS, schedule_values
+
+  regs = config.get("regularizers")
+  epochs = config.get("epochs")
+  if not isinstance(regs, dict) or not isinstance(epochs, int):
+    return config
+  out = {}
+  for name, reg in regs.items():
+    if not isinstance(reg, dict) or not reg.get("enabled", True):
+      out[name] = {"enabled": False} if isinstance(reg, dict) else reg
+      continue
+    kept = {k: v for k, v in reg.items() if k not in SCHEDULE_FIELDS}
+    try:
+      lambdas = [round(v, 12) for v in schedule_values(reg, epochs)]
+    except (TypeError, ValueError, ZeroDivisionError):  # not a valid schedule: compare the fields
+      lambdas = {k: reg.get(k) for k in SCHEDULE_FIELDS}
+    out[name] = {**kept, "lambda_per_epoch": lambdas}
+  return {**config, "regularizers": out}
+
+
 def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
   """The fields that differ between two configs (as nested dicts), except :data:`RESUMABLE_CHANGES`.
+
+  A field of :data:`ADDED_FIELDS` that ``saved`` lacks counts as its listed
+  value (the behaviour of runs written before it existed), and regulariser
+  schedules are compared by their per-epoch strengths, so a run written with
+  SA's ``linear`` strength ``epochs / 5`` resumes under ``slope=0.2``.
 
   Returns:
     ``(dotted field, saved value, current value)`` for each change, sorted by field.
   """
-  old, new = _flatten(saved), _flatten(current)
+  old = _flatten(_resolved_regularizers(saved))
+  new = _flatten(_resolved_regularizers(current))
+  for field, value in ADDED_FIELDS.items():
+    if field in new and field not in old:
+      old[field] = value
   return [
     (k, old.get(k), new.get(k))
     for k in sorted(set(old) | set(new))

@@ -33,9 +33,13 @@ percent at 0.01 for a smooth activation.
 
 Every mode has the signature ``(loss_fn, params, alphas, train_batch,
 val_batch, inner) -> (grad_alpha, (val_loss, aux))`` where
-``loss_fn(params, alphas, batch) -> (loss, aux)``. The first-order and FD
-forms evaluate ``L_val`` at ``w`` and ``w'`` respectively; ``aux`` is that
-evaluation's auxiliary output.
+``loss_fn(params, alphas, batch) -> (loss, aux)``. The first-order form
+evaluates ``L_val`` at ``w``, the second-order forms at ``w'``; ``aux`` is
+that evaluation's auxiliary output. With ``with_train_aux=True`` a mode also
+returns, third, the auxiliary output of its forward on the training batch at
+``w`` (the one the unrolled step differentiates; None for first order): the
+search takes the BN statistics of the alpha step from it
+(:mod:`nasjax.bilevel`).
 """
 
 from __future__ import annotations
@@ -83,7 +87,14 @@ def unrolled_weights(
   loss_fn: LossFn, params: PyTree, alphas: PyTree, train_batch: Any, inner: InnerStep
 ) -> PyTree:
   """``w'(alpha)``: one step of SGD with momentum and weight decay from ``params``."""
-  grads = jax.grad(lambda p: loss_fn(p, alphas, train_batch)[0])(params)
+  return _unrolled(loss_fn, params, alphas, train_batch, inner)[0]
+
+
+def _unrolled(
+  loss_fn: LossFn, params: PyTree, alphas: PyTree, train_batch: Any, inner: InnerStep
+) -> tuple[PyTree, Any]:
+  """``w'(alpha)`` and the auxiliary output of the training-batch forward at ``params``."""
+  grads, train_aux = jax.grad(lambda p: loss_fn(p, alphas, train_batch), has_aux=True)(params)
   m, wd = inner.momentum, inner.weight_decay
 
   def step(w, g, b):
@@ -92,7 +103,7 @@ def unrolled_weights(
       return w - inner.lr * ((1.0 + m) * d + m * m * b)
     return w - inner.lr * (m * b + d)
 
-  return jax.tree.map(step, params, grads, inner.momentum_buffer)
+  return jax.tree.map(step, params, grads, inner.momentum_buffer), train_aux
 
 
 def first_order(
@@ -102,13 +113,14 @@ def first_order(
   train_batch: Any,
   val_batch: Any,
   inner: InnerStep,
-) -> tuple[PyTree, tuple[jax.Array, Any]]:
+  with_train_aux: bool = False,
+) -> tuple[PyTree, tuple[jax.Array, Any]] | tuple[PyTree, tuple[jax.Array, Any], None]:
   """``grad_alpha L_val(w, alpha)``."""
   del train_batch, inner
   (loss, aux), grad = jax.value_and_grad(loss_fn, argnums=1, has_aux=True)(
     params, alphas, val_batch
   )
-  return grad, (loss, aux)
+  return (grad, (loss, aux), None) if with_train_aux else (grad, (loss, aux))
 
 
 def second_order_exact(
@@ -118,15 +130,17 @@ def second_order_exact(
   train_batch: Any,
   val_batch: Any,
   inner: InnerStep,
-) -> tuple[PyTree, tuple[jax.Array, Any]]:
+  with_train_aux: bool = False,
+) -> tuple[PyTree, tuple[jax.Array, Any]] | tuple[PyTree, tuple[jax.Array, Any], Any]:
   """The exact gradient of ``L_val(w'(alpha), alpha)`` through the unrolled step."""
 
   def objective(a):
-    w_prime = unrolled_weights(loss_fn, params, a, train_batch, inner)
-    return loss_fn(w_prime, a, val_batch)
+    w_prime, train_aux = _unrolled(loss_fn, params, a, train_batch, inner)
+    loss, aux = loss_fn(w_prime, a, val_batch)
+    return loss, (aux, train_aux)
 
-  (loss, aux), grad = jax.value_and_grad(objective, has_aux=True)(alphas)
-  return grad, (loss, aux)
+  (loss, (aux, train_aux)), grad = jax.value_and_grad(objective, has_aux=True)(alphas)
+  return (grad, (loss, aux), train_aux) if with_train_aux else (grad, (loss, aux))
 
 
 def second_order_fd(
@@ -137,12 +151,16 @@ def second_order_fd(
   val_batch: Any,
   inner: InnerStep,
   radius: float = 0.01,
-) -> tuple[PyTree, tuple[jax.Array, Any]]:
+  with_train_aux: bool = False,
+) -> tuple[PyTree, tuple[jax.Array, Any]] | tuple[PyTree, tuple[jax.Array, Any], Any]:
   """DARTS' finite-difference approximation of the second-order hypergradient.
 
-  ``radius`` is the norm of the weight perturbation, ``eps * ||v||``.
+  ``radius`` is the norm of the weight perturbation, ``eps * ||v||``. The
+  training-batch auxiliary output (``with_train_aux``) is that of the
+  unrolling forward at ``w``, not of the forwards at ``w +- eps v``.
   """
-  w_prime = jax.lax.stop_gradient(unrolled_weights(loss_fn, params, alphas, train_batch, inner))
+  w_prime, train_aux = _unrolled(loss_fn, params, alphas, train_batch, inner)
+  w_prime = jax.lax.stop_gradient(w_prime)
   (loss, aux), (v, grad_direct) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
     w_prime, alphas, val_batch
   )
@@ -157,7 +175,7 @@ def second_order_fd(
   grad = jax.tree.map(
     lambda d, p, n: d - coef * (p - n) / (2.0 * eps), grad_direct, g_plus, g_minus
   )
-  return grad, (loss, aux)
+  return (grad, (loss, aux), train_aux) if with_train_aux else (grad, (loss, aux))
 
 
 HYPERGRADIENTS: dict[str, Callable[..., tuple[PyTree, tuple[jax.Array, Any]]]] = {

@@ -1,7 +1,10 @@
 """The optimisers and learning-rate schedules of search and retraining.
 
 Weights use SGD with momentum (Nesterov optional), coupled weight decay and
-global-norm gradient clipping, with a learning rate stepped once per epoch
+global-norm gradient clipping (over the weight gradients, or, as PyTorch's
+``clip_grad_norm_`` over a network whose parameters include alpha, over a
+norm that also counts alpha's gradient: :func:`clip_by_total_norm`), with a
+learning rate stepped once per epoch
 (PyTorch's ``CosineAnnealingLR`` as the DARTS code bases use it); or, with
 ``name='adam'`` (super-resolution searches), Adam with the same clipping,
 coupled decay and schedule. Alpha uses
@@ -46,15 +49,63 @@ def epoch_cosine_schedule(
 WEIGHT_OPTIMIZERS = ("sgd", "adam")
 
 
+#: The extra argument of the weight optimiser's ``update`` that :func:`clip_by_total_norm` reads.
+CLIP_EXTRA_ARG = "clip_extra_sq_norm"
+
+
+def clip_by_total_norm(max_norm: float) -> optax.GradientTransformationExtraArgs:
+  """PyTorch's ``clip_grad_norm_`` over the updates plus tensors outside them.
+
+  The norm is ``sqrt(||updates||^2 + clip_extra_sq_norm)``, the second term
+  (an extra argument of ``update``, default 0) being the squared norm of
+  gradients that share the clip but not this optimiser (alpha's, where the
+  network's parameters include it). The updates are scaled by
+  ``min(max_norm / (norm + 1e-6), 1)``, PyTorch's coefficient. Its state is
+  the empty state of ``optax.clip_by_global_norm``, so the optimiser state
+  keeps its layout whichever clip is used.
+  """
+
+  def init(params: PyTree) -> optax.EmptyState:
+    del params
+    return optax.EmptyState()
+
+  def update(
+    updates: PyTree, state: optax.EmptyState, params: PyTree = None, **extra: Any
+  ) -> tuple[PyTree, optax.EmptyState]:
+    del params
+    sq = sum(jnp.sum(jnp.square(g.astype(jnp.float32))) for g in jax.tree.leaves(updates))
+    extra_sq = extra.get(CLIP_EXTRA_ARG)
+    if extra_sq is not None:
+      sq = sq + jnp.asarray(extra_sq, jnp.float32)
+    coef = jnp.minimum(max_norm / (jnp.sqrt(sq) + 1e-6), 1.0)
+    return jax.tree.map(lambda g: (g * coef).astype(g.dtype), updates), state
+
+  return optax.GradientTransformationExtraArgs(init, update)
+
+
+def clip_norm(grads: PyTree, extra_sq_norm: Array | None = None) -> Array:
+  """The norm :func:`clip_by_total_norm` compares with its threshold."""
+  sq = sum(jnp.sum(jnp.square(g.astype(jnp.float32))) for g in jax.tree.leaves(grads))
+  return jnp.sqrt(sq if extra_sq_norm is None else sq + extra_sq_norm)
+
+
 def weight_optimizer(
   cfg: ml_collections.ConfigDict, lr_schedule: optax.Schedule
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
   """SGD(momentum, Nesterov optional) or Adam, with coupled decay after global-norm clipping.
 
   ``cfg.name`` (default ``sgd``) picks the optimiser; Adam reads ``b1``,
-  ``b2`` and ``eps`` (defaults 0.9, 0.999, 1e-8).
+  ``b2`` and ``eps`` (defaults 0.9, 0.999, 1e-8). ``cfg.grad_clip_scope``
+  (default ``weights``) picks the clip: ``optax.clip_by_global_norm`` of the
+  weight gradients, or with ``weights_and_alpha`` :func:`clip_by_total_norm`,
+  whose ``update`` takes alpha's squared gradient norm as the extra argument
+  :data:`CLIP_EXTRA_ARG`.
   """
-  parts = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
+  parts = []
+  if cfg.grad_clip > 0 and cfg.get("grad_clip_scope", "weights") == "weights_and_alpha":
+    parts.append(clip_by_total_norm(cfg.grad_clip))
+  elif cfg.grad_clip > 0:
+    parts.append(optax.clip_by_global_norm(cfg.grad_clip))
   parts.append(optax.add_decayed_weights(cfg.weight_decay))
   if cfg.get("name", "sgd") == "adam":
     parts.append(

@@ -214,6 +214,7 @@ def continue_from(loaded: LoadedSearch, **changes: Any) -> Callable[..., bilevel
       betas=jax.tree.map(jnp.array, state.betas),
       weight_opt_state=setup.weight_tx.init(params),
       alpha_opt_state=jax.tree.map(jnp.array, state.alpha_opt_state),
+      alpha_grad=setup.initial_alpha_grad(state.arch_params),
       **changes,
     )
 

@@ -47,3 +47,48 @@ def test_unknown_space_field_is_refused():
   config.space.width_multiplier = 2
   with pytest.raises(ConfigError, match="width_multiplier"):
     validate_search_config(config)
+
+
+def _saved_before_the_protocol_fields(config):
+  """``config`` as the JSON of a run written before the step-protocol and slope fields existed."""
+  saved = config.to_dict()
+  for key in ("step_order", "bn_stats_update"):
+    del saved[key]
+  del saved["optimizer"]["weights"]["grad_clip_scope"]
+  del saved["space"]["conv_bias"]
+  for reg in saved["regularizers"].values():
+    del reg["slope"]
+  return saved
+
+
+def test_a_run_written_before_the_new_fields_resumes_unchanged():
+  """Missing protocol fields count as the behaviour they were added with (alpha first, ...)."""
+  from nasjax.config import config_changes
+
+  current = search_config()
+  old = _saved_before_the_protocol_fields(current)
+  old["regularizers"]["sa"].update(schedule="linear", strength=0.0)  # the old disabled default
+  old["regularizers"]["beta_decay"].update(schedule="linear", strength=50.0, ramp_epochs=100)
+  assert config_changes(old, current.to_dict()) == []
+  current.step_order = "weights_first"
+  current.space.conv_bias = True
+  changed = [k for k, _, _ in config_changes(old, current.to_dict())]
+  assert changed == ["space.conv_bias", "step_order"]
+
+
+def test_schedules_compare_by_what_they_compute():
+  """SA written as linear to epochs / 5 resumes under slope 0.2; a different lambda_t does not."""
+  from nasjax.config import config_changes, sa_darts_protocol
+
+  current = sa_darts_protocol(search_config())  # slope 0.2 per epoch
+  old = _saved_before_the_protocol_fields(current)
+  old["regularizers"]["sa"].update(schedule="linear", strength=current.epochs / 5, ramp_epochs=0)
+  assert config_changes(old, current.to_dict()) == []
+  old["regularizers"]["sa"]["strength"] = 3 / 5  # a runlocal's value, left by --config.epochs=50
+  changed = config_changes(old, current.to_dict())
+  assert [k for k, _, _ in changed] == ["regularizers.sa.lambda_per_epoch"]
+  # A regulariser that is off in both configs differs in nothing that is computed.
+  current.regularizers.entropy.strength = 0.7
+  assert [k for k, _, _ in config_changes(old, current.to_dict())] == [
+    "regularizers.sa.lambda_per_epoch"
+  ]
