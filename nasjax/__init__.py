@@ -84,6 +84,7 @@ from nasjax.optimizers import (
 from nasjax.plots import make_plots
 from nasjax.projection import Projection
 from nasjax.protocols import (
+  beta_darts_protocol,
   darts_protocol,
   darts_space,
   drnas_protocol,
@@ -96,12 +97,14 @@ from nasjax.protocols import (
 from nasjax.regularizers import (
   Regularizer,
   beta_decay,
+  describe_schedule,
   dirichlet_kl,
   entropy,
   flops_penalty,
   l2,
   make_regularizer,
   sa_penalty,
+  schedule_values,
   smooth_activation,
 )
 from nasjax.relax import (
@@ -233,6 +236,7 @@ __all__ = [
   "alpha_hessian",
   "alpha_optimizer",
   "beta_decay",
+  "beta_darts_protocol",
   "confusion_matrix",
   "conv2d",
   "count_params",
@@ -240,6 +244,7 @@ __all__ = [
   "cross_entropy",
   "darts_protocol",
   "darts_space",
+  "describe_schedule",
   "dirichlet_kl",
   "discretization_error",
   "downsample",
@@ -293,6 +298,7 @@ __all__ = [
   "runlocal_darts",
   "sa_darts_protocol",
   "sa_penalty",
+  "schedule_values",
   "save_network",
   "search_config",
   "second_order_exact",

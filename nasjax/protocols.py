@@ -1,7 +1,9 @@
 """Published search protocols, as config transformations.
 
-NAS-Bench-201's DARTS protocol, SA-DARTS' regulariser, the ``runlocal``
-shrink of a NAS-Bench-201 search, and the protocols of the DARTS CNN space.
+NAS-Bench-201's DARTS protocol (AutoDL-Projects' code), SA-DARTS' and
+Beta-DARTS' regularisers (their schedules as per-epoch slopes), the
+``runlocal`` shrink of a NAS-Bench-201 search, and the protocols of the DARTS
+CNN space (DARTS' own code).
 
 Each function takes a search config (``nasjax.config.search_config()``),
 changes what its method needs and returns it, so config files and notebooks
@@ -30,18 +32,39 @@ ROBUST_DATASETS = {"cifar10": 10, "cifar100": 100, "svhn": 10}
 
 
 def nb201_protocol(config: ConfigDict) -> ConfigDict:
-  """NAS-Bench-201's DARTS search protocol on CIFAR-10.
+  """NAS-Bench-201's DARTS search protocol on CIFAR-10, as AutoDL-Projects' code runs it.
 
   50 epochs, batch 64, the NB201 space (C=16, N=5), weights by SGD with
   Nesterov momentum 0.9, lr 0.025 cosine to 0.001, weight decay 5e-4 and
   gradient clipping 5; alpha as DARTS (Adam 3e-4, betas (0.5, 0.999), L2 1e-3).
+  The step follows AutoDL's DARTS-V1 (``exps/NAS-Bench-201-algos/DARTS-V1.py``,
+  the code of the benchmark's DARTS results): the weight update first, then
+  the alpha update at the new weights (``step_order='weights_first'``; a
+  second-order config sets ``'alpha_first'``, as AutoDL's DARTS-V2 runs);
+  cell BNs keep running statistics (``track_running_stats``, as the
+  documented ``DARTS-V1.sh cifar10 1`` command), updated by the training-mode
+  forwards of both updates (``bn_stats_update='both_steps'``); the clip 5 on
+  the norm of all of the network's parameters' gradients, alpha's included
+  (``grad_clip_scope='weights_and_alpha'``); the cells' convolutions carry a
+  bias (AutoDL's ``bias = not affine``, ``conv_bias``). nasjax matches that
+  code's forward, backward and step to float32 rounding
+  (``tests/test_autodl_golden.py``).
   """
   config.epochs = 50
   config.batch_size = 64
   config.space.name = "nb201"
+  config.space.update(track_running_stats=True, conv_bias=True)
   config.optimizer.weights.update(
-    lr=0.025, lr_min=0.001, momentum=0.9, nesterov=True, weight_decay=5e-4, grad_clip=5.0
+    lr=0.025,
+    lr_min=0.001,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    grad_clip=5.0,
+    grad_clip_scope="weights_and_alpha",
   )
+  config.step_order = "weights_first"
+  config.bn_stats_update = "both_steps"
   config.data.name = "cifar10"
   config.space.num_classes = 10
   return config
@@ -68,25 +91,52 @@ def runlocal(config: ConfigDict) -> ConfigDict:
   return config
 
 
+#: SA-DARTS' lambda_t = epoch / 5: its increase per epoch.
+SA_SLOPE = 0.2
+#: Beta-DARTS' lambda_t = 50 * epoch / 100 (its code): its increase per epoch.
+BETA_SLOPE = 0.5
+
+
 def sa_darts_protocol(config: ConfigDict, a: float = 1.0, mu: float = 0.0) -> ConfigDict:
   """Adds SA-DARTS' smooth-activation regulariser to a DARTS config.
 
   The SA loss on alpha's logits (Eq. 7 with ``a``, ``mu``; the defaults give
-  Eq. 8, ``lambda_t * sum alpha``) with lambda_t growing linearly as
-  ``epoch / 5`` over ``config.epochs`` (so call this after changing the
-  epochs), and alpha's coupled L2 switched off, as SA runs do.
+  Eq. 8, ``lambda_t * sum alpha``) with lambda_t = epoch / 5 (the paper's
+  schedule: ``schedule='slope'``, 0.2 per epoch from 0, whatever
+  ``config.epochs`` is, before or after this call), and alpha's coupled L2
+  switched off, as SA runs do.
   """
   config.optimizer.alpha.weight_decay = 0.0
   config.regularizers.sa.update(
     enabled=True,
-    schedule="linear",
+    schedule="slope",
     start=0.0,
-    strength=config.epochs / 5,
+    slope=SA_SLOPE,
+    strength=0.0,
     ramp_epochs=0,
     a=a,
     mu=mu,
     apply_to="logits",
     reduction="sum",
+  )
+  return config
+
+
+def beta_darts_protocol(config: ConfigDict) -> ConfigDict:
+  """Adds Beta-DARTS' beta-decay regulariser to a DARTS config.
+
+  ``lambda_t * mean_e logsumexp(alpha_e)`` on alpha's logits with lambda_t =
+  50 * epoch / 100 as in Beta-DARTS' code (``schedule='slope'``, 0.5 per
+  epoch from 0, whatever the search length).
+  """
+  config.regularizers.beta_decay.update(
+    enabled=True,
+    schedule="slope",
+    start=0.0,
+    slope=BETA_SLOPE,
+    strength=0.0,
+    ramp_epochs=0,
+    apply_to="logits",
   )
   return config
 
@@ -128,13 +178,30 @@ def darts_protocol(config: ConfigDict, op_set: str = "darts") -> ConfigDict:
   the DARTS space (C=16, 8 cells); weights: SGD momentum 0.9 (not Nesterov),
   lr 0.025 cosine to 0.001 per epoch, weight decay 3e-4, gradient clipping 5;
   alpha: Adam 3e-4, betas (0.5, 0.999), coupled L2 1e-3. No cutout in search.
+  The step follows DARTS' code (github quark0/darts, ``train_search.py`` and
+  ``architect.py``): the alpha update first, then the weight update with the
+  new alpha (``step_order='alpha_first'``); the clip on the weight gradients
+  only (its alphas are not module parameters: ``grad_clip_scope='weights'``);
+  convolutions without bias; search-cell BNs without running statistics (a
+  choice of these protocols: DARTS' cells track them, for its end-of-epoch
+  evaluation only); the stem's BN, which tracks them, is updated by the
+  training-mode forwards of both updates as in that code
+  (``bn_stats_update='both_steps'``).
   """
   config.epochs = 50
   config.batch_size = 64
   config.space = darts_space(op_set, config.space.num_classes)
   config.optimizer.weights.update(
-    lr=0.025, lr_min=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4, grad_clip=5.0
+    lr=0.025,
+    lr_min=0.001,
+    momentum=0.9,
+    nesterov=False,
+    weight_decay=3e-4,
+    grad_clip=5.0,
+    grad_clip_scope="weights",
   )
+  config.step_order = "alpha_first"
+  config.bn_stats_update = "both_steps"
   config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3, init_std=1e-3)
   config.data.augment.cutout = 0
   return config
@@ -228,9 +295,9 @@ def runlocal_darts(config: ConfigDict) -> ConfigDict:
   A supernet of C=8 with 3 cells (a normal cell and two reduction cells: the
   smallest network with both cell types), batch 32, 2 epochs of 5 steps on
   320 images of the CIFAR-10 subset in ``$NASJAX_DATA_DIR`` (160 per half),
-  evaluated on 256 test images. Regulariser ramps and warm-ups are scaled to
-  the short run by the config files. Partial-channel runs keep K (C=8 is
-  divisible by 4).
+  evaluated on 256 test images. Warm-ups are shortened by the config files;
+  regulariser schedules keep their per-epoch slopes. Partial-channel runs
+  keep K (C=8 is divisible by 4).
   """
   config.epochs = 2
   config.batch_size = 32

@@ -171,6 +171,7 @@ def run(
   )
   start = checkpointer.latest_step()
   _check_or_write_config(workdir, config, start is not None, is_main)
+  _say(is_main, "\n".join(search_log.header_lines(config)))
 
   image_shape = datas[0].image_shape
   if initial_state is not None:  # also the layout a resumed checkpoint is restored into

@@ -3,7 +3,8 @@
 :func:`nasjax.search.run` keeps one :class:`SeedLog` per seed (one in an
 ordinary search): the metrics written at logging points and epoch ends, the
 alpha history, the genotype per epoch and the end-of-epoch analysis, in that
-seed's folder.
+seed's folder. :func:`header_lines` is what a search prints when it starts:
+its step protocol and the resolved schedule of every enabled regulariser.
 """
 
 from __future__ import annotations
@@ -19,6 +20,39 @@ from nasjax.analysis import EpochAnalysis
 from nasjax.metrics import AlphaHistory, GenotypeLog, MetricWriter, write_json
 from nasjax.runs import check_finite, partial_epoch
 from nasjax.runs import mean_metrics as _mean
+
+
+def header_lines(config: Any) -> list[str]:
+  """The step protocol and regulariser schedules of a search config, as the run prints them.
+
+  The schedules are resolved against ``config.epochs`` as the search runs
+  them (:func:`nasjax.regularizers.describe_schedule`).
+
+  Example:
+    >>> from nasjax.config import sa_darts_protocol, search_config
+    >>> config = sa_darts_protocol(search_config())
+    >>> config.epochs = 10
+    >>> print(header_lines(config)[-1])
+    regularizer sa (logits): lambda_t = 0.2 * epoch (0 at epoch 0, 1.8 at epoch 9)
+  """
+  from nasjax.regularizers import describe_schedule
+
+  w = config.optimizer.weights
+  order = config.get("step_order", "alpha_first")
+  steps = "weight update, then alpha" if order == "weights_first" else "alpha update, then weights"
+  both = config.get("bn_stats_update", "weight_step") == "both_steps"
+  bn = "BN running statistics updated by " + ("both updates" if both else "the weight update")
+  if config.space.get("track_running_stats", False):
+    bn += " (search cells track them)"
+  scope = "weights and alpha" if w.get("grad_clip_scope") == "weights_and_alpha" else "weights"
+  clip = f"grad clip {w.grad_clip:g} over the {scope}" if w.grad_clip > 0 else "no grad clip"
+  bias = "on" if config.space.get("conv_bias", False) else "off"
+  lines = [f"step: {order} ({steps}), {config.hypergradient}; {bn}; {clip}; cell conv bias {bias}"]
+  for name, reg in config.regularizers.items():
+    if reg.get("enabled", False):
+      where = reg.get("apply_to", "logits")
+      lines.append(f"regularizer {name} ({where}): {describe_schedule(reg, config.epochs)}")
+  return lines
 
 
 def per_seed(pending, stacked_steps: bool, num_seeds: int) -> list[list[tuple[int, dict]]]:

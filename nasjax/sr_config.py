@@ -30,6 +30,7 @@ import ml_collections
 from nasjax.config import search_config
 from nasjax.distributed import distributed_config
 from nasjax.errors import ConfigError
+from nasjax.protocols import beta_darts_protocol, sa_darts_protocol
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -127,20 +128,13 @@ def dlsr_protocol(config: ConfigDict) -> ConfigDict:
 
 
 def beta(config: ConfigDict) -> ConfigDict:
-  """Beta-DARTS: beta-decay on alpha's logits, lambda = 50 * epoch / 100 (DESIGN.md §3)."""
-  config.regularizers.beta_decay.update(
-    enabled=True, schedule="linear", start=0.0, strength=50.0, ramp_epochs=100
-  )
-  return config
+  """Beta-DARTS: beta-decay on alpha's logits, lambda_t = 50 * epoch / 100 (0.5 per epoch)."""
+  return beta_darts_protocol(config)
 
 
 def sa(config: ConfigDict) -> ConfigDict:
-  """SA-DARTS: Eq. 8 (``a=1``) on alpha's logits, lambda from 0 to epochs / 5, alpha L2 off."""
-  config.regularizers.sa.update(
-    enabled=True, schedule="linear", start=0.0, strength=config.epochs / 5.0, a=1.0, mu=0.0
-  )
-  config.optimizer.alpha.weight_decay = 0.0
-  return config
+  """SA-DARTS: Eq. 8 (``a=1``) on alpha's logits, lambda_t = epoch / 5 (0.2 per epoch), no L2."""
+  return sa_darts_protocol(config)
 
 
 def sac(config: ConfigDict, partial_channels: int = 4) -> ConfigDict:
@@ -188,8 +182,6 @@ def runlocal(config: ConfigDict) -> ConfigDict:
     config.optimizer.alpha.warmup_epochs = min(config.optimizer.alpha.warmup_epochs, 1)
   config.log_every_steps = 2
   config.checkpoint.async_save = False
-  if "regularizers" in config and config.regularizers.sa.enabled:
-    config.regularizers.sa.strength = config.epochs / 5.0
   return config
 
 

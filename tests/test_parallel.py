@@ -24,6 +24,7 @@ import jax
 import numpy as np
 from conftest import tiny_config
 from nasjax import bilevel, parallel, training
+from nasjax.config import nb201_protocol
 from nasjax.genotype import DARTS_V2
 from nasjax.retrain_config import retrain_config
 
@@ -54,7 +55,11 @@ def gap(a, b):
              for x, y in zip(la, lb) if np.asarray(x).dtype.kind == "f")
 
 for mode in sys.argv[2].split(","):
-  config = tiny_config(hypergradient=mode)
+  if mode == "autodl":  # weights first, BN statistics from both steps, clip with alpha, conv bias
+    config = nb201_protocol(tiny_config())
+    config.batch_size = 8
+  else:
+    config = tiny_config(hypergradient=mode)
   config.space.track_running_stats = True  # BN running statistics must be global-batch ones too
   setup = bilevel.make_search_setup(config, 10)
   state0 = jax.device_get(setup.init(jax.random.key(0), (16, 16, 3)))
@@ -99,22 +104,24 @@ def _on_four_devices(modes: str, *extra: str) -> dict:
 
 @pytest.fixture(scope="module")
 def four_devices():
-  return _on_four_devices("first_order,second_order_exact", "retrain")
+  return _on_four_devices("first_order,second_order_exact,autodl", "retrain")
 
 
 def test_the_batch_is_split_across_the_devices(four_devices):
   assert four_devices["shard_rows"] == 2
 
 
-def _check_step(found: dict) -> None:
+def _check_step(found: dict, state_tol: float = 1e-4) -> None:
   assert found["alpha_moved"] > 1e-6  # the step did update alpha
-  assert found["state"] < 1e-4, found
+  assert found["state"] < state_tol, found
   assert found["metrics"] < 1e-4, found
 
 
-@pytest.mark.parametrize("mode", ["first_order", "second_order_exact"])
+@pytest.mark.parametrize("mode", ["first_order", "second_order_exact", "autodl"])
 def test_one_step_on_four_devices_equals_one_device(four_devices, mode):
-  _check_step(four_devices[mode])
+  # With cell conv biases (AutoDL's protocol) a bias cancels under batch statistics: its
+  # gradient is rounding noise, so its momentum (noise + wd * bias) differs in the 4th digit.
+  _check_step(four_devices[mode], state_tol=1e-3 if mode == "autodl" else 1e-4)
 
 
 @pytest.mark.slow

@@ -74,6 +74,12 @@ def test_runlocal_search_writes_every_output(finished_run):
   assert tail[0].startswith("search finished: 60 steps, 3 epochs")
   assert tail[1].startswith("genotype: |")
   assert tail[2].startswith("NAS-Bench-201: cifar10 valid")
+  # The run header: the protocol of NAS-Bench-201's DARTS-V1 (AutoDL's code) as resolved.
+  assert (
+    "step: weights_first (weight update, then alpha), first_order; BN running statistics "
+    "updated by both updates (search cells track them); grad clip 5 over the weights and alpha; "
+    "cell conv bias on"
+  ) in out.stdout.splitlines()
   assert (workdir / "config.yaml").read_text().count("hypergradient: first_order") == 1
   assert sorted(p.name for p in (workdir / "checkpoints").iterdir() if p.is_dir())[-1] == "60"
   records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]

@@ -4,8 +4,9 @@ Protocol: first-order DARTS (``darts_1st.py``: 50 epochs, disjoint 50/50
 split, batch 64, C=16, 8 cells; SGD 0.025 cosine to 0.001, momentum 0.9,
 wd 3e-4, clip 5; Adam 3e-4 (0.5, 0.999), L2 1e-3) plus the beta-decay
 regulariser ``lambda_t * mean_e logsumexp(alpha_e)`` on the logits of both
-cells, lambda_t = 50 * epoch / 100 as in Beta-DARTS' code (linear from 0; 25
-at the end of a 50-epoch search).
+cells, lambda_t = 50 * epoch / 100 as in Beta-DARTS' code (``slope=0.5`` per
+epoch from 0, 24.5 at the last of 50 epochs; ``--config.epochs`` and
+``runlocal`` keep the slope). The step follows DARTS' code as ``darts_1st.py``.
 
 Launch:
   python -m nasjax.search --config=configs/darts/beta_darts.py --workdir=runs/darts_beta
@@ -13,16 +14,10 @@ Launch:
 """
 
 from nasjax.config import parse_variants, search_config
-from nasjax.protocols import darts_protocol, runlocal_darts
+from nasjax.protocols import beta_darts_protocol, darts_protocol, runlocal_darts
 
 
 def get_config(arg=None):
   variants = parse_variants(arg, ("runlocal",))
-  config = darts_protocol(search_config())
-  config.regularizers.beta_decay.update(
-    enabled=True, schedule="linear", start=0.0, strength=50.0, ramp_epochs=100, apply_to="logits"
-  )
-  if "runlocal" in variants:
-    runlocal_darts(config)
-    config.regularizers.beta_decay.ramp_epochs = config.epochs  # reach full strength
-  return config
+  config = beta_darts_protocol(darts_protocol(search_config()))  # lambda_t = 0.5 * epoch
+  return runlocal_darts(config) if "runlocal" in variants else config

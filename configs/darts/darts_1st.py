@@ -9,6 +9,12 @@ alpha: Adam lr 3e-4, betas (0.5, 0.999), coupled L2 1e-3, initialised
 1e-3 * N(0, 1). The genotype keeps the top-2 inputs of every node (argmax
 op excluding ``none``).
 
+Code followed: DARTS' own (github quark0/darts, ``train_search.py`` and
+``architect.py``; :func:`nasjax.protocols.darts_protocol`): the alpha update
+first, then the weight update with the new alpha; clipping over the weight
+gradients alone; convolutions without bias; search-cell BNs without running
+statistics; the stem BN's statistics updated by both updates' forwards.
+
 Launch:
   python -m nasjax.search --config=configs/darts/darts_1st.py --workdir=runs/darts_1st
   python -m nasjax.search --config=configs/darts/darts_1st.py:runlocal --workdir=/tmp/darts_1st

@@ -7,6 +7,15 @@ second-order hypergradient computed exactly: alpha's gradient is
 differentiated through the unrolled weight step ``w' = w - xi (momentum
 buffer + grad + wd w)``, xi the current weight lr.
 
+Code followed: DARTS' own (github quark0/darts, ``train_search.py`` and
+``architect.py``; :func:`nasjax.protocols.darts_protocol`): the alpha update
+first, then the weight update with the new alpha; clipping over the weight
+gradients alone; convolutions without bias; search-cell BNs without running
+statistics; the stem BN's statistics updated by both updates' forwards (second
+order: the alpha update's forward on the training batch at the current
+weights, as DARTS' unrolling does; its finite-difference forwards at
+w +- eps v also update them there, not here).
+
 Variants (comma-separated after the colon):
   fd        DARTS' finite-difference form (eps = 0.01 / ||v||), as the
             published DARTS (2nd order) result was searched.

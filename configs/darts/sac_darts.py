@@ -23,4 +23,4 @@ def get_config(arg=None):
   if "runlocal" in variants:
     runlocal_darts(config)
     config.optimizer.alpha.warmup_epochs = 1
-  return sa_darts_protocol(config)  # lambda_t = epoch / 5 over config.epochs
+  return sa_darts_protocol(config)  # lambda_t = epoch / 5, whatever the epochs

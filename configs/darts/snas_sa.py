@@ -21,4 +21,4 @@ def get_config(arg=None):
   config = snas_protocol(darts_protocol(search_config()))
   if "runlocal" in variants:
     runlocal_darts(config)
-  return sa_darts_protocol(config)  # lambda_t = epoch / 5 over config.epochs
+  return sa_darts_protocol(config)  # lambda_t = epoch / 5, whatever the epochs

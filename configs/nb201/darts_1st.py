@@ -5,7 +5,15 @@ set split 50/50 into disjoint weight and alpha halves (seeded); batch 64 per
 half; weights: SGD with Nesterov momentum 0.9, lr 0.025 cosine to 0.001 (per
 epoch), weight decay 5e-4, gradient clipping 5; alpha: Adam lr 3e-4, betas
 (0.5, 0.999), coupled L2 1e-3, initialised 1e-3 * N(0, 1); C=16, N=5; cell BNs
-without affine parameters, batch statistics only.
+without affine parameters.
+
+Code followed: AutoDL-Projects' ``exps/NAS-Bench-201-algos/DARTS-V1.py`` (the
+code of NAS-Bench-201's DARTS results): the weight update first, then alpha
+at the new weights; cell BNs keep running statistics, updated by the
+forwards of both updates; clipping over the gradients of all network
+parameters, alpha's included; cell convolutions with a bias
+(:func:`nasjax.protocols.nb201_protocol`, checked against that code's
+outputs in ``tests/test_autodl_golden.py``).
 
 Launch:
   python -m nasjax.search --config=configs/nb201/darts_1st.py --workdir=runs/nb201_darts_1st

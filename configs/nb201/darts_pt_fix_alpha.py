@@ -3,7 +3,9 @@
 Protocol (darts-PT, Wang et al., ICLR 2021, NAS-Bench-201 setting): the
 supernet of NAS-Bench-201's DARTS protocol (C=16, N=5; SGD with Nesterov
 momentum 0.9, lr 0.025 cosine to 0.001, weight decay 5e-4, clipping 5; batch
-64 per half on disjoint CIFAR-10 halves) trained for 100 epochs with alpha
+64 per half on disjoint CIFAR-10 halves; the step, BN statistics and conv
+biases of AutoDL's DARTS-V1 code as ``darts_1st.py``, the clip over the
+weights alone as alpha has no gradient) trained for 100 epochs with alpha
 uniform (all logits 0) and never updated. The architecture is then chosen by
 perturbation-based selection, whose fine-tuning keeps alpha fixed too.
 
