@@ -359,7 +359,14 @@ class SearchSetup:
     so no hypergradient is computed): alpha, betas and the alpha optimiser
     state are returned untouched, ``val/*`` comes from a forward pass on the
     validation batch (no gradient), the gradient norms read 0, and
-    ``alpha/updated`` (logged only when a warm-up is configured) is 0.
+    ``alpha/updated`` (logged only when a warm-up is configured) is 0. A
+    skipped update leaves the BN statistics as they are (whatever
+    ``config.bn_stats_update``) and zeroes :attr:`SearchState.alpha_grad`.
+
+    An update that runs also sets the BN statistics with ``both_steps``
+    (see the module docstring) and keeps its gradient (hypergradient plus
+    regulariser gradient, alpha and betas) in ``alpha_grad`` for the weight
+    clip with ``grad_clip_scope='weights_and_alpha'``.
     """
     frozen = bool(self.config.optimizer.alpha.get("frozen", False))
     if not self.warmup_epochs and not frozen:
