@@ -112,6 +112,8 @@ def search_config() -> ConfigDict:
       ``cifar100``), ``data_dir`` and ``download`` for tfds, ``path`` for npz
       (environment variables expand), the weight/alpha ``split_policy`` and
       ``split_ratio``, ``train_limit`` (first N training images; 0 = all),
+      ``downsample`` (an integer factor: train and test images averaged over
+      ``factor x factor`` blocks, e.g. 2 for 16x16 CIFAR; 1 = native size),
       ``augment`` (``crop_padding``, ``flip``, ``cutout`` length, 0 = off).
     analysis: measurements at the end of epochs (:mod:`nasjax.analysis`):
       the Hessian of the validation loss w.r.t. alpha every
@@ -231,6 +233,7 @@ def search_config() -> ConfigDict:
       split_policy="disjoint",
       split_ratio=0.5,
       train_limit=0,
+      downsample=1,
       augment=ConfigDict(dict(crop_padding=4, flip=True, cutout=0)),
     )
   )
@@ -509,6 +512,11 @@ def _validate_run_fields(config: ConfigDict) -> None:
     )
   check_split(d.split_policy, d.split_ratio)  # the policy, the ratio and their combination
   _non_negative(d.train_limit, "config.data.train_limit")
+  factor = d.get("downsample", 1)
+  _check(
+    isinstance(factor, int) and not isinstance(factor, bool) and factor >= 1,
+    f"config.data.downsample must be an integer >= 1 (1 = native size), got {factor!r}",
+  )
   _non_negative(d.augment.crop_padding, "config.data.augment.crop_padding")
   _non_negative(d.augment.cutout, "config.data.augment.cutout")
   validate_run_fields(config)
@@ -620,6 +628,7 @@ ADDED_FIELDS = {
   "bn_stats_update": "weight_step",
   "optimizer.weights.grad_clip_scope": "weights",
   "space.conv_bias": False,
+  "data.downsample": 1,
 }
 
 

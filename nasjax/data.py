@@ -197,13 +197,47 @@ def load_tfds(name: str, data_dir: str = "", download: bool = False) -> ImageDat
   return ImageDataset(name, x_train, y_train, x_test, y_test, NUM_CLASSES[name])
 
 
+def downsample(images: np.ndarray, factor: int) -> np.ndarray:
+  """uint8 NHWC images shrunk by an integer ``factor``: the mean of each ``factor**2`` block.
+
+  The box filter of ImageNet16-120-style reduced datasets, rounded back to
+  uint8; height and width must be multiples of ``factor``.
+
+  Example:
+    >>> x = np.arange(16, dtype=np.uint8).reshape(1, 4, 4, 1)
+    >>> downsample(x, 2)[0, :, :, 0]
+    array([[ 2,  4],
+           [10, 12]], dtype=uint8)
+  """
+  if factor == 1:
+    return images
+  n, h, w, c = images.shape
+  if h % factor or w % factor:
+    raise ConfigError(
+      f"config.data.downsample={factor} does not divide the {h}x{w} images; use a divisor"
+    )
+  blocks = images.reshape(n, h // factor, factor, w // factor, factor, c).astype(np.float32)
+  return np.clip(np.round(blocks.mean(axis=(2, 4))), 0, 255).astype(np.uint8)
+
+
 def load_dataset(cfg: Any) -> ImageDataset:
-  """The dataset ``config.data`` describes (see the module docstring)."""
+  """The dataset ``config.data`` describes (see the module docstring).
+
+  ``cfg.downsample`` (an integer factor, 1 or absent = native size) shrinks
+  the training and test images alike (:func:`downsample`).
+  """
   if cfg.source not in SOURCES:
     raise ConfigError(f"config.data.source must be one of {list(SOURCES)}, got {cfg.source!r}")
   if cfg.source == "npz":
-    return load_npz(cfg.path, cfg.name)
-  return load_tfds(cfg.name, cfg.data_dir, cfg.download)
+    dataset = load_npz(cfg.path, cfg.name)
+  else:
+    dataset = load_tfds(cfg.name, cfg.data_dir, cfg.download)
+  factor = cfg.get("downsample", 1)
+  if factor == 1:
+    return dataset
+  return dataclasses.replace(
+    dataset, x_train=downsample(dataset.x_train, factor), x_test=downsample(dataset.x_test, factor)
+  )
 
 
 def process_rows(batch_size: int, process_index: int, process_count: int) -> slice:

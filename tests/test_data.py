@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nasjax import data
-from nasjax.config import search_config
+from nasjax.config import search_config, validate_search_config
 from nasjax.errors import ConfigError, DataNotFoundError
 
 
@@ -353,3 +353,17 @@ def test_half_batches_cover_a_half_once_with_weights(dataset):
   np.testing.assert_array_equal(labels, dataset.y_train[d.alpha_idx[:250]])
   small = list(d.half_batches("weight", 512, limit=40))  # a half smaller than the batch
   assert len(small) == 1 and small[0]["image"].shape[0] == 40 and small[0]["weight"].all()
+
+
+def test_downsample_averages_blocks_of_the_real_images(cifar_subset):
+  small = data.load_dataset(_cfg(source="npz", downsample=2))
+  assert small.x_train.shape == (5085, 16, 16, 3) and small.x_test.shape == (1017, 16, 16, 3)
+  blocks = cifar_subset["x_test"][7, 4:6, 10:12].astype(np.float64)  # pixel (2, 5) of image 7
+  np.testing.assert_array_equal(small.x_test[7, 2, 5], np.round(blocks.mean((0, 1))))
+  np.testing.assert_array_equal(small.y_train, cifar_subset["y_train"])
+  with pytest.raises(ConfigError, match="does not divide the 32x32 images"):
+    data.downsample(cifar_subset["x_test"][:2], 3)
+  config = search_config()
+  config.data.downsample = 0
+  with pytest.raises(ConfigError, match="config.data.downsample must be an integer >= 1"):
+    validate_search_config(config)
