@@ -87,7 +87,7 @@ def epoch_series(workdir: str | Path, keys: list[str]) -> dict[str, tuple[np.nda
   }
 
 
-def _load_alphas(workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]] | None:
+def load_alphas(workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]] | None:
   path = workdir / "alphas.npz"
   if not path.exists():
     return None
@@ -283,7 +283,7 @@ def make_plots(workdir: str | Path, out_dir: str | Path | None = None) -> dict[s
   out = Path(out_dir) if out_dir is not None else workdir / "plots"
   out.mkdir(parents=True, exist_ok=True)
   written: dict[str, Path] = {}
-  alphas = _load_alphas(workdir)
+  alphas = load_alphas(workdir)
   if alphas is not None:
     epochs, probs, op_names = alphas
     written["alphas"] = _save(plot_alphas(epochs, probs, op_names), out / "alphas.png")
