@@ -38,7 +38,7 @@ SCALES = {
 
 
 def _batches(x: np.ndarray, y: np.ndarray, batch: int, count: int, rng: np.random.Generator):
-  from nasjax.data import normalize
+  from nasjax.data.split import normalize
 
   for _ in range(count):
     idx = rng.choice(len(x), batch, replace=False)
@@ -46,9 +46,10 @@ def _batches(x: np.ndarray, y: np.ndarray, batch: int, count: int, rng: np.rando
 
 
 def measure(scale: str, steps: list[int], num_batches: int, seed: int) -> list[dict[str, float]]:
-  from nasjax import bilevel
-  from nasjax.config import nb201_protocol, search_config
-  from nasjax.data import downsample
+  from nasjax.config.protocols import nb201_protocol
+  from nasjax.config.search import search_config
+  from nasjax.core import bilevel
+  from nasjax.data.split import downsample
 
   channels, cells, size, batch = SCALES[scale]
   config = nb201_protocol(search_config())

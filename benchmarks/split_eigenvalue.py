@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nasjax import search
-from nasjax.config import nb201_protocol, runlocal, search_config
+from nasjax.config.protocols import nb201_protocol, runlocal
+from nasjax.config.search import search_config
+from nasjax.run import search
 
 POLICIES = ("disjoint", "shared", "ratio", "reshuffle")
 

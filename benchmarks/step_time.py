@@ -11,7 +11,7 @@ In the DARTS space ``--pc 1 4`` compares plain DARTS (K=1) with PC-DARTS
 (K=4 partial channels with edge normalisation) at the same batch.
 
 ``--seeds 1 4`` also times 4 independent searches as one program over a
-stacked state and stacked batches (``nasjax.seeds.batched_step``, what
+stacked state and stacked batches (``nasjax.infra.seeds.batched_step``, what
 ``config.num_seeds`` runs: vmapped on GPU/TPU, looped on the CPU), reported
 with its cost relative to one seed.
 
@@ -89,10 +89,11 @@ def measure(
   import jax
   import jax.numpy as jnp
 
-  from nasjax import bilevel, fused
-  from nasjax import seeds as seeds_lib
-  from nasjax.config import search_config
-  from nasjax.protocols import darts_protocol
+  from nasjax.config.protocols import darts_protocol
+  from nasjax.config.search import search_config
+  from nasjax.core import bilevel
+  from nasjax.infra import fused
+  from nasjax.infra import seeds as seeds_lib
 
   config = search_config()
   cells = args.cells or (8 if space == "darts" else 5)
@@ -296,7 +297,7 @@ def main() -> None:
     nargs="+",
     type=int,
     default=[1],
-    help="seeds K as one program (nasjax.seeds.batched_step)",
+    help="seeds K as one program (nasjax.infra.seeds.batched_step)",
   )
   parser.add_argument("--image", type=int, default=32)
   parser.add_argument("--steps", type=int, default=5)

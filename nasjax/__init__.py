@@ -14,39 +14,7 @@ Example:
   'nb201'
 """
 
-from nasjax.bilevel import (
-  SearchSetup,
-  SearchState,
-  init_search_state,
-  make_search_setup,
-  make_search_step,
-)
-from nasjax.checkpoint import Checkpointer, CheckpointError
-from nasjax.compilation import enable_compilation_cache, init_variables
-from nasjax.config import (
-  nb201_protocol,
-  runlocal,
-  sa_darts_protocol,
-  search_config,
-  validate_search_config,
-)
-from nasjax.conv import conv2d
-from nasjax.data import ImageDataset, SearchData, load_dataset
-from nasjax.discretization import discretization_error, evaluate_weights, recalibrate_bn
-from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
-from nasjax.flops import count_params, multiply_adds
-from nasjax.genotype import (
-  DARTS_OPS,
-  DARTS_V1,
-  DARTS_V2,
-  NB201_OPS,
-  PC_DARTS,
-  DartsGenotype,
-  GenotypeError,
-  NB201Genotype,
-  load_genotype,
-)
-from nasjax.hessian import (
+from nasjax.analysis.hessian import (
   alpha_hessian,
   full_hessian,
   hvp,
@@ -55,7 +23,34 @@ from nasjax.hessian import (
   power_iteration,
   should_stop_early,
 )
-from nasjax.hypergradient import (
+from nasjax.analysis.plots import make_plots
+from nasjax.config.protocols import (
+  beta_darts_protocol,
+  darts_protocol,
+  darts_space,
+  drnas_protocol,
+  fix_alpha,
+  nb201_protocol,
+  pc_darts_protocol,
+  robust_protocol,
+  runlocal,
+  runlocal_darts,
+  sa_darts_protocol,
+  snas_protocol,
+)
+from nasjax.config.retrain import imagenet_protocol, retrain_config, validate_retrain_config
+from nasjax.config.search import search_config, validate_search_config
+from nasjax.config.seg import seg_retrain_config, seg_search_config, seg_select_config
+from nasjax.config.sr import sr_retrain_config, sr_search_config
+from nasjax.core.bilevel import (
+  SearchSetup,
+  SearchState,
+  init_search_state,
+  make_search_setup,
+  make_search_step,
+)
+from nasjax.core.discretization import discretization_error, evaluate_weights, recalibrate_bn
+from nasjax.core.hypergradient import (
   HYPERGRADIENTS,
   InnerStep,
   first_order,
@@ -63,38 +58,15 @@ from nasjax.hypergradient import (
   second_order_fd,
   unrolled_weights,
 )
-from nasjax.imresize import crop_to_multiple, downsample
-from nasjax.losses import (
-  IGNORE_INDEX,
-  SEGMENTATION,
-  TASKS,
-  Task,
-  accuracy,
-  cross_entropy,
-  get_task,
-  psnr_rgb,
-)
-from nasjax.nb201 import BenchmarkTableError, NB201Result, NB201Table
-from nasjax.optimizers import (
+from nasjax.core.optimizers import (
   alpha_optimizer,
   epoch_cosine_schedule,
   momentum_buffer,
   weight_optimizer,
 )
-from nasjax.plots import make_plots
-from nasjax.projection import Projection
-from nasjax.protocols import (
-  beta_darts_protocol,
-  darts_protocol,
-  darts_space,
-  drnas_protocol,
-  fix_alpha,
-  pc_darts_protocol,
-  robust_protocol,
-  runlocal_darts,
-  snas_protocol,
-)
-from nasjax.regularizers import (
+from nasjax.core.perturbation import PerturbationSelection
+from nasjax.core.projection import Projection
+from nasjax.core.regularizers import (
   Regularizer,
   beta_decay,
   describe_schedule,
@@ -107,7 +79,7 @@ from nasjax.regularizers import (
   schedule_values,
   smooth_activation,
 )
-from nasjax.relax import (
+from nasjax.core.relax import (
   Dirichlet,
   GumbelSoftmax,
   Relaxation,
@@ -115,60 +87,68 @@ from nasjax.relax import (
   make_relaxation,
   relaxation_config,
 )
-from nasjax.retrain_config import imagenet_protocol, retrain_config, validate_retrain_config
-from nasjax.seg_config import seg_retrain_config, seg_search_config, seg_select_config
-from nasjax.seg_data import (
-  SegImages,
+from nasjax.core.training import TrainSetup, TrainState, make_train_setup
+from nasjax.data.split import ImageDataset, SearchData, load_dataset
+from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
+from nasjax.infra.checkpoint import Checkpointer, CheckpointError
+from nasjax.infra.compilation import enable_compilation_cache, init_variables
+from nasjax.spaces import SPACES, SearchSpace, get_space
+from nasjax.spaces.conv import conv2d
+from nasjax.spaces.darts.network import NetworkCIFAR, NetworkImageNet
+from nasjax.spaces.darts.supernet import DartsSupernet
+from nasjax.spaces.flops import count_params, multiply_adds
+from nasjax.spaces.genotype import (
+  DARTS_OPS,
+  DARTS_V1,
+  DARTS_V2,
+  NB201_OPS,
+  PC_DARTS,
+  DartsGenotype,
+  GenotypeError,
+  NB201Genotype,
+  load_genotype,
+)
+from nasjax.spaces.nb201.benchmark import BenchmarkTableError, NB201Result, NB201Table
+from nasjax.spaces.nb201.supernet import NB201Network, NB201Supernet, inherit_variables
+from nasjax.spaces.sr.dlsr import DLSR_OPS, DLSRGenotype, DLSRNetwork, DLSRSupernet
+from nasjax.spaces.sr.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
+from nasjax.spaces.sr.ops import SR_OPS
+from nasjax.spaces.trellis.genotype import TrellisGenotype
+from nasjax.spaces.trellis.layout import viterbi_path
+from nasjax.spaces.trellis.network import TrellisNetwork, TrellisSupernet
+from nasjax.tasks.losses import (
+  IGNORE_INDEX,
+  SEGMENTATION,
+  TASKS,
+  Task,
+  accuracy,
+  cross_entropy,
+  get_task,
+  psnr_rgb,
+)
+from nasjax.tasks.segmentation.data import (
   SegSearchData,
   SegTrainData,
   load_seg_dataset,
   seg_data_config,
 )
-from nasjax.seg_metrics import confusion_matrix, evaluate_segmentation, segmentation_scores
-from nasjax.selection import PerturbationSelection
-from nasjax.spaces import SPACES, SearchSpace, get_space
-from nasjax.spaces.darts import DartsSupernet
-from nasjax.spaces.darts_network import NetworkCIFAR, NetworkImageNet
-from nasjax.spaces.dlsr import DLSR_OPS, DLSRGenotype, DLSRNetwork, DLSRSupernet
-from nasjax.spaces.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
-from nasjax.spaces.nb201 import NB201Network, NB201Supernet, inherit_variables
-from nasjax.spaces.sr_ops import SR_OPS
-from nasjax.spaces.trellis_genotype import TrellisGenotype
-from nasjax.spaces.trellis_layout import viterbi_path
-from nasjax.spaces.trellis_network import TrellisNetwork, TrellisSupernet
-from nasjax.sr_config import sr_retrain_config, sr_search_config
-from nasjax.sr_data import (
-  SRImages,
-  SRSearchData,
-  SRTrainData,
-  load_folder,
-  load_test_sets,
-  sr_data_config,
+from nasjax.tasks.segmentation.images import SegImages
+from nasjax.tasks.segmentation.metrics import (
+  confusion_matrix,
+  evaluate_segmentation,
+  segmentation_scores,
 )
-from nasjax.sr_metrics import psnr, rgb_to_y, ssim
-from nasjax.training import TrainSetup, TrainState, make_train_setup
+from nasjax.tasks.super_resolution.data import SRSearchData, SRTrainData, sr_data_config
+from nasjax.tasks.super_resolution.images import SRImages, load_folder, load_test_sets
+from nasjax.tasks.super_resolution.imresize import crop_to_multiple, downsample
+from nasjax.tasks.super_resolution.metrics import psnr, rgb_to_y, ssim
 
 __version__ = "0.1.0"
 
-# Names from the modules behind ``python -m nasjax.search|select`` load on first use: importing
-# them here would import those modules before ``-m`` runs them (a second copy, and a warning).
-_LAZY = {
-  "load_search": "nasjax.restore",
-  "select_config": "nasjax.select",
-  "SingleStageNetwork": "nasjax.single_stage",
-  "load_network": "nasjax.single_stage",
-  "save_network": "nasjax.single_stage",
-  "evaluate_networks": "nasjax.evaluate_sr",
-}
-
-
-def __getattr__(name: str):
-  if name in _LAZY:
-    import importlib
-
-    return getattr(importlib.import_module(_LAZY[name]), name)
-  raise AttributeError(f"module 'nasjax' has no attribute {name!r}")
-
+from nasjax.run.restore import load_search
+from nasjax.run.select import select_config
+from nasjax.run.single_stage import SingleStageNetwork, load_network, save_network
+from nasjax.tasks.super_resolution.evaluate import evaluate_networks
 
 __all__ = [
   "BenchmarkTableError",

@@ -9,11 +9,11 @@ flags, 1 for errors during the run, 130 after Ctrl-C. ``nasjax.retrain`` also
 takes ``--genotype``: a genotype file or a published genotype's name.
 
 A config with a ``distributed`` block joins a multi-process run
-(:func:`nasjax.distributed.initialize`, driven by that block and the
+(:func:`nasjax.infra.distributed.initialize`, driven by that block and the
 ``NASJAX_*`` environment variables) after the flags are parsed and before
 the run starts; a plain single-process run is unaffected. Before anything
 else the process restarts once with huge pages for the host allocator
-(:mod:`nasjax.host_memory`; ``NASJAX_HUGE_PAGES=0`` turns that off).
+(:mod:`nasjax.infra.host_memory`; ``NASJAX_HUGE_PAGES=0`` turns that off).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import re
 import sys
 from collections.abc import Callable
 
-from nasjax import distributed
-from nasjax.checkpoint import CheckpointError
 from nasjax.errors import DataNotFoundError, NasjaxError
-from nasjax.host_memory import reexec_with_huge_pages
+from nasjax.infra import distributed
+from nasjax.infra.checkpoint import CheckpointError
+from nasjax.infra.host_memory import reexec_with_huge_pages
 
 
 def _fail(message: str, code: int, program: str = "nasjax.search") -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasjax.compilation import enable_compilation_cache
+from nasjax.infra.compilation import enable_compilation_cache
 
 REPO = Path(__file__).resolve().parent.parent
 _DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -73,7 +73,7 @@ def normalized_batch(
 
 def tiny_config(**overrides):
   """The default search config on a tiny supernet (C=4, one cell per stage)."""
-  from nasjax.config import search_config
+  from nasjax.config.search import search_config
 
   config = search_config()
   config.space.channels = 4

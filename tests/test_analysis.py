@@ -4,8 +4,10 @@ import json
 
 from conftest import REPO  # noqa: F401 (sets NASJAX_DATA_DIR)
 
-from nasjax import hessian, search
-from nasjax.config import nb201_protocol, runlocal, search_config
+from nasjax.analysis import hessian
+from nasjax.config.protocols import nb201_protocol, runlocal
+from nasjax.config.search import search_config
+from nasjax.run import search
 
 
 def _config():

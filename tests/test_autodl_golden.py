@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 from conftest import data_dir
 
-from nasjax import bilevel
-from nasjax.config import nb201_protocol, search_config
+from nasjax.config.protocols import nb201_protocol
+from nasjax.config.search import search_config
+from nasjax.core import bilevel
 
 #: nasjax's NB201 op order; a torch edge's candidate ``k`` is ``OPS[k]``.
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -228,7 +229,7 @@ def test_transplant_fills_every_variable(golden):
 
 
 def test_images_are_nasjax_normalisation(golden, cifar_subset):
-  from nasjax.data import normalize
+  from nasjax.data.split import normalize
 
   raw = cifar_subset["x_train"][: 2 * int(golden.d["B"])]
   np.testing.assert_array_equal(np.asarray(normalize(raw, "cifar10")), golden.d["images_nhwc"])

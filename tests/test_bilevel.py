@@ -10,9 +10,9 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax import bilevel
-from nasjax import hypergradient as hg
-from nasjax import regularizers as R
+from nasjax.core import bilevel
+from nasjax.core import hypergradient as hg
+from nasjax.core import regularizers as R
 
 
 def _trees_identical(a, b):

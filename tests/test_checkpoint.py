@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nasjax.checkpoint import Checkpointer, CheckpointError
+from nasjax.infra.checkpoint import Checkpointer, CheckpointError
 
 
 def _state(seed, width=3):

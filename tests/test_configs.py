@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from nasjax.config import validate_search_config
+from nasjax.config.search import validate_search_config
 from nasjax.errors import ConfigError
 
 CONFIGS = sorted((REPO / "configs" / "nb201").glob("*.py"))
@@ -82,7 +82,7 @@ PAPER_SCHEDULES = {
 
 def _schedules(config):
   """``{name: [lambda_t for t < epochs]}`` of the enabled regularisers, as a search builds them."""
-  from nasjax.bilevel import make_search_setup
+  from nasjax.core.bilevel import make_search_setup
 
   reg = make_search_setup(config, steps_per_epoch=3).regularizer
   return {
@@ -123,7 +123,7 @@ def test_overriding_epochs_keeps_each_protocols_schedule(path, arg):
 
 def test_the_issue_overrides_give_the_papers_lambda():
   """SA with :runlocal and 10 epochs reaches 1.8 at epoch 9 (epoch / 5), Beta 4.5 (0.5 epoch)."""
-  from nasjax.search_log import header_lines
+  from nasjax.run.search_log import header_lines
 
   for name, reg, last in (("sa_darts", "sa", 1.8), ("beta_darts", "beta_decay", 4.5)):
     config = _load(REPO / "configs" / "nb201" / f"{name}.py").get_config("runlocal")

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax import conv
+from nasjax.spaces import conv
 
 
 def _reference(x, w, stride, padding, dilation, groups):

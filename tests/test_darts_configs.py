@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from nasjax.config import validate_search_config
+from nasjax.config.search import validate_search_config
 from nasjax.errors import ConfigError
-from nasjax.genotype import DartsGenotype
 from nasjax.spaces import get_space
+from nasjax.spaces.genotype import DartsGenotype
 
 DARTS = sorted((REPO / "configs" / "darts").glob("*.py"))
 ROBUST = sorted((REPO / "configs" / "robust").glob("*.py"))

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import normalized_batch
 
-from nasjax import flops
-from nasjax.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
-from nasjax.spaces import darts_network
-from nasjax.spaces.darts_network import DartsCell, NetworkCIFAR, NetworkImageNet
+from nasjax.spaces import flops
+from nasjax.spaces.darts import network as darts_network
+from nasjax.spaces.darts.network import DartsCell, NetworkCIFAR, NetworkImageNet
+from nasjax.spaces.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
 
 #: A cheap-to-compile genotype with every kind of weight: a sep conv, a dil conv and, on
 #: a reduction cell's inputs, a FactorizedReduce skip; parameter-free ops elsewhere.

@@ -6,12 +6,13 @@ import ml_collections
 import numpy as np
 import pytest
 
-from nasjax import ops
-from nasjax.compilation import init_variables
-from nasjax.config import search_config
+from nasjax.config.search import search_config
 from nasjax.errors import ConfigError
-from nasjax.genotype import DARTS_OPS, NB201_OPS, DartsGenotype
-from nasjax.spaces import darts, darts_config, get_space
+from nasjax.infra.compilation import init_variables
+from nasjax.spaces import get_space, ops
+from nasjax.spaces.darts import space as darts_config
+from nasjax.spaces.darts import supernet as darts
+from nasjax.spaces.genotype import DARTS_OPS, NB201_OPS, DartsGenotype
 
 SPACE = get_space("darts")
 

@@ -8,8 +8,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from nasjax import data
-from nasjax.config import search_config, validate_search_config
+from nasjax.config.search import search_config, validate_search_config
+from nasjax.data import split as data
 from nasjax.errors import ConfigError, DataNotFoundError
 
 
@@ -155,7 +155,7 @@ def test_reshuffle_cuts_afresh_every_epoch_and_recomputes_on_resume(dataset):
   ],
 )
 def test_bad_split_combinations_are_config_errors(policy, ratio, message, dataset):
-  from nasjax.config import validate_search_config
+  from nasjax.config.search import validate_search_config
 
   config = search_config()
   config.data.split_policy, config.data.split_ratio = policy, ratio
@@ -169,7 +169,7 @@ def test_bad_split_combinations_are_config_errors(policy, ratio, message, datase
 
 
 def test_valid_split_policies_pass_validation():
-  from nasjax.config import validate_search_config
+  from nasjax.config.search import validate_search_config
 
   for policy, ratio in [("disjoint", 0.5), ("ratio", 0.3), ("shared", 0.5), ("reshuffle", 0.6)]:
     config = search_config()

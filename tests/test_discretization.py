@@ -9,10 +9,11 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax import bilevel, data, discretization, ops
-from nasjax.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype, GenotypeError
-from nasjax.protocols import darts_space
-from nasjax.spaces import get_space
+from nasjax.config.protocols import darts_space
+from nasjax.core import bilevel, discretization
+from nasjax.data import split as data
+from nasjax.spaces import get_space, ops
+from nasjax.spaces.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype, GenotypeError
 
 NB201 = get_space("nb201")
 DARTS = get_space("darts")

@@ -10,8 +10,8 @@ import ml_collections
 import pytest
 from conftest import REPO
 
-from nasjax import distributed
 from nasjax.errors import ConfigError
+from nasjax.infra import distributed
 
 SLURM_STEP = {
   "SLURM_JOB_ID": "4242",
@@ -77,7 +77,7 @@ def test_one_process_needs_no_coordinator_unless_forced():
 
 def test_forcing_a_run_that_jax_cannot_place_is_one_sentence():
   code = (
-    "from nasjax import distributed\n"
+    "from nasjax.infra import distributed\n"
     "cfg = distributed.distributed_config(); cfg.mode = 'on'\n"
     "try:\n"
     "  distributed.initialize(cfg)\n"

@@ -7,10 +7,10 @@ import pytest
 from conftest import data_dir
 from PIL import Image
 
-from nasjax import flops
 from nasjax.errors import ConfigError
-from nasjax.genotype import GenotypeError
-from nasjax.spaces import dlsr
+from nasjax.spaces import flops
+from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.sr import dlsr, dlsr_encoding
 
 # A small candidate set covering every kind of op (dense, separable, dilated, BN, identity).
 OPS = ("conv_1x1", "sep_conv_3x3", "dil_conv_5x5", "conv_3x3_bn", "skip_connect")
@@ -51,7 +51,7 @@ def lr_batch():
 @pytest.fixture(scope="module")
 def supernet_setup(lr_batch):
   net = dlsr.DLSRSupernet(scale=2, features=8, num_cells=4, op_names=OPS)
-  weights = dlsr.genotype_weights(GENOTYPE, OPS)
+  weights = dlsr_encoding.genotype_weights(GENOTYPE, OPS)
   variables = _random_variables(net, lr_batch, weights, train=True)
   apply = jax.jit(lambda v, x, w: net.apply(v, x, w, train=True))
   return net, variables, apply
@@ -85,7 +85,7 @@ def test_partial_channels_mix_a_slice_of_the_features():
 
 def test_one_hot_supernet_equals_the_discrete_network(supernet_setup, lr_batch):
   net, variables, apply = supernet_setup
-  out = apply(variables, lr_batch, dlsr.genotype_weights(GENOTYPE, OPS))
+  out = apply(variables, lr_batch, dlsr_encoding.genotype_weights(GENOTYPE, OPS))
   assert out.shape == (2, 24, 24, 3) and bool(jnp.all(jnp.isfinite(out)))
   # BN without running statistics in both, so the chosen conv_3x3_bn matches too.
   discrete = dlsr.DLSRNetwork(GENOTYPE, scale=2, features=8, track_running_stats=False)
@@ -100,7 +100,7 @@ def test_one_hot_supernet_equals_the_discrete_network(supernet_setup, lr_batch):
 
 def test_network_weights_are_renormalised_over_existing_cells(supernet_setup, lr_batch):
   _, variables, apply = supernet_setup
-  weights = dlsr.genotype_weights(GENOTYPE, OPS)
+  weights = dlsr_encoding.genotype_weights(GENOTYPE, OPS)
   base = apply(variables, lr_batch, weights)
   # Row 0 is slot 0 of cell 3, which cannot read cell 3 (column 2); scaling a row changes nothing.
   net = weights["network"].copy()
@@ -115,7 +115,7 @@ def test_network_weights_are_renormalised_over_existing_cells(supernet_setup, lr
 
 def test_unchosen_ops_get_exactly_zero_gradient(supernet_setup, lr_batch):
   net, variables, _ = supernet_setup
-  weights = dlsr.genotype_weights(GENOTYPE, OPS)
+  weights = dlsr_encoding.genotype_weights(GENOTYPE, OPS)
   target = jax.image.resize(lr_batch, (2, 24, 24, 3), "bicubic")
 
   def loss(params):
@@ -149,7 +149,7 @@ def test_discrete_parameter_count_matches_a_hand_count(features, scale):
   net = dlsr.DLSRNetwork(genotype, scale=scale, features=features)
   shapes = jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)), False))
   assert flops.count_params(shapes["params"]) == _hand_param_count(c, 6, scale, op_params)
-  assert [dlsr.op_params(o, c) for o in genotype.ops] == op_params
+  assert [dlsr_encoding.op_params(o, c) for o in genotype.ops] == op_params
 
 
 def test_default_network_parameter_count():
@@ -177,29 +177,31 @@ def test_op_costs_match_hand_formulas():
     "dil_conv_5x5": 25 * c + c * c,
   }
   for scale, (h, w) in ((2, (360, 640)), (3, (240, 426)), (4, (180, 320))):
-    costs = dlsr.op_costs(scale, features=c, num_cells=n)
+    costs = dlsr_encoding.op_costs(scale, features=c, num_cells=n)
     assert costs["cell"].dtype == np.float64 and costs["cell"].shape == (3, 9)
     expected = np.array([n * hand[o] * h * w for o in dlsr.DLSR_OPS], np.float64)
     np.testing.assert_array_equal(costs["cell"], np.tile(expected, (3, 1)))
     np.testing.assert_array_equal(costs["network"], np.zeros((8, 5)))
-  assert dlsr.op_costs(2, 8, 3, ("skip_connect", "conv_3x3_bn"))["cell"][0].tolist() == [
+  assert dlsr_encoding.op_costs(2, 8, 3, ("skip_connect", "conv_3x3_bn"))["cell"][0].tolist() == [
     0.0,
     3 * 9 * 64 * 360 * 640,
   ]
 
 
-@pytest.mark.parametrize("op", dlsr.KNOWN_OPS)
+@pytest.mark.parametrize("op", dlsr_encoding.KNOWN_OPS)
 def test_op_macs_and_params_agree_with_the_traced_op(op):
   module = dlsr.DLSROp(op)
   x = jnp.zeros((1, 6, 7, 8))
   variables = jax.eval_shape(lambda: module.init(jax.random.key(0), x, True))
-  assert flops.multiply_adds(module, variables, (6, 7, 8), True) == dlsr.op_macs(op, 8, 6, 7)
-  assert flops.count_params(variables.get("params", {})) == dlsr.op_params(op, 8)
+  assert flops.multiply_adds(module, variables, (6, 7, 8), True) == dlsr_encoding.op_macs(
+    op, 8, 6, 7
+  )
+  assert flops.count_params(variables.get("params", {})) == dlsr_encoding.op_params(op, 8)
 
 
 def test_alpha_shapes_and_row_names():
   assert dlsr.alpha_shapes() == {"cell": (3, 9), "network": (8, 5)}
-  rows = dlsr.row_op_names(4, OPS)
+  rows = dlsr_encoding.row_op_names(4, OPS)
   assert rows["cell"] == (OPS,) * 3
   assert rows["network"] == (("cell_1", "cell_2", "cell_3"),) * 4
   with pytest.raises(ConfigError):
@@ -218,7 +220,7 @@ def test_derive_ignores_absent_cells_and_keeps_inputs_distinct():
       ]
     ),
   }
-  g = dlsr.derive_genotype(probs, ("conv_1x1", "conv_3x3", "sep_conv_3x3"))
+  g = dlsr_encoding.derive_genotype(probs, ("conv_1x1", "conv_3x3", "sep_conv_3x3"))
   assert g == dlsr.DLSRGenotype(("conv_3x3", "conv_1x1", "sep_conv_3x3"), ((2, 1), (3, 1)))
 
 
@@ -230,13 +232,13 @@ def test_genotype_weights_round_trip():
       inputs = tuple(tuple(int(j) for j in rng.choice(i - 1, 2, replace=False) + 1)
                      for i in range(3, num_cells + 1))  # fmt: skip
       g = dlsr.DLSRGenotype(ops, inputs)
-      w = dlsr.genotype_weights(g)
+      w = dlsr_encoding.genotype_weights(g)
       assert w["cell"].dtype == np.float32 and w["network"].dtype == np.float32
       assert w["cell"].sum(1).tolist() == [1.0] * 3
       assert w["network"].sum(1).tolist() == [1.0] * (2 * (num_cells - 2))
-      assert dlsr.derive_genotype(w) == g
+      assert dlsr_encoding.derive_genotype(w) == g
   with pytest.raises(GenotypeError):
-    dlsr.genotype_weights(GENOTYPE)  # conv_3x3_bn is not among the default candidates
+    dlsr_encoding.genotype_weights(GENOTYPE)  # conv_3x3_bn is not among the default candidates
 
 
 def test_genotype_string_dict_json_round_trip():

@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from nasjax import flops, ops
-from nasjax.genotype import NB201Genotype
-from nasjax.nb201 import NB201Table
-from nasjax.spaces import nb201
+from nasjax.spaces import flops, ops
+from nasjax.spaces.genotype import NB201Genotype
+from nasjax.spaces.nb201 import supernet as nb201
+from nasjax.spaces.nb201.benchmark import NB201Table
 
 
 class _Small(nn.Module):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nasjax.errors import DataNotFoundError
-from nasjax.genotype import (
+from nasjax.spaces.genotype import (
   DARTS_V1,
   DARTS_V2,
   NB201_OPS,
@@ -17,8 +17,8 @@ from nasjax.genotype import (
   NB201Genotype,
   load_genotype,
 )
-from nasjax.nb201 import BenchmarkTableError, NB201Table
-from nasjax.spaces import nb201
+from nasjax.spaces.nb201 import supernet as nb201
+from nasjax.spaces.nb201.benchmark import BenchmarkTableError, NB201Table
 
 
 def test_every_benchmark_string_round_trips(nb201_table_path):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import normalized_batch, tiny_config, to_float64
 
-from nasjax import bilevel, hessian
+from nasjax.analysis import hessian
+from nasjax.core import bilevel
 from nasjax.errors import ConfigError
 
 WD = 1e-3  # the default alpha weight decay

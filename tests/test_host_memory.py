@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from nasjax.host_memory import huge_pages_environment
+from nasjax.infra.host_memory import huge_pages_environment
 
 
 def test_the_tunable_is_added_once_and_kept_with_others():
@@ -34,14 +34,14 @@ def test_no_restart_where_it_cannot_help(environ, platform, glibc):
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc tunables are Linux-only")
 def test_the_process_restarts_with_the_tunable():
-  from nasjax.host_memory import _glibc_version
+  from nasjax.infra.host_memory import _glibc_version
 
   if (_glibc_version() or (0,)) < (2, 35):
     pytest.skip("glibc older than 2.35")
   env = {k: v for k, v in os.environ.items() if k not in ("NASJAX_HUGE_PAGES", "GLIBC_TUNABLES")}
   code = (
     "import os, sys; print('start', os.getpid(), flush=True); "
-    "from nasjax.host_memory import reexec_with_huge_pages; reexec_with_huge_pages(); "
+    "from nasjax.infra.host_memory import reexec_with_huge_pages; reexec_with_huge_pages(); "
     "print('after', os.getpid(), os.environ['GLIBC_TUNABLES'], sys.argv[1:])"
   )
   out = subprocess.run(

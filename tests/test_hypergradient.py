@@ -7,8 +7,8 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config, to_float64
 
-from nasjax import bilevel
-from nasjax import hypergradient as hg
+from nasjax.core import bilevel
+from nasjax.core import hypergradient as hg
 
 
 @pytest.fixture(scope="module")

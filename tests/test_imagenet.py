@@ -8,9 +8,9 @@ import pytest
 from conftest import data_dir
 from PIL import Image
 
-from nasjax import imagenet
+from nasjax.config.retrain import imagenet_protocol, retrain_config
 from nasjax.errors import DataNotFoundError
-from nasjax.retrain_config import imagenet_protocol, retrain_config
+from nasjax.tasks.classification import imagenet
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +176,8 @@ def test_missing_imagenet_says_how_to_prepare_it(tmp_path):
 
 @pytest.mark.slow
 def test_imagenet_runlocal_retrain_on_a_prepared_folder(prepared, tmp_path):
-  from nasjax import retrain
-  from nasjax.genotype import DARTS_V2
+  from nasjax.spaces.genotype import DARTS_V2
+  from nasjax.tasks.classification import retrain
 
   module = _load_config()
   config = module.get_config("runlocal")

@@ -13,13 +13,14 @@ import pytest
 from conftest import data_dir
 from PIL import Image
 
-from nasjax import flops
-from nasjax.compilation import init_variables
 from nasjax.errors import ConfigError
-from nasjax.genotype import GenotypeError
-from nasjax.spaces import imdn, sr_ops
-from nasjax.spaces.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
-from nasjax.spaces.sr_ops import SR_OPS
+from nasjax.infra.compilation import init_variables
+from nasjax.spaces import flops
+from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.sr import imdn
+from nasjax.spaces.sr import ops as sr_ops
+from nasjax.spaces.sr.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
+from nasjax.spaces.sr.ops import SR_OPS
 
 
 def _layout(module, *args, **kwargs):
@@ -377,7 +378,7 @@ def test_op_costs():
 
 
 def test_partial_channel_mix_cuts_or_pads_the_bypass_by_hand():
-  from nasjax.spaces.sr_ops import partial_channel_mix
+  from nasjax.spaces.sr.ops import partial_channel_mix
 
   def mix(part, features):  # a stand-in op: the first `features` channels of its input, x10
     return 10.0 * jnp.resize(part, part.shape[:-1] + (features,))

@@ -8,7 +8,7 @@ import pytest
 from conftest import data_dir
 from PIL import Image
 
-from nasjax import imresize as ir
+from nasjax.tasks.super_resolution import imresize as ir
 
 # Halving with antialiasing: the kernel is 0.5 * cubic(d / 2) at d = +-0.5, +-1.5, +-2.5, +-3.5:
 # 0.5 * cubic(0.25) = 111/256, 0.5 * cubic(0.75) = 29/256, 0.5 * cubic(1.25) = -9/256,

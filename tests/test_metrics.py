@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nasjax.metrics import AlphaHistory
+from nasjax.run.records import AlphaHistory
 
 OPS = ("none", "skip_connect", "nor_conv_3x3")
 

@@ -1,6 +1,6 @@
 """A search run as two processes on one machine equals one process with two devices.
 
-Two CPU processes connect through ``nasjax.distributed`` (settings from the
+Two CPU processes connect through ``nasjax.infra.distributed`` (settings from the
 ``NASJAX_*`` environment variables, as a launcher would give them), form one
 mesh of 2 x 1 devices and run the runlocal search into one workdir. The
 reference is one process with two (fake) CPU devices: the same mesh shape and

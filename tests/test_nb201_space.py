@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import normalized_batch
 
-from nasjax import ops
-from nasjax.compilation import init_variables
-from nasjax.genotype import NB201Genotype
-from nasjax.nb201 import NB201Table
-from nasjax.spaces import nb201
+from nasjax.infra.compilation import init_variables
+from nasjax.spaces import ops
+from nasjax.spaces.genotype import NB201Genotype
+from nasjax.spaces.nb201 import supernet as nb201
+from nasjax.spaces.nb201.benchmark import NB201Table
 
 
 def _apply(module, variables, *args, train):

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from nasjax import parallel
 from nasjax.errors import ConfigError
+from nasjax.infra import parallel
 
 _SCRIPT = r"""
 import json, sys
@@ -25,8 +25,8 @@ import numpy as np
 from conftest import tiny_config
 from nasjax import bilevel, parallel, training
 from nasjax.config import nb201_protocol
-from nasjax.genotype import DARTS_V2
-from nasjax.retrain_config import retrain_config
+from nasjax.spaces.genotype import DARTS_V2
+from nasjax.config.retrain import retrain_config
 
 assert jax.device_count() == 4, jax.devices()
 rng = np.random.default_rng(0)

@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax import ops
-from nasjax.compilation import init_variables
-from nasjax.genotype import DARTS_OPS, NB201_OPS
-from nasjax.spaces import darts, nb201
+from nasjax.infra.compilation import init_variables
+from nasjax.spaces import ops
+from nasjax.spaces.darts import supernet as darts
+from nasjax.spaces.genotype import DARTS_OPS, NB201_OPS
+from nasjax.spaces.nb201 import supernet as nb201
 
 
 def test_channel_shuffle_is_the_hand_permutation():

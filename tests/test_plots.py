@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nasjax import cell_graph, plots
-from nasjax.genotype import DARTS_OPS, DARTS_V2, NB201_OPS, NB201Genotype
-from nasjax.metrics import AlphaHistory, MetricWriter, write_json
+from nasjax.analysis import cell_graph, plots
+from nasjax.run.records import AlphaHistory, MetricWriter, write_json
+from nasjax.spaces.genotype import DARTS_OPS, DARTS_V2, NB201_OPS, NB201Genotype
 
 NB201_CELL = NB201Genotype.from_edges(
   ["nor_conv_3x3", "none", "skip_connect", "nor_conv_1x1", "none", "avg_pool_3x3"]
@@ -29,7 +29,7 @@ def _probs(shapes, epoch):
 
 
 def _write_workdir(path, shapes, op_names, genotype, eig=True, disc=True, stop=True):
-  """A workdir as a search writes it, through nasjax.metrics' writers."""
+  """A workdir as a search writes it, through nasjax.run.records' writers."""
   path.mkdir(parents=True, exist_ok=True)
   history = AlphaHistory(path, op_names)
   writer = MetricWriter(path)
@@ -189,13 +189,13 @@ def test_missing_sources_skip_their_figures(tmp_path, no_graphviz):
 
 
 def test_nb201_genotype_graph():
-  assert plots.genotype_graph(NB201_CELL) == [
+  assert cell_graph.genotype_graph(NB201_CELL) == [
     ("0", "1", "nor_conv_3x3"),
     ("1", "2", "skip_connect"),
     ("0", "3", "nor_conv_1x1"),
     ("2", "3", "avg_pool_3x3"),
   ]
-  full = plots.genotype_graph(NB201_CELL, include_none=True)
+  full = cell_graph.genotype_graph(NB201_CELL, include_none=True)
   assert ("0", "2", "none") in full and ("1", "3", "none") in full and len(full) == 6
 
 
@@ -203,7 +203,7 @@ def test_darts_genotype_graph():
   # DARTS_V2 by hand: inputs 0, 1 are c_{k-2}, c_{k-1}; input j >= 2 is node j - 2.
   n, r = "normal/", "reduce/"
   concat = [(f"{c}{k}", f"{c}c_{{k}}", "concat") for c in (n, r) for k in range(4)]
-  assert plots.genotype_graph(DARTS_V2) == [
+  assert cell_graph.genotype_graph(DARTS_V2) == [
     (n + "c_{k-2}", n + "0", "sep_conv_3x3"),
     (n + "c_{k-1}", n + "0", "sep_conv_3x3"),
     (n + "c_{k-2}", n + "1", "sep_conv_3x3"),
@@ -226,11 +226,11 @@ def test_darts_genotype_graph():
 
 
 def test_genotype_dot_source():
-  source = plots.genotype_dot(NB201_CELL)
+  source = cell_graph.genotype_dot(NB201_CELL)
   assert source.startswith("digraph genotype {") and source.rstrip().endswith("}")
   assert '"0" -> "1" [label="nor_conv_3x3"' in source
   assert '"0" -> "2" [label="none"' in source and source.count("style=dashed") == 2
-  darts = plots.genotype_dot(DARTS_V2)
+  darts = cell_graph.genotype_dot(DARTS_V2)
   assert darts.count(" -> ") == 2 * (8 + 4)
   assert '"normal/0" -> "normal/3" [label="dil_conv_3x3"' in darts
   assert '"reduce/3" -> "reduce/c_{k}" [color=gray50]' in darts
@@ -258,7 +258,7 @@ def test_graphviz_renders_the_dot_source_when_dot_exists(tmp_path, monkeypatch):
   write_json(tmp_path / "genotype.json", {"genotype": DARTS_V2.to_dict()})
   written = plots.make_plots(tmp_path)
   assert set(written) == {"genotype", "genotype_dot"}
-  assert written["genotype_dot"].read_text() == plots.genotype_dot(DARTS_V2)
+  assert written["genotype_dot"].read_text() == cell_graph.genotype_dot(DARTS_V2)
   args = (tmp_path / "plots" / "genotype.dot.args").read_text().split()
   assert args[0] == "-Tpng" and args[args.index("-o") + 1] == str(written["genotype"])
   with Image.open(written["genotype"]) as im:

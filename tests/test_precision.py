@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from nasjax import bilevel
+from nasjax.core import bilevel
 from nasjax.errors import ConfigError
 
 

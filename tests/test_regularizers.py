@@ -9,11 +9,11 @@ import numpy as np
 import optax
 import pytest
 
-from nasjax import bilevel
-from nasjax import regularizers as R
-from nasjax.config import search_config
+from nasjax.config.search import search_config
+from nasjax.core import bilevel
+from nasjax.core import regularizers as R
+from nasjax.core.relax import Softmax
 from nasjax.errors import ConfigError
-from nasjax.relax import Softmax
 
 X = np.array([-3.0, -1.2, -0.3, 0.0, 0.2, 0.9, 2.5])
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax import bilevel
+from nasjax.core import bilevel
+from nasjax.core.relax import Dirichlet, GumbelSoftmax, Softmax, make_relaxation, relaxation_config
 from nasjax.errors import ConfigError
-from nasjax.relax import Dirichlet, GumbelSoftmax, Softmax, make_relaxation, relaxation_config
 
 LOGITS = np.array([1.0, 0.0, -1.0, 0.5, -0.5], np.float32)
 N = 20000

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from nasjax import reproduce
 from nasjax.errors import ConfigError
-from nasjax.genotype import genotype_from_dict
-from nasjax.nb201 import NB201Table
+from nasjax.run import reproduce
+from nasjax.spaces.genotype import genotype_from_dict
+from nasjax.spaces.nb201.benchmark import NB201Table
 
 CONFIGS = REPO / "configs"
 #: A small runlocal study: 2 epochs on 640 images; DARTS (argmax) and DARTS+PT share one search.

@@ -15,17 +15,18 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from nasjax import flops, retrain
-from nasjax.checkpoint import Checkpointer
-from nasjax.errors import ConfigError, DataNotFoundError
-from nasjax.genotype import DARTS_V1, DARTS_V2, GenotypeError, NB201Genotype
-from nasjax.retrain_config import (
+from nasjax.config.retrain import (
   imagenet_protocol,
   retrain_config,
   runlocal,
   validate_retrain_config,
 )
-from nasjax.spaces import darts_network
+from nasjax.errors import ConfigError, DataNotFoundError
+from nasjax.infra.checkpoint import Checkpointer
+from nasjax.spaces import flops
+from nasjax.spaces.darts import network as darts_network
+from nasjax.spaces.genotype import DARTS_V1, DARTS_V2, GenotypeError, NB201Genotype
+from nasjax.tasks.classification import retrain
 
 RUNLOCAL = "configs/retrain/cifar10.py:runlocal"
 #: runlocal shrunk further for the tests: C=4, 3 cells, 2 epochs of 4 steps of batch 8.

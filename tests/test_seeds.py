@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from conftest import REPO  # noqa: F401 (sets NASJAX_DATA_DIR)
 
-from nasjax import fused, search, seeds
 from nasjax.errors import ConfigError
+from nasjax.infra import fused, seeds
+from nasjax.run import search
 
 
 def _config(**overrides):
@@ -36,7 +37,7 @@ def _config(**overrides):
 def _initial_alpha(seed):
   import jax
 
-  from nasjax import bilevel
+  from nasjax.core import bilevel
 
   setup = bilevel.make_search_setup(_config(seed=seed), 4)
   return np.asarray(setup.init(jax.random.key(seed), (32, 32, 3)).alphas["cell"])
@@ -114,8 +115,8 @@ def test_seed_options_are_checked():
 
 
 def test_a_seed_folder_loads_as_that_seeds_search(runs):
-  from nasjax import restore
   from nasjax.errors import NasjaxError
+  from nasjax.run import restore
 
   root, multi, _ = runs
   loaded = restore.load_search(root / "multi" / "seed_4")

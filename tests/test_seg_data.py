@@ -8,18 +8,17 @@ from conftest import data_dir
 from ml_collections import ConfigDict
 from PIL import Image
 
-from nasjax import seg_data
 from nasjax.errors import ConfigError, DataNotFoundError
-from nasjax.seg_data import (
+from nasjax.tasks.segmentation import data as seg_data
+from nasjax.tasks.segmentation.data import SegImages, normalize_images, resize_image, resize_label
+from nasjax.tasks.segmentation.images import (
   CITYSCAPES_TRAIN_IDS,
-  SegImages,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
   crop_at,
-  normalize_images,
+  load_cityscapes,
   random_scale_crop_flip,
-  resize_image,
-  resize_label,
 )
-from nasjax.seg_images import IMAGENET_MEAN, IMAGENET_STD, load_cityscapes
 
 CAMVID = "$NASJAX_DATA_DIR/seg/camvid"
 

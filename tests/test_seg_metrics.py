@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax import losses
-from nasjax.losses import IGNORE_INDEX, get_task
-from nasjax.seg_images import normalize_images
-from nasjax.seg_metrics import (
+from nasjax.tasks import losses
+from nasjax.tasks.losses import IGNORE_INDEX, get_task
+from nasjax.tasks.segmentation.images import normalize_images
+from nasjax.tasks.segmentation.metrics import (
   confusion_matrix,
   evaluate_segmentation,
   predict_sliding,

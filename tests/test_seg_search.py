@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from conftest import REPO, data_dir
 
-from nasjax import config as cfg_lib
-from nasjax import evaluate_seg, search, seg_config, seg_retrain, select
+from nasjax.config import search as cfg_lib
+from nasjax.config import seg as seg_config
+from nasjax.core.regularizers import entropy, make_regularizer
 from nasjax.errors import ConfigError
-from nasjax.regularizers import entropy, make_regularizer
-from nasjax.single_stage import load_network
+from nasjax.run import search, select
+from nasjax.run.single_stage import load_network
+from nasjax.tasks.segmentation import evaluate as evaluate_seg
+from nasjax.tasks.segmentation import retrain as seg_retrain
 
 SEG_CONFIGS = sorted((REPO / "configs" / "seg").glob("*.py"))
 SEARCHES = [p for p in SEG_CONFIGS if p.stem.startswith("search_")]
@@ -164,7 +167,7 @@ def test_evaluate_seg_table_matches_an_independent_confusion_matrix(seg_runs, tm
   (row,) = json.loads((tmp_path / "seg_table.json").read_text())["rows"]
   assert np.isclose(row["miou"], single.record["test_miou"], atol=1e-6)
   # again by hand: whole images through the saved network, numpy confusion matrix
-  from nasjax import seg_data
+  from nasjax.tasks.segmentation import data as seg_data
 
   net = load_network(root / "search" / "select" / "single_stage" / "network")
   train, test = seg_data.load_seg_dataset(config.data)
@@ -231,10 +234,10 @@ def _merged(base, update):
 
 def test_saved_single_stage_network_is_the_frozen_supernet(seg_runs):
   """The pruned, fine-tuned network = the full supernet with the pruned weights set to zero."""
-  from nasjax.restore import load_search
+  from nasjax.run.restore import load_search
   from nasjax.spaces import get_space
-  from nasjax.spaces import trellis as T
-  from nasjax.spaces import trellis_layout as layout
+  from nasjax.spaces.trellis import layout as layout
+  from nasjax.spaces.trellis import space as T
 
   root, config, _, _, _ = seg_runs
   net = load_network(root / "search" / "select" / "single_stage" / "network")

@@ -10,7 +10,9 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax import bilevel, projection, selection, single_stage
+from nasjax.core import bilevel, projection
+from nasjax.core import perturbation as selection
+from nasjax.run import single_stage
 from nasjax.spaces import get_space
 
 
@@ -183,14 +185,14 @@ def test_single_stage_network_equals_the_frozen_supernet(trained, batches, tmp_p
 
 
 def test_load_network_explains_a_wrong_folder(tmp_path):
-  from nasjax.checkpoint import CheckpointError
+  from nasjax.infra.checkpoint import CheckpointError
 
   with pytest.raises(CheckpointError, match="holds no single-stage network"):
     single_stage.load_network(tmp_path)
 
 
 def test_pt_prunes_a_darts_node_to_the_two_inputs_whose_removal_hurts_most(batches, tmp_path):
-  from nasjax.protocols import darts_space
+  from nasjax.config.protocols import darts_space
 
   config = tiny_config()
   config.space = darts_space()

@@ -5,9 +5,10 @@ import pytest
 from conftest import data_dir
 from ml_collections import ConfigDict
 
-from nasjax import sr_data
 from nasjax.errors import ConfigError, DataNotFoundError
-from nasjax.imresize import downsample
+from nasjax.tasks.super_resolution import data as sr_data
+from nasjax.tasks.super_resolution import images as sr_images
+from nasjax.tasks.super_resolution.imresize import downsample
 
 SET14 = "$NASJAX_DATA_DIR/sr/Set14"
 # The HR sizes (height, width) of Set14 in name order, from the data README.
@@ -183,13 +184,13 @@ def test_load_sr_dataset_and_test_sets(tmp_path):
   set5 = data_dir() / "sr/Set5"
   train, test = sr_data.load_sr_dataset(small_config(scale=3, patch_size=12, train_limit=2))
   assert train.names == ["baboon", "barbara"] and len(test) == 5
-  sets = sr_data.load_test_sets(["$NASJAX_DATA_DIR/sr/Set5"], 4)
+  sets = sr_images.load_test_sets(["$NASJAX_DATA_DIR/sr/Set5"], 4)
   assert list(sets) == ["Set5"] and sets["Set5"].lr[0].shape == (128, 128, 3)
   (tmp_path / "Five").mkdir()
   (tmp_path / "Five/HR").symlink_to(set5)  # the benchmark/<set>/HR layout
-  assert list(sr_data.load_test_sets([str(tmp_path / "Five/HR"), str(set5)], 2)) == ["Five", "Set5"]
+  assert list(sr_images.load_test_sets([str(tmp_path / "Five/HR"), str(set5)], 2)) == ["Five", "Set5"]
   with pytest.raises(ConfigError, match="both named 'Set5'"):
-    sr_data.load_test_sets([str(set5), str(set5)], 2)
+    sr_images.load_test_sets([str(set5), str(set5)], 2)
 
 
 def test_missing_data_errors(tmp_path):

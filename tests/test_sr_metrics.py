@@ -8,7 +8,7 @@ import pytest
 from conftest import data_dir
 from PIL import Image
 
-from nasjax import sr_metrics as m
+from nasjax.tasks.super_resolution import metrics as m
 
 
 @pytest.fixture(scope="module")

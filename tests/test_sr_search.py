@@ -10,16 +10,26 @@ import optax
 import pytest
 from conftest import REPO, data_dir
 
-from nasjax import config as cfg_lib
-from nasjax import evaluate_sr, losses, search, select, sr_metrics, sr_retrain
+from nasjax.analysis.plots import make_plots
+from nasjax.config import search as cfg_lib
+from nasjax.config.sr import flops, runlocal, sr_search_config
+from nasjax.core.regularizers import flops_penalty, make_regularizer
+from nasjax.core.relax import make_relaxation
 from nasjax.errors import ConfigError
-from nasjax.imresize import downsample
-from nasjax.plots import make_plots
-from nasjax.regularizers import flops_penalty, make_regularizer
-from nasjax.relax import make_relaxation
-from nasjax.single_stage import load_network
+from nasjax.run import search, select
+from nasjax.run.single_stage import load_network
 from nasjax.spaces import get_space
-from nasjax.sr_config import flops, runlocal, sr_search_config
+from nasjax.tasks import losses
+from nasjax.tasks.super_resolution import (
+  evaluate as evaluate_sr,
+)
+from nasjax.tasks.super_resolution import (
+  metrics as sr_metrics,
+)
+from nasjax.tasks.super_resolution import (
+  retrain as sr_retrain,
+)
+from nasjax.tasks.super_resolution.imresize import downsample
 
 SR_CONFIGS = sorted((REPO / "configs" / "sr").glob("*.py"))
 
@@ -219,6 +229,6 @@ def test_public_names_do_not_hide_modules():
   import nasjax
 
   modules = {m.name for m in pkgutil.iter_modules(nasjax.__path__)}
-  # `from nasjax import imresize` must stay a module; nasjax.retrain_config has long been the
-  # function (its module is reached as `from nasjax.retrain_config import ...`)
+  # `from nasjax import imresize` must stay a module; nasjax.config.retrain has long been the
+  # function (its module is reached as `from nasjax.config.retrain import ...`)
   assert modules & set(nasjax.__all__) == {"retrain_config"}

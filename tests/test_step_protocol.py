@@ -15,8 +15,8 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax import bilevel, optimizers
-from nasjax.config import validate_search_config
+from nasjax.config.search import validate_search_config
+from nasjax.core import bilevel, optimizers
 from nasjax.errors import ConfigError
 
 #: conv, skip and `none` exercise every path and keep compiles short.

@@ -7,10 +7,11 @@ import optax
 import pytest
 from conftest import normalized_batch
 
-from nasjax import data, training
+from nasjax.config.retrain import retrain_config
+from nasjax.core import training
+from nasjax.data import split as data
 from nasjax.errors import ConfigError, DataNotFoundError
-from nasjax.genotype import DARTS_V2, DartsGenotype
-from nasjax.retrain_config import retrain_config
+from nasjax.spaces.genotype import DARTS_V2, DartsGenotype
 
 #: A cheap-to-compile genotype with every kind of weight: a sep conv, a dil conv and, on
 #: a reduction cell's inputs, a FactorizedReduce skip; parameter-free ops elsewhere.

@@ -8,11 +8,12 @@ import ml_collections
 import numpy as np
 import pytest
 
-from nasjax.genotype import DARTS_OPS, GenotypeError, genotype_from_dict, load_genotype
 from nasjax.spaces import get_space
-from nasjax.spaces import trellis as T
-from nasjax.spaces import trellis_layout as layout
-from nasjax.spaces.trellis_genotype import TrellisGenotype
+from nasjax.spaces.genotype import DARTS_OPS, GenotypeError, genotype_from_dict, load_genotype
+from nasjax.spaces.trellis import layout as layout
+from nasjax.spaces.trellis import space as T
+from nasjax.spaces.trellis import space_config
+from nasjax.spaces.trellis.genotype import TrellisGenotype
 
 TINY = dict(
   layers=3, blocks=2, filter_multiplier=2, levels=3, stem_channels=4, aspp_channels=8, aspp_rate=4,
@@ -28,7 +29,7 @@ G_SAME = TrellisGenotype.from_string(
 
 
 def tiny_cfg(**fields):
-  return ml_collections.ConfigDict({**T.DEFAULTS, **TINY, **fields})
+  return ml_collections.ConfigDict({**space_config.DEFAULTS, **TINY, **fields})
 
 
 def softmax_weights(cfg, seed=1, scale=1.0):
@@ -62,7 +63,7 @@ def test_node_existence_and_transitions():
 
 
 def test_alpha_rows_group_sources_by_arity():
-  cfg = T.default_space_config()
+  cfg = space_config.default_space_config()
   # network2: stem, (0,0), (1,0), then levels 0 and 3 of layers 2..10; network3 the rest.
   assert T.alpha_shapes(cfg) == {"cell": (20, 8), "network2": (21, 2), "network3": (21, 3)}
   rows = layout.source_rows(3, 3)

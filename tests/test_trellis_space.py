@@ -12,13 +12,13 @@ from conftest import data_dir, to_float64
 from PIL import Image
 from test_trellis_genotype import G_SAME, G_UP, TINY, tiny_cfg  # the tiny space, two paths
 
-from nasjax import flops
 from nasjax.errors import ConfigError
-from nasjax.genotype import DARTS_OPS
-from nasjax.spaces import get_space
-from nasjax.spaces import trellis as T
-from nasjax.spaces import trellis_layout as layout
-from nasjax.spaces.trellis_genotype import TrellisGenotype
+from nasjax.spaces import flops, get_space
+from nasjax.spaces.genotype import DARTS_OPS
+from nasjax.spaces.trellis import layout as layout
+from nasjax.spaces.trellis import space as T
+from nasjax.spaces.trellis import space_config
+from nasjax.spaces.trellis.genotype import TrellisGenotype
 
 
 @pytest.fixture(scope="module")
@@ -235,10 +235,10 @@ def test_pruning_that_leaves_no_path_is_refused():
 
 
 def test_default_and_runlocal_configs_validate():
-  cfg = T.default_space_config()
+  cfg = space_config.default_space_config()
   T.validate(cfg)
-  assert dict(cfg) == {**T.DEFAULTS}
-  cfg.update(T.runlocal_space())
+  assert dict(cfg) == {**space_config.DEFAULTS}
+  cfg.update(space_config.runlocal_space())
   T.validate(cfg)
   space = get_space("trellis")
   assert space.task == "segmentation" and space.op_costs is None and space.beta_shapes(cfg) == {}
@@ -275,7 +275,7 @@ def test_unknown_field_is_refused():
 
 @pytest.mark.slow
 def test_default_size_costs():
-  cfg = T.default_space_config()
+  cfg = space_config.default_space_config()
   net = T.build_supernet(cfg)
   variables = T.param_shapes(net, cfg)
   weights = {k: jnp.full(s, 1.0 / s[1]) for k, s in T.alpha_shapes(cfg).items()}

@@ -13,8 +13,8 @@ Launch:
   python -m nasjax.search --config=configs/darts/beta_darts.py:runlocal --workdir=/tmp/darts_beta
 """
 
-from nasjax.config import parse_variants, search_config
-from nasjax.protocols import beta_darts_protocol, darts_protocol, runlocal_darts
+from nasjax.config.protocols import beta_darts_protocol, darts_protocol, runlocal_darts
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

@@ -10,7 +10,7 @@ alpha: Adam lr 3e-4, betas (0.5, 0.999), coupled L2 1e-3, initialised
 op excluding ``none``).
 
 Code followed: DARTS' own (github quark0/darts, ``train_search.py`` and
-``architect.py``; :func:`nasjax.protocols.darts_protocol`): the alpha update
+``architect.py``; :func:`nasjax.config.protocols.darts_protocol`): the alpha update
 first, then the weight update with the new alpha; clipping over the weight
 gradients alone; convolutions without bias; search-cell BNs without running
 statistics; the stem BN's statistics updated by both updates' forwards.
@@ -23,8 +23,8 @@ Launch:
 $NASJAX_DATA_DIR for a few CPU minutes.
 """
 
-from nasjax.config import parse_variants, search_config
-from nasjax.protocols import darts_protocol, runlocal_darts
+from nasjax.config.protocols import darts_protocol, runlocal_darts
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

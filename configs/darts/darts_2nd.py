@@ -8,7 +8,7 @@ differentiated through the unrolled weight step ``w' = w - xi (momentum
 buffer + grad + wd w)``, xi the current weight lr.
 
 Code followed: DARTS' own (github quark0/darts, ``train_search.py`` and
-``architect.py``; :func:`nasjax.protocols.darts_protocol`): the alpha update
+``architect.py``; :func:`nasjax.config.protocols.darts_protocol`): the alpha update
 first, then the weight update with the new alpha; clipping over the weight
 gradients alone; convolutions without bias; search-cell BNs without running
 statistics; the stem BN's statistics updated by both updates' forwards (second
@@ -28,8 +28,8 @@ Launch:
   python -m nasjax.search --config=configs/darts/darts_2nd.py:runlocal --workdir=/tmp/darts_2nd
 """
 
-from nasjax.config import parse_variants, search_config
-from nasjax.protocols import darts_protocol, runlocal_darts
+from nasjax.config.protocols import darts_protocol, runlocal_darts
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

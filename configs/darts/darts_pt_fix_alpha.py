@@ -17,8 +17,8 @@ Launch:
 $NASJAX_DATA_DIR for a few CPU minutes.
 """
 
-from nasjax.config import parse_variants, search_config
-from nasjax.protocols import darts_protocol, fix_alpha, runlocal_darts
+from nasjax.config.protocols import darts_protocol, fix_alpha, runlocal_darts
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

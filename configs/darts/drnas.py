@@ -19,8 +19,8 @@ Launch:
   python -m nasjax.search --config=configs/darts/drnas.py:runlocal --workdir=/tmp/darts_drnas
 """
 
-from nasjax.config import parse_variants, search_config
-from nasjax.protocols import darts_protocol, drnas_protocol, runlocal_darts
+from nasjax.config.protocols import darts_protocol, drnas_protocol, runlocal_darts
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

@@ -18,8 +18,8 @@ Launch:
 the first of its 2 epochs.
 """
 
-from nasjax.config import parse_variants, search_config
-from nasjax.protocols import darts_protocol, pc_darts_protocol, runlocal_darts
+from nasjax.config.protocols import darts_protocol, pc_darts_protocol, runlocal_darts
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

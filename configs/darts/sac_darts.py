@@ -13,8 +13,13 @@ Launch:
   python -m nasjax.search --config=configs/darts/sac_darts.py:runlocal --workdir=/tmp/darts_sac
 """
 
-from nasjax.config import parse_variants, sa_darts_protocol, search_config
-from nasjax.protocols import darts_protocol, pc_darts_protocol, runlocal_darts
+from nasjax.config.protocols import (
+  darts_protocol,
+  pc_darts_protocol,
+  runlocal_darts,
+  sa_darts_protocol,
+)
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

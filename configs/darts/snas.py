@@ -18,8 +18,8 @@ Launch:
   python -m nasjax.search --config=configs/darts/snas.py:runlocal --workdir=/tmp/darts_snas
 """
 
-from nasjax.config import parse_variants, search_config
-from nasjax.protocols import darts_protocol, runlocal_darts, snas_protocol
+from nasjax.config.protocols import darts_protocol, runlocal_darts, snas_protocol
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

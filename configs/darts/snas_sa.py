@@ -12,8 +12,8 @@ Launch:
   python -m nasjax.search --config=configs/darts/snas_sa.py:runlocal --workdir=/tmp/darts_snas_sa
 """
 
-from nasjax.config import parse_variants, sa_darts_protocol, search_config
-from nasjax.protocols import darts_protocol, runlocal_darts, snas_protocol
+from nasjax.config.protocols import darts_protocol, runlocal_darts, sa_darts_protocol, snas_protocol
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

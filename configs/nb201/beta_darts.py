@@ -14,8 +14,8 @@ Launch:
   python -m nasjax.search --config=configs/nb201/beta_darts.py:runlocal --workdir=/tmp/beta_darts
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
-from nasjax.protocols import beta_darts_protocol
+from nasjax.config.protocols import beta_darts_protocol, nb201_protocol, runlocal
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

@@ -12,7 +12,7 @@ code of NAS-Bench-201's DARTS results): the weight update first, then alpha
 at the new weights; cell BNs keep running statistics, updated by the
 forwards of both updates; clipping over the gradients of all network
 parameters, alpha's included; cell convolutions with a bias
-(:func:`nasjax.protocols.nb201_protocol`, checked against that code's
+(:func:`nasjax.config.protocols.nb201_protocol`, checked against that code's
 outputs in ``tests/test_autodl_golden.py``).
 
 Launch:
@@ -23,7 +23,8 @@ Launch:
 and finishes in about a minute on a 2-core CPU.
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
+from nasjax.config.protocols import nb201_protocol, runlocal
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

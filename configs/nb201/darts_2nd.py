@@ -11,7 +11,7 @@ current weight lr. The full-size exact run unrolls the cells
 for a 65 s compile against 26 s).
 
 Code followed: AutoDL-Projects' ``exps/NAS-Bench-201-algos/DARTS-V2.py``
-(:func:`nasjax.protocols.nb201_protocol` with its order): the alpha update
+(:func:`nasjax.config.protocols.nb201_protocol` with its order): the alpha update
 first (unrolled at the current weights), then the weight update with the new
 alpha; cell BNs keep running statistics, updated by the weight update's
 forward and by the alpha update's forward on the training batch at the
@@ -34,7 +34,8 @@ Launch:
   python -m nasjax.search --config=configs/nb201/darts_2nd.py:runlocal --workdir=/tmp/darts_2nd
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
+from nasjax.config.protocols import nb201_protocol, runlocal
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

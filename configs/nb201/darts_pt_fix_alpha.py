@@ -19,8 +19,8 @@ Launch:
 $NASJAX_DATA_DIR in about a minute on a 2-core CPU.
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
-from nasjax.protocols import fix_alpha
+from nasjax.config.protocols import fix_alpha, nb201_protocol, runlocal
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

@@ -16,8 +16,8 @@ Launch:
   python -m nasjax.search --config=configs/nb201/drnas.py:runlocal --workdir=/tmp/drnas
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
-from nasjax.protocols import drnas_protocol
+from nasjax.config.protocols import drnas_protocol, nb201_protocol, runlocal
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

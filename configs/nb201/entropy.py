@@ -19,7 +19,8 @@ Launch:
   python -m nasjax.search --config=configs/nb201/entropy.py:runlocal --workdir=/tmp/entropy
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, search_config
+from nasjax.config.protocols import nb201_protocol, runlocal
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

@@ -19,7 +19,8 @@ Launch:
   python -m nasjax.search --config=configs/nb201/sa_darts.py:runlocal --workdir=/tmp/sa_darts
 """
 
-from nasjax.config import nb201_protocol, parse_variants, runlocal, sa_darts_protocol, search_config
+from nasjax.config.protocols import nb201_protocol, runlocal, sa_darts_protocol
+from nasjax.config.search import parse_variants, search_config
 
 
 def get_config(arg=None):

@@ -23,9 +23,9 @@ Launch (``--genotype``: a published name, or a search's genotype.json):
       --genotype=DARTS_V2 --workdir=/tmp/retrain
 """
 
-from nasjax.config import parse_variants
+from nasjax.config.retrain import retrain_config, runlocal
+from nasjax.config.search import parse_variants
 from nasjax.errors import ConfigError
-from nasjax.retrain_config import retrain_config, runlocal
 
 
 def get_config(arg=None):

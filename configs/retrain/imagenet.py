@@ -7,11 +7,11 @@ by 0.97 every epoch, weight decay 3e-5, gradient clipping 5, label smoothing
 0.1; 224x224 random resized crops, horizontal flips and colour jitter
 (brightness, contrast, saturation 0.4, hue 0.2); evaluation on the 224 centre
 crop of the image resized to 256. DARTS-V2 in this setting has 4.7M
-parameters (the paper reports 574M multiply-adds; nasjax.flops counts 530M,
+parameters (the paper reports 574M multiply-adds; nasjax.spaces.flops counts 530M,
 see tests/test_darts_network.py) and a 26.7% top-1 error in the paper.
 
 Data: tensorflow-datasets' imagenet2012, prepared once in the array_record
-format from the manually downloaded archives (see nasjax.imagenet):
+format from the manually downloaded archives (see nasjax.tasks.classification.imagenet):
   tfds build imagenet2012 --data_dir=DIR --manual_dir=M --file_format=array_record
 
 Launch:
@@ -25,8 +25,8 @@ on the first 32 training images and evaluates on 16 validation images (a
 check of the pipeline on a CPU, not a result).
 """
 
-from nasjax.config import parse_variants
-from nasjax.retrain_config import imagenet_protocol, retrain_config
+from nasjax.config.retrain import imagenet_protocol, retrain_config
+from nasjax.config.search import parse_variants
 
 
 def get_config(arg=None):

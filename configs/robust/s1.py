@@ -1,7 +1,7 @@
 """RobustDARTS space S1 on the DARTS cell (CIFAR-10, CIFAR-100 or SVHN).
 
 Space: S1: two candidate ops per edge, a different pair on each of the 14 edges of each cell
-type (RobustDARTS' pairs, listed in ``nasjax.spaces.darts``).
+type (RobustDARTS' pairs, listed in ``nasjax.spaces.darts.supernet``).
 
 Protocol: the DARTS search setting (``configs/darts/darts_1st.py``: 50 epochs,
 disjoint 50/50 split, batch 64, C=16, 8 cells; SGD 0.025 cosine to 0.001,
@@ -21,7 +21,7 @@ Launch:
   python -m nasjax.search --config=configs/robust/s1.py:runlocal --workdir=/tmp/robust_s1
 """
 
-from nasjax.protocols import robust_config
+from nasjax.config.protocols import robust_config
 
 
 def get_config(arg=None):

@@ -20,7 +20,7 @@ Launch:
   python -m nasjax.search --config=configs/robust/s2.py:runlocal --workdir=/tmp/robust_s2
 """
 
-from nasjax.protocols import robust_config
+from nasjax.config.protocols import robust_config
 
 
 def get_config(arg=None):

@@ -21,7 +21,7 @@ Launch:
   python -m nasjax.search --config=configs/robust/s4.py:runlocal --workdir=/tmp/robust_s4
 """
 
-from nasjax.protocols import robust_config
+from nasjax.config.protocols import robust_config
 
 
 def get_config(arg=None):

@@ -1,6 +1,6 @@
 """First-order DARTS on the trellis segmentation space (Cityscapes, Auto-DeepLab recipe).
 
-Protocol (:func:`nasjax.seg_config.seg_search_config`; Auto-DeepLab defaults
+Protocol (:func:`nasjax.config.seg.seg_search_config`; Auto-DeepLab defaults
 where the single-stage paper is silent): 12 layers over 4 levels (1/4 to
 1/32), cells of 5 blocks over the 8 DARTS ops, filter multiplier 8; 40 epochs
 of 321x321 crops (random rescale 0.5-2.0, flips), batch 2 per half, the
@@ -16,7 +16,7 @@ Launch:
   python -m nasjax.search --config=configs/seg/search_darts.py:runlocal --workdir=/tmp/seg
 """
 
-from nasjax.seg_config import method_config
+from nasjax.config.seg import method_config
 
 
 def get_config(arg=None):

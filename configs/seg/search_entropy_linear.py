@@ -13,7 +13,7 @@ Launch:
       --workdir=/tmp/seg_ent_l
 """
 
-from nasjax.seg_config import entropy, method_config
+from nasjax.config.seg import entropy, method_config
 
 
 def get_config(arg=None):

@@ -18,7 +18,7 @@ Launch:
       --method=single_stage
 """
 
-from nasjax.seg_config import seg_select_config
+from nasjax.config.seg import seg_select_config
 
 
 def get_config(arg=None):

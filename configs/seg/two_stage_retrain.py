@@ -2,7 +2,7 @@
 
 Decode the search (``python -m nasjax.select --method=argmax``: the Viterbi
 path of beta and the argmax cell), then train that network from freshly
-initialised weights (:func:`nasjax.seg_config.seg_retrain_config`: SGD 0.05
+initialised weights (:func:`nasjax.config.seg.seg_retrain_config`: SGD 0.05
 with the poly schedule, power 0.9, momentum 0.9, wd 1e-4, batch 8 of random
 rescaled crops with flips, 100 epochs -- defaults chosen here after
 DeepLab's poly policy) and evaluate mIoU on the whole validation images.
@@ -17,7 +17,7 @@ Launch:
       --genotype=/tmp/seg/genotype.json --workdir=/tmp/seg_two_stage
 """
 
-from nasjax.seg_config import seg_retrain_config
+from nasjax.config.seg import seg_retrain_config
 
 
 def get_config(arg=None):

@@ -1,6 +1,6 @@
 """SAC-DARTS (smooth activation + partial channels) on the DLSR space (x2 super-resolution, DIV2K).
 
-Protocol: :func:`nasjax.sr_config.dlsr_protocol`, the settings of DLSR's public
+Protocol: :func:`nasjax.config.sr.dlsr_protocol`, the settings of DLSR's public
 code (L1 loss; Adam 5e-4 for the weights; Adam 3e-4, betas (0.5, 0.999) for
 alpha from epoch 20 on; a quarter of the DIV2K training images trains alpha,
 the rest the weights (the code: images 601-800 and 1-600); 64 HR patches of 192
@@ -16,7 +16,7 @@ Launch:
       --workdir=/tmp/sr_dlsr_sac
 """
 
-from nasjax.sr_config import method_config, sac
+from nasjax.config.sr import method_config, sac
 
 
 def get_config(arg=None):

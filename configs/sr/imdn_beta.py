@@ -1,6 +1,6 @@
 """Beta-DARTS on the IMDN space (x2 super-resolution, DIV2K).
 
-Protocol: :func:`nasjax.sr_config.sr_search_config` (L1 loss; Adam for the
+Protocol: :func:`nasjax.config.sr.sr_search_config` (L1 loss; Adam for the
 weights and alpha; DIV2K patches; the search length and weight learning rate
 are defaults chosen here) plus beta-decay on alpha's logits, lambda_t = 50 * epoch
 / 100 (linear from 0).
@@ -14,7 +14,7 @@ Launch:
       --workdir=/tmp/sr_imdn_beta
 """
 
-from nasjax.sr_config import beta, method_config
+from nasjax.config.sr import beta, method_config
 
 
 def get_config(arg=None):

@@ -1,6 +1,6 @@
 """DARTS (first order) on the IMDN space (x2 super-resolution, DIV2K).
 
-Protocol: :func:`nasjax.sr_config.sr_search_config` (L1 loss; Adam for the
+Protocol: :func:`nasjax.config.sr.sr_search_config` (L1 loss; Adam for the
 weights and alpha; DIV2K patches; the search length and weight learning rate
 are defaults chosen here) plus plain first-order DARTS: no regulariser.
 
@@ -13,7 +13,7 @@ Launch:
       --workdir=/tmp/sr_imdn_darts
 """
 
-from nasjax.sr_config import method_config
+from nasjax.config.sr import method_config
 
 
 def get_config(arg=None):

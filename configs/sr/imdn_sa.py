@@ -1,6 +1,6 @@
 """SA-DARTS (smooth activation, Eq. 8) on the IMDN space (x2 super-resolution, DIV2K).
 
-Protocol: :func:`nasjax.sr_config.sr_search_config` (L1 loss; Adam for the
+Protocol: :func:`nasjax.config.sr.sr_search_config` (L1 loss; Adam for the
 weights and alpha; DIV2K patches; the search length and weight learning rate
 are defaults chosen here) plus the smooth-activation regulariser, Eq. 8 (a = 1) on
 alpha's logits, lambda_t = epoch / 5, alpha's L2 off.
@@ -14,7 +14,7 @@ Launch:
       --workdir=/tmp/sr_imdn_sa
 """
 
-from nasjax.sr_config import method_config, sa
+from nasjax.config.sr import method_config, sa
 
 
 def get_config(arg=None):

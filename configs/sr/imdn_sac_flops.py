@@ -1,6 +1,6 @@
 """SAC-DARTS with the FLOPs constraint on the IMDN space (x2 super-resolution, DIV2K).
 
-Protocol: :func:`nasjax.sr_config.sr_search_config` (L1 loss; Adam for the
+Protocol: :func:`nasjax.config.sr.sr_search_config` (L1 loss; Adam for the
 weights and alpha; DIV2K patches; the search length and weight learning rate
 are defaults chosen here) plus SAC as ``imdn_sac.py`` plus the FLOPs-constrained
 alpha loss lambda * sum_e sum_o p_eo * GMAC(o), each candidate's multiply-adds
@@ -15,7 +15,7 @@ Launch:
       --workdir=/tmp/sr_imdn_sac_flops
 """
 
-from nasjax.sr_config import flops, method_config, sac
+from nasjax.config.sr import flops, method_config, sac
 
 
 def get_config(arg=None):

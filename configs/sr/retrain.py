@@ -16,8 +16,8 @@ Launch:
       --genotype=/tmp/sr_imdn_sa/genotype.json --workdir=/tmp/sr_retrain
 """
 
-from nasjax.config import parse_variants
-from nasjax.sr_config import retrain_runlocal, sr_retrain_config
+from nasjax.config.search import parse_variants
+from nasjax.config.sr import retrain_runlocal, sr_retrain_config
 
 
 def get_config(arg=None):

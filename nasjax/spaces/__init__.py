@@ -4,14 +4,14 @@ A :class:`SearchSpace` bundles what the rest of nasjax needs to know about a
 space, each as a function of the ``config.space`` ConfigDict: the supernet,
 the shapes of its architecture logits, genotype derivation and parsing, and
 the discrete network of a genotype. Registered: ``'nb201'``
-(:mod:`nasjax.spaces.nb201`), ``'darts'`` (:mod:`nasjax.spaces.darts`,
-configured through :mod:`nasjax.spaces.darts_config`), and the
+(:mod:`nasjax.spaces.nb201.supernet`), ``'darts'`` (:mod:`nasjax.spaces.darts.supernet`,
+configured through :mod:`nasjax.spaces.darts.space`), and the
 super-resolution spaces ``'imdn'`` and ``'dlsr'``
-(:mod:`nasjax.spaces.sr_spaces`), and the segmentation trellis ``'trellis'``
-(Auto-DeepLab, :mod:`nasjax.spaces.trellis`).
+(:mod:`nasjax.spaces.sr.space`), and the segmentation trellis ``'trellis'``
+(Auto-DeepLab, :mod:`nasjax.spaces.trellis.space`).
 
 Example:
-  >>> from nasjax.config import search_config
+  >>> from nasjax.config.search import search_config
   >>> from nasjax.spaces import get_space
   >>> config = search_config()
   >>> get_space(config.space.name).alpha_shapes(config.space)
@@ -23,9 +23,13 @@ from __future__ import annotations
 import numpy as np
 
 from nasjax.errors import ConfigError
-from nasjax.genotype import NB201_OPS, DartsGenotype, NB201Genotype
-from nasjax.spaces import darts_config, darts_network, nb201, sr_spaces, trellis
 from nasjax.spaces.base import SearchSpace, SpaceConfig
+from nasjax.spaces.darts import network as darts_network
+from nasjax.spaces.darts import space as darts_config
+from nasjax.spaces.genotype import NB201_OPS, DartsGenotype, NB201Genotype
+from nasjax.spaces.nb201 import supernet as nb201
+from nasjax.spaces.sr import space as sr_spaces
+from nasjax.spaces.trellis import space as trellis
 
 
 def _validate_nb201(cfg: SpaceConfig) -> None:

@@ -48,7 +48,7 @@ class SearchSpace:
     edge_op_names: the ops of every alpha row, ``{name: (ops of row 0, ...)}``;
       by default ``op_names`` on every row. RobustDARTS' S1 has different
       ops on different edges.
-    task: what the networks of the space learn (:mod:`nasjax.losses`):
+    task: what the networks of the space learn (:mod:`nasjax.tasks.losses`):
       ``classification``, ``super_resolution`` or ``segmentation``.
     op_costs: ``space_config -> {name: (E, O) multiply-adds}`` of every
       candidate on every alpha row, for the FLOPs-constrained alpha loss

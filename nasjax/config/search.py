@@ -1,0 +1,688 @@
+"""The search configuration: its defaults and its validation.
+
+:func:`search_config` returns a ConfigDict holding every field the search
+core reads, with the defaults of DESIGN.md §3 (DARTS on CIFAR). Config files
+under ``configs/`` start from it and change what their method needs;
+:func:`validate_search_config` turns an impossible value into a
+:class:`~nasjax.errors.ConfigError` naming the field and the fix.
+
+Example:
+  >>> from nasjax.config.search import search_config, validate_search_config
+  >>> config = search_config()
+  >>> config.optimizer.alpha.lr
+  0.0003
+  >>> config.optimizer.weights.lr = -1.0
+  >>> validate_search_config(config)
+  Traceback (most recent call last):
+  ...
+  nasjax.errors.ConfigError: config.optimizer.weights.lr must be > 0, got -1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+
+from nasjax.core.hypergradient import HYPERGRADIENTS
+from nasjax.core.optimizers import WEIGHT_OPTIMIZERS
+from nasjax.core.regularizers import make_regularizer
+from nasjax.core.relax import make_relaxation
+from nasjax.errors import ConfigError
+from nasjax.infra.distributed import distributed_config, validate_distributed
+from nasjax.spaces.genotype import NB201_OPS
+
+ConfigDict = ml_collections.ConfigDict
+
+
+def _regularizer(**fields: Any) -> ConfigDict:
+  base = dict(
+    enabled=False,
+    schedule="constant",
+    strength=0.0,
+    start=0.0,
+    ramp_epochs=0,
+    slope=0.0,
+    apply_to="logits",
+  )
+  base.update(fields)
+  return ConfigDict(base)
+
+
+def search_config() -> ConfigDict:
+  """Defaults for a DARTS search (first order) on the NAS-Bench-201 space.
+
+  Fields:
+    seed: root of every random stream (init, alpha, data order, relaxation).
+    epochs, batch_size: search length and per-step batch (per half).
+    hypergradient: ``first_order``, ``second_order_exact`` or ``second_order_fd``.
+    fd_radius: norm of the weight perturbation of ``second_order_fd``
+      (``eps = fd_radius / ||v||``; DARTS uses 0.01).
+    step_order: ``alpha_first`` (the DARTS paper and its code: the alpha
+      update on the validation batch, then the weight update with the new
+      alpha) or ``weights_first`` (AutoDL's DARTS-V1: the weight update on
+      the training batch, then the alpha update at the new weights).
+    bn_stats_update: which forwards update the BN running statistics (where
+      a BN tracks them): ``weight_step`` (the weight update's forward on the
+      training batch only) or ``both_steps`` (also the alpha update's, as
+      AutoDL's code does; see :mod:`nasjax.core.bilevel` for the second-order
+      hypergradients).
+    space: the search space (``name`` plus the space's fields; PC-DARTS'
+      ``partial_channels`` K and ``edge_normalization``, which adds the
+      edge logits betas to the search state; for NB201 ``conv_bias``, a bias
+      on the cells' convolutions as AutoDL's search cells have).
+    relaxation: how alpha becomes mixing weights: ``name`` (``softmax``,
+      ``gumbel``, ``dirichlet``) plus that relaxation's fields (see
+      :mod:`nasjax.core.relax`; :func:`nasjax.core.relax.relaxation_config` builds the
+      block with its defaults).
+    optimizer.weights: ``name`` ``sgd`` (momentum, Nesterov optional) or
+      ``adam`` (``b1``, ``b2``, ``eps``; first-order search only), cosine lr
+      from ``lr`` to ``lr_min`` per epoch, coupled ``weight_decay``,
+      global-norm ``grad_clip`` (0 = off) over the norm of
+      ``grad_clip_scope``: ``weights`` (the weight gradients; DARTS' code)
+      or ``weights_and_alpha`` (PyTorch's ``clip_grad_norm_`` over all of
+      AutoDL's ``network.parameters()``: alpha's gradient as PyTorch holds it
+      at that point counts in the norm, see :mod:`nasjax.core.bilevel`).
+    optimizer.alpha: Adam with coupled L2 ``weight_decay`` added to the
+      gradient before the moments; alpha (and the edge-normalisation betas,
+      which this optimiser updates too) initialised ``init_std * N(0, 1)``;
+      no alpha/beta update during the first ``warmup_epochs`` epochs (the
+      weights still train; PC-DARTS uses 15); ``frozen`` keeps alpha fixed
+      for the whole run (darts-PT's fixed-alpha search: with
+      ``init_std=0`` alpha stays uniform). ``init_offset`` is added to
+      every logit and ``init_bias`` to the column of op ``init_bias_op``
+      at the start (SA-DARTS' skip-biased recovery experiment).
+    regularizers: ``sa``, ``beta_decay``, ``entropy``, ``l2``,
+      ``dirichlet_kl`` (DrNAS; strength 1e-3 is a default chosen here),
+      ``flops`` (super-resolution spaces: lambda times the expected GMAC of
+      the candidates at a 1280x720 output; strength 1e-3 is a default chosen
+      here); each
+      has ``enabled``, a strength ``schedule`` (``constant``, ``linear`` or
+      ``slope``: SA's lambda_t = epoch / 5 is ``slope=0.2``, Beta-DARTS'
+      50 * epoch / 100 ``slope=0.5``, the defaults of ``sa`` and
+      ``beta_decay``) and ``apply_to`` (see :mod:`nasjax.core.regularizers`).
+
+  Fields of a search run (:mod:`nasjax.search`):
+    data: ``source`` (``tfds`` or ``npz``), ``name`` (``cifar10``,
+      ``cifar100``), ``data_dir`` and ``download`` for tfds, ``path`` for npz
+      (environment variables expand), the weight/alpha ``split_policy`` and
+      ``split_ratio``, ``train_limit`` (first N training images; 0 = all),
+      ``downsample`` (an integer factor: train and test images averaged over
+      ``factor x factor`` blocks, e.g. 2 for 16x16 CIFAR; 1 = native size),
+      ``augment`` (``crop_padding``, ``flip``, ``cutout`` length, 0 = off).
+    analysis: measurements at the end of epochs (:mod:`nasjax.analysis.epoch`):
+      the Hessian of the validation loss w.r.t. alpha every
+      ``hessian_every`` epochs (0 = never) by ``hessian_method`` (``full``:
+      ``jax.hessian`` and ``eigvalsh``; ``lanczos`` or ``power``: Hessian-
+      vector products, ``hessian_iters`` iterations) on ``hessian_batches``
+      fixed batches of the alpha half; the discretisation gap (supernet vs
+      argmax network with inherited weights, with and without BN
+      recalibration on ``recalibration_batches`` batches of the weight half)
+      every ``discretization_every`` epochs on the alpha half's first
+      ``eval_limit`` examples (0 = all); ``early_stop``: DARTS-ES, stop when
+      the mean eigenvalue of the last ``window`` measurements exceeds
+      ``factor`` times that of the ``window`` before.
+    eval: supernet accuracy on the test split every ``every_epochs`` epochs
+      (0 = never), in batches of ``batch_size``, on the first ``limit``
+      images (0 = all).
+    checkpoint: ``keep`` the last k, save every ``every_epochs`` epochs,
+      ``async_save``.
+    log_every_steps: how often metrics are fetched, checked and written.
+    nb201_table: the NAS-Bench-201 table for per-epoch accuracies; "" looks
+      for ``$NASJAX_DATA_DIR/nb201.csv.gz``, "none" turns the look-up off.
+    progress_bar: a progress bar with ETA on the terminal (process 0).
+    compilation_cache: folder of the persistent XLA cache ("" = default,
+      "off" = none).
+    allow_resume_with_changes: resume a workdir although the config differs
+      from the one it was started with (e.g. a lower lr after divergence).
+
+  Fields of speed and scale (:mod:`nasjax.infra.parallel`, :mod:`nasjax.infra.seeds`):
+    num_seeds: K independent searches (seeds ``seed`` .. ``seed + K - 1``:
+      own initialisation, data order and random streams) run as one
+      program (vmapped on GPU and TPU, looped on the CPU: :mod:`nasjax.infra.seeds`);
+      each seed writes its outputs to ``seed_<s>/`` of the workdir, and
+      ``seeds_summary.json`` holds mean and std over seeds.
+    steps_per_call: search steps fused into one host call by ``lax.scan``
+      (input for all of them is sent to the devices ahead); a call never
+      spans a logging point or an epoch end.
+    precision: ``float32``, ``bfloat16`` (activations and arithmetic of the
+      search step in bfloat16; weights, alpha, BN statistics and optimiser
+      state stay float32) or ``auto`` (bfloat16 on GPU and TPU, float32 on
+      CPU).
+    distributed: multi-process settings (:mod:`nasjax.infra.distributed`).
+    The batch of every step is split over all devices (:mod:`nasjax.infra.parallel`);
+    ``batch_size`` is the global batch and must be a multiple of the device
+    count.
+  """
+  c = ConfigDict()
+  c.seed = 0
+  c.epochs = 50
+  c.batch_size = 64
+  c.hypergradient = "first_order"
+  c.fd_radius = 0.01
+  c.step_order = "alpha_first"
+  c.bn_stats_update = "weight_step"
+  c.space = ConfigDict(
+    dict(
+      name="nb201",
+      channels=16,
+      cells_per_stage=5,
+      num_classes=10,
+      ops=NB201_OPS,
+      track_running_stats=False,
+      scan_cells=True,
+      partial_channels=1,
+      edge_normalization=False,
+      conv_bias=False,
+    )
+  )
+  c.relaxation = ConfigDict(dict(name="softmax", temperature=1.0))
+  c.optimizer = ConfigDict()
+  c.optimizer.weights = ConfigDict(
+    dict(
+      name="sgd",
+      lr=0.025,
+      lr_min=0.001,
+      momentum=0.9,
+      nesterov=False,
+      weight_decay=3e-4,
+      grad_clip=5.0,
+      grad_clip_scope="weights",
+      b1=0.9,
+      b2=0.999,
+      eps=1e-8,
+    )
+  )
+  c.optimizer.alpha = ConfigDict(
+    dict(
+      lr=3e-4,
+      b1=0.5,
+      b2=0.999,
+      eps=1e-8,
+      weight_decay=1e-3,
+      init_std=1e-3,
+      init_offset=0.0,
+      init_bias=0.0,
+      init_bias_op="skip_connect",
+      warmup_epochs=0,
+      frozen=False,
+    )
+  )
+  c.regularizers = ConfigDict(
+    dict(
+      sa=_regularizer(schedule="slope", slope=0.2, a=1.0, mu=0.0, reduction="sum"),
+      beta_decay=_regularizer(schedule="slope", slope=0.5),
+      entropy=_regularizer(apply_to="probs", reduction="sum"),
+      l2=_regularizer(reduction="sum"),
+      dirichlet_kl=_regularizer(strength=1e-3, reduction="sum"),
+      flops=_regularizer(strength=1e-3, apply_to="probs"),
+    )
+  )
+  c.data = ConfigDict(
+    dict(
+      source="tfds",
+      name="cifar10",
+      data_dir="",
+      download=True,
+      path="$NASJAX_DATA_DIR/cifar10_subset.npz",
+      split_policy="disjoint",
+      split_ratio=0.5,
+      train_limit=0,
+      downsample=1,
+      augment=ConfigDict(dict(crop_padding=4, flip=True, cutout=0)),
+    )
+  )
+  c.eval = ConfigDict(dict(every_epochs=1, batch_size=256, limit=0))
+  c.analysis = ConfigDict(
+    dict(
+      hessian_every=0,
+      hessian_method="full",
+      hessian_iters=20,
+      hessian_batches=1,
+      discretization_every=0,
+      recalibration_batches=8,
+      eval_limit=0,
+      early_stop=ConfigDict(dict(enabled=False, window=5, factor=1.3)),
+    )
+  )
+  c.checkpoint = ConfigDict(dict(keep=3, every_epochs=1, async_save=True))
+  c.log_every_steps = 20
+  c.nb201_table = ""
+  c.progress_bar = True
+  c.compilation_cache = ""
+  c.allow_resume_with_changes = False
+  c.num_seeds = 1
+  c.steps_per_call = 1
+  c.precision = "auto"
+  c.distributed = distributed_config()
+  return c
+
+
+def parse_variants(arg: str | None, known: tuple[str, ...]) -> set[str]:
+  """The comma-separated variants after ``config.py:`` (e.g. ``runlocal,fd``).
+
+  Raises:
+    ConfigError: for a variant the config file does not know.
+  """
+  variants = {v.strip() for v in (arg or "").split(",") if v.strip()}
+  unknown = sorted(variants - set(known))
+  if unknown:
+    raise ConfigError(f"unknown config variant(s) {unknown}; this config knows {sorted(known)}")
+  return variants
+
+
+def _check(ok: bool, message: str) -> None:
+  if not ok:
+    raise ConfigError(message)
+
+
+def _positive(value: Any, where: str) -> None:
+  _check(isinstance(value, (int, float)) and value > 0, f"{where} must be > 0, got {value!r}")
+
+
+def _in_unit(value: Any, where: str) -> None:
+  _check(
+    isinstance(value, (int, float)) and 0 <= value < 1, f"{where} must be in [0, 1), got {value!r}"
+  )
+
+
+def _non_negative(value: Any, where: str) -> None:
+  _check(isinstance(value, (int, float)) and value >= 0, f"{where} must be >= 0, got {value!r}")
+
+
+def validate_search_config(config: ConfigDict) -> None:
+  """Checks every field the search core reads.
+
+  Raises:
+    ConfigError: with one sentence naming the field, the bad value, and what
+      is accepted.
+  """
+  from nasjax.spaces import SPACES, op_costs  # avoid an import cycle with space modules
+
+  _check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
+  _check(
+    isinstance(config.epochs, int) and config.epochs >= 1,
+    f"config.epochs must be an integer >= 1, got {config.epochs!r}",
+  )
+  _check(
+    isinstance(config.batch_size, int) and config.batch_size >= 1,
+    f"config.batch_size must be an integer >= 1, got {config.batch_size!r}",
+  )
+  _check(
+    config.hypergradient in HYPERGRADIENTS,
+    f"config.hypergradient must be one of {sorted(HYPERGRADIENTS)}, got {config.hypergradient!r}",
+  )
+  _positive(config.fd_radius, "config.fd_radius")
+  _validate_step_protocol(config)
+  _check(
+    config.space.name in SPACES,
+    f"unknown search space config.space.name={config.space.name!r}; choose one of {sorted(SPACES)}",
+  )
+  SPACES[config.space.name].validate(config.space)
+
+  w = config.optimizer.weights
+  _check(
+    w.get("name", "sgd") in WEIGHT_OPTIMIZERS,
+    f"config.optimizer.weights.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {w.name!r}",
+  )
+  _check(
+    w.get("name", "sgd") == "sgd" or config.hypergradient == "first_order",
+    f"config.hypergradient={config.hypergradient!r} differentiates through an SGD step; set "
+    "--config.optimizer.weights.name=sgd or --config.hypergradient=first_order",
+  )
+  _positive(w.lr, "config.optimizer.weights.lr")
+  _non_negative(w.lr_min, "config.optimizer.weights.lr_min")
+  _check(
+    w.lr_min <= w.lr,
+    f"config.optimizer.weights.lr_min ({w.lr_min}) must not exceed "
+    f"config.optimizer.weights.lr ({w.lr})",
+  )
+  _in_unit(w.momentum, "config.optimizer.weights.momentum")
+  _non_negative(w.weight_decay, "config.optimizer.weights.weight_decay")
+  _non_negative(w.grad_clip, "config.optimizer.weights.grad_clip")
+
+  a = config.optimizer.alpha
+  _positive(a.lr, "config.optimizer.alpha.lr")
+  _in_unit(a.b1, "config.optimizer.alpha.b1")
+  _in_unit(a.b2, "config.optimizer.alpha.b2")
+  _positive(a.eps, "config.optimizer.alpha.eps")
+  _non_negative(a.weight_decay, "config.optimizer.alpha.weight_decay")
+  _non_negative(a.init_std, "config.optimizer.alpha.init_std")
+  warmup = a.get("warmup_epochs", 0)
+  _check(
+    isinstance(warmup, int) and not isinstance(warmup, bool) and warmup >= 0,
+    f"config.optimizer.alpha.warmup_epochs must be an integer >= 0, got {warmup!r}",
+  )
+
+  _check(
+    isinstance(a.get("frozen", False), bool),
+    f"config.optimizer.alpha.frozen must be True or False, got {a.get('frozen')!r}",
+  )
+  for field in ("init_offset", "init_bias"):
+    value = a.get(field, 0.0)
+    _check(
+      isinstance(value, (int, float)) and not isinstance(value, bool),
+      f"config.optimizer.alpha.{field} must be a number, got {value!r}",
+    )
+  if a.get("init_bias", 0.0):
+    ops = {
+      op
+      for rows in SPACES[config.space.name].ops_per_row(config.space).values()
+      for row in rows
+      for op in row
+    }
+    _check(
+      a.get("init_bias_op") in ops,
+      f"config.optimizer.alpha.init_bias_op={a.get('init_bias_op')!r} is not an op of this "
+      f"space; choose one of {sorted(ops)}",
+    )
+  if "analysis" in config:
+    _validate_analysis(config.analysis)
+  _check(
+    config.get("precision", "float32") in PRECISIONS,
+    f"config.precision must be one of {list(PRECISIONS)}, got {config.get('precision')!r}",
+  )
+
+  _validate_run_fields(config)
+  # The builders check regulariser and relaxation names, fields and values.
+  relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
+  space = SPACES[config.space.name]
+  make_regularizer(
+    config.regularizers, config.epochs, relaxation.probs, op_costs(space, config.space)
+  )
+  names = sorted(space.alpha_shapes(config.space))
+  for reg_name, reg in config.regularizers.items():
+    chosen = reg.get("tensors", ()) or ()
+    _check(
+      not isinstance(chosen, str) and all(t in names for t in chosen),
+      f"config.regularizers.{reg_name}.tensors={chosen!r} names no alpha tensors of this "
+      f"space; choose from {names} (empty = all)",
+    )
+
+
+HESSIAN_METHODS = ("full", "lanczos", "power")
+#: ``config.step_order``: which update of a search step runs first.
+STEP_ORDERS = ("alpha_first", "weights_first")
+#: ``config.bn_stats_update``: which steps' forwards update BN running statistics.
+BN_STATS_UPDATES = ("weight_step", "both_steps")
+#: ``config.optimizer.weights.grad_clip_scope``: whose gradients the clipped norm covers.
+GRAD_CLIP_SCOPES = ("weights", "weights_and_alpha")
+
+
+def _validate_step_protocol(config: ConfigDict) -> None:
+  """``step_order``, ``bn_stats_update`` and ``optimizer.weights.grad_clip_scope``."""
+  order = config.get("step_order", "alpha_first")
+  _check(
+    order in STEP_ORDERS, f"config.step_order must be one of {list(STEP_ORDERS)}, got {order!r}"
+  )
+  bn = config.get("bn_stats_update", "weight_step")
+  _check(
+    bn in BN_STATS_UPDATES,
+    f"config.bn_stats_update must be one of {list(BN_STATS_UPDATES)}, got {bn!r}",
+  )
+  scope = config.optimizer.weights.get("grad_clip_scope", "weights")
+  _check(
+    scope in GRAD_CLIP_SCOPES,
+    f"config.optimizer.weights.grad_clip_scope must be one of {list(GRAD_CLIP_SCOPES)}, "
+    f"got {scope!r}",
+  )
+
+
+def _validate_analysis(an: ConfigDict) -> None:
+  for field in ("hessian_every", "discretization_every", "eval_limit"):
+    value = an[field]
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+      f"config.analysis.{field} must be an integer >= 0, got {value!r}",
+    )
+  for field in ("hessian_iters", "hessian_batches", "recalibration_batches"):
+    value = an[field]
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+      f"config.analysis.{field} must be an integer >= 1, got {value!r}",
+    )
+  _check(
+    an.hessian_method in HESSIAN_METHODS,
+    f"config.analysis.hessian_method must be one of {list(HESSIAN_METHODS)}, "
+    f"got {an.hessian_method!r}",
+  )
+  es = an.early_stop
+  _check(
+    isinstance(es.enabled, bool),
+    f"config.analysis.early_stop.enabled must be True or False, got {es.enabled!r}",
+  )
+  _check(
+    isinstance(es.window, int) and es.window >= 1,
+    f"config.analysis.early_stop.window must be an integer >= 1, got {es.window!r}",
+  )
+  _check(
+    isinstance(es.factor, (int, float)) and es.factor > 1,
+    f"config.analysis.early_stop.factor must be > 1, got {es.factor!r}",
+  )
+  _check(
+    not es.enabled or an.hessian_every == 1,
+    "config.analysis.early_stop (DARTS-ES) compares per-epoch eigenvalues: set "
+    "--config.analysis.hessian_every=1",
+  )
+
+
+def _validate_run_fields(config: ConfigDict) -> None:
+  from nasjax.data.split import NUM_CLASSES, SOURCES, check_split
+  from nasjax.spaces import SPACES
+
+  _validate_scale_fields(config)
+  if SPACES[config.space.name].task == "segmentation":
+    from nasjax.config.seg import check_classes
+    from nasjax.tasks.segmentation.data import validate_seg_data
+
+    validate_seg_data(config.data)
+    check_classes(config)
+    validate_run_fields(config)
+    return
+  if SPACES[config.space.name].task == "super_resolution":
+    from nasjax.tasks.super_resolution.data import validate_sr_data
+
+    validate_sr_data(config.data)
+    _check(
+      config.data.scale == config.space.scale,
+      f"config.data.scale={config.data.scale} but config.space.scale={config.space.scale}; "
+      "set both to the same factor",
+    )
+    validate_run_fields(config)
+    return
+  d = config.data
+  _check(
+    d.source in SOURCES, f"config.data.source must be one of {list(SOURCES)}, got {d.source!r}"
+  )
+  if d.source == "tfds":
+    _check(
+      d.name in NUM_CLASSES,
+      f"config.data.name must be one of {sorted(NUM_CLASSES)}, got {d.name!r}",
+    )
+  if d.name in NUM_CLASSES:
+    _check(
+      config.space.num_classes == NUM_CLASSES[d.name],
+      f"config.space.num_classes={config.space.num_classes} but {d.name} has "
+      f"{NUM_CLASSES[d.name]} classes; set --config.space.num_classes={NUM_CLASSES[d.name]}",
+    )
+  check_split(d.split_policy, d.split_ratio)  # the policy, the ratio and their combination
+  _non_negative(d.train_limit, "config.data.train_limit")
+  factor = d.get("downsample", 1)
+  _check(
+    isinstance(factor, int) and not isinstance(factor, bool) and factor >= 1,
+    f"config.data.downsample must be an integer >= 1 (1 = native size), got {factor!r}",
+  )
+  _non_negative(d.augment.crop_padding, "config.data.augment.crop_padding")
+  _non_negative(d.augment.cutout, "config.data.augment.cutout")
+  validate_run_fields(config)
+
+
+def _validate_scale_fields(config: ConfigDict) -> None:
+  """``num_seeds``, ``steps_per_call`` and ``distributed`` of a search run."""
+  for field in ("num_seeds", "steps_per_call"):
+    value = config.get(field, 1)
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+      f"config.{field} must be an integer >= 1, got {value!r}",
+    )
+  if config.get("num_seeds", 1) > 1 and config.analysis.early_stop.enabled:
+    raise ConfigError(
+      "config.analysis.early_stop stops each seed at a different epoch, which one "
+      "program of config.num_seeds seeds cannot do; run the seeds one by one "
+      "(--config.num_seeds=1) or turn early stopping off"
+    )
+  if "distributed" in config:
+    validate_distributed(config.distributed)
+
+
+def validate_train_basics(config: ConfigDict, known: set[str], what: str) -> None:
+  """Checks what every retrain config has: its field names, sizes, optimiser name and lr.
+
+  Args:
+    config: the config.
+    known: its valid top-level fields.
+    what: how errors name the config, e.g. ``'an SR retrain config'``.
+
+  Raises:
+    ConfigError: naming the field and what it accepts.
+  """
+  from nasjax.core.optimizers import WEIGHT_OPTIMIZERS
+
+  unknown = sorted(set(config.keys()) - known)
+  _check(not unknown, f"{what} has no field(s) {unknown}; its fields are {sorted(known)}")
+  if "distributed" in config:
+    validate_distributed(config.distributed)
+  for field in ("seed", "epochs", "batch_size"):
+    value = config[field]
+    low = 0 if field == "seed" else 1
+    _check(
+      isinstance(value, int) and not isinstance(value, bool) and value >= low,
+      f"config.{field} must be an integer >= {low}, got {value!r}",
+    )
+  opt = config.optimizer
+  _check(
+    opt.name in WEIGHT_OPTIMIZERS,
+    f"config.optimizer.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {opt.name!r}",
+  )
+  lr_ok = isinstance(opt.lr, (int, float)) and opt.lr > 0
+  _check(lr_ok, f"config.optimizer.lr must be > 0, got {opt.lr!r}")
+
+
+def validate_run_fields(config: ConfigDict) -> None:
+  """Checks the evaluation, checkpoint and logging fields shared by search and retrain configs.
+
+  Raises:
+    ConfigError: naming the field and what it accepts.
+  """
+  _non_negative(config.eval.every_epochs, "config.eval.every_epochs")
+  _positive(config.eval.batch_size, "config.eval.batch_size")
+  _non_negative(config.eval.limit, "config.eval.limit")
+  for field in ("keep", "every_epochs"):
+    value = config.checkpoint[field]
+    _check(
+      isinstance(value, int) and value >= 1,
+      f"config.checkpoint.{field} must be an integer >= 1, got {value!r}",
+    )
+  _check(
+    isinstance(config.log_every_steps, int) and config.log_every_steps >= 1,
+    f"config.log_every_steps must be an integer >= 1, got {config.log_every_steps!r}",
+  )
+
+
+#: Config fields that may differ when a search resumes: they change what is
+#: shown or kept, never what is computed.
+RESUMABLE_CHANGES = (
+  "progress_bar",
+  "log_every_steps",
+  "compilation_cache",
+  "checkpoint.keep",
+  "checkpoint.async_save",
+  "nb201_table",
+  "eval",
+  "allow_resume_with_changes",
+  # measurements that do not change the search (early stopping does)
+  "analysis.hessian_every",
+  "analysis.hessian_method",
+  "analysis.hessian_iters",
+  "analysis.hessian_batches",
+  "analysis.discretization_every",
+  "analysis.recalibration_batches",
+  "analysis.eval_limit",
+  "data.workers",  # decoding threads of a retrain's ImageNet pipeline
+  "steps_per_call",  # the same steps, fused differently
+  "distributed",  # where the processes run, not what they compute
+)
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+#: Fields added to the search config after runs were written without them, with the
+#: value that computes what those runs computed: a saved config that lacks one
+#: resumes as if it held this value.
+ADDED_FIELDS = {
+  "step_order": "alpha_first",
+  "bn_stats_update": "weight_step",
+  "optimizer.weights.grad_clip_scope": "weights",
+  "space.conv_bias": False,
+  "data.downsample": 1,
+}
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flatten(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+  return out
+
+
+def _resolved_regularizers(config: dict[str, Any]) -> dict[str, Any]:
+  """``config`` with each regulariser's schedule fields replaced by its per-epoch strengths.
+
+  The schedule is compared by what it computes (:func:`nasjax.core.regularizers.schedule_values`
+  over the config's epochs), so ``linear`` to 10 over 50 epochs and ``slope=0.2`` are
+  the same; a regulariser that is off in a config keeps only ``enabled``.
+  """
+  from nasjax.core.regularizers import SCHEDULE_FIELDS, schedule_values
+
+  regs = config.get("regularizers")
+  epochs = config.get("epochs")
+  if not isinstance(regs, dict) or not isinstance(epochs, int):
+    return config
+  out = {}
+  for name, reg in regs.items():
+    if not isinstance(reg, dict) or not reg.get("enabled", True):
+      out[name] = {"enabled": False} if isinstance(reg, dict) else reg
+      continue
+    kept = {k: v for k, v in reg.items() if k not in SCHEDULE_FIELDS}
+    try:
+      lambdas = [round(v, 12) for v in schedule_values(reg, epochs)]
+    except (TypeError, ValueError, ZeroDivisionError):  # not a valid schedule: compare the fields
+      lambdas = {k: reg.get(k) for k in SCHEDULE_FIELDS}
+    out[name] = {**kept, "lambda_per_epoch": lambdas}
+  return {**config, "regularizers": out}
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+  """The fields that differ between two configs (as nested dicts), except :data:`RESUMABLE_CHANGES`.
+
+  A field of :data:`ADDED_FIELDS` that ``saved`` lacks counts as its listed
+  value (the behaviour of runs written before it existed), and regulariser
+  schedules are compared by their per-epoch strengths, so a run written with
+  SA's ``linear`` strength ``epochs / 5`` resumes under ``slope=0.2``.
+
+  Returns:
+    ``(dotted field, saved value, current value)`` for each change, sorted by field.
+  """
+  old = _flatten(_resolved_regularizers(saved))
+  new = _flatten(_resolved_regularizers(current))
+  for field, value in ADDED_FIELDS.items():
+    if field in new and field not in old:
+      old[field] = value
+  return [
+    (k, old.get(k), new.get(k))
+    for k in sorted(set(old) | set(new))
+    if old.get(k) != new.get(k)
+    and not any(k == f or k.startswith(f + ".") for f in RESUMABLE_CHANGES)
+  ]

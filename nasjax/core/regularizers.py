@@ -1,0 +1,401 @@
+"""Regularisers of the architecture parameters, and their strength schedules.
+
+Every regulariser is a pure function of alpha (a pytree of ``(edges, ops)``
+logits); its strength ``lambda_t`` is a pure function of the epoch. Both are
+traceable, so they run inside the jitted search step. Edge-normalisation
+logits (betas) are never regularised: the search passes alpha only.
+
+Penalties (``z`` is alpha's logits, or the relaxation's probabilities when a
+regulariser's ``apply_to`` is ``'probs'``):
+
+* ``sa`` -- smooth activation, Eq. 7 of "Regularizing Differentiable
+  Architecture Search with Smooth Activation":
+  ``sum_e sum_o [(1+a) z + (1-a) z erf(mu (1-a) z)] / 2``. ``mu -> inf``
+  gives a leaky ReLU of negative slope ``a``; ``a = 0, mu = 1/sqrt(2)``
+  gives GELU; ``a = 1`` (or ``mu = 0``, up to the factor ``(1+a)/2``) gives
+  Eq. 8, ``sum z``, the default. Softmax is shift-invariant, so Eq. 8 moves
+  the op probabilities only through Adam's per-coordinate scaling.
+* ``beta_decay`` -- Beta-DARTS: ``mean_e logsumexp_o z_eo`` (summed over
+  alpha tensors, e.g. normal and reduction cells).
+* ``entropy`` -- ``sum_e H(p_e)`` with ``p_e = softmax(z_e)`` on logits or
+  ``p_e = z_e`` on probabilities.
+* ``l2`` -- ``sum z^2 / 2`` (its gradient is ``z``, like coupled decay).
+  DrNAS' ``'l2'`` variant is this coupled L2 on its logits theta (or, the
+  same gradient, the alpha optimiser's ``weight_decay``).
+* ``dirichlet_kl`` -- DrNAS: ``sum_e KL(Dir(ELU(z_e) + 1) || Dir(1))``, the
+  KL divergence of each edge's Dirichlet (see :class:`nasjax.core.relax.Dirichlet`)
+  from the uniform one, in closed form. Logits only.
+* ``flops`` -- the FLOPs-constrained alpha loss of super-resolution search:
+  ``sum_e sum_o p_eo * FLOPs_eo``, with each candidate's multiply-adds (in
+  units of 1e9, GMAC) from the space's ``op_costs`` (counted for a 1280x720
+  output). Probabilities only; spaces without op costs reject it.
+
+``tensors`` (optional, every regulariser): the names of the alpha tensors a
+term acts on, e.g. ``('cell',)`` or the trellis space's network-level
+``('network2', 'network3')``; empty or absent = all of them.
+
+``reduction='mean'`` replaces the sums over edges (and ops, for ``sa`` and
+``l2``) by means.
+
+Schedules (``t`` is the integer epoch, from 0):
+
+* ``constant``: ``lambda_t = strength``.
+* ``linear``: from ``start`` at epoch 0 to ``strength`` at epoch
+  ``ramp_epochs`` (0 = the whole search, resolved from the search's own
+  length) and flat after: ``lambda_t = start + (strength - start) *
+  min(t / ramp_epochs, 1)``.
+* ``slope``: ``lambda_t = start + slope * t``, a fixed increase per epoch
+  whatever the search length: the form the papers report. SA-DARTS'
+  ``epoch / 5`` is ``slope=0.2``; Beta-DARTS' ``50 * epoch / 100`` is
+  ``slope=0.5``. ``strength`` and ``ramp_epochs`` are not used by it and
+  must stay 0 (a value there is an error, not silently ignored); ``slope``
+  is not used by the other two.
+
+Both ``ramp_epochs=0`` and ``slope`` are resolved when the search is built,
+so they follow ``--config.epochs`` and the ``runlocal`` variants;
+:func:`schedule_values` gives the resolved per-epoch strengths and
+:func:`describe_schedule` the line a search prints when it starts.
+
+Example:
+  >>> import jax.numpy as jnp
+  >>> from nasjax.core import regularizers as R
+  >>> float(R.sa_penalty(jnp.array([[1.0, -2.0]]), a=1.0, mu=0.0))
+  -1.0
+  >>> float(R.beta_decay(jnp.zeros((6, 5))))  # log(5)
+  1.6094379...
+  >>> float(R.dirichlet_kl(jnp.zeros((6, 5))))  # ELU(0) + 1 = 1: already Dir(1)
+  0.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasjax.errors import ConfigError
+
+Array = jax.Array
+PyTree = Any
+
+SCHEDULES = ("constant", "linear", "slope")
+APPLY_TO = ("logits", "probs")
+REDUCTIONS = ("sum", "mean")
+
+
+def smooth_activation(x: Array, a: float = 1.0, mu: float = 0.0) -> Array:
+  """The SA function ``[(1+a) x + (1-a) x erf(mu (1-a) x)] / 2`` (Eq. 7)."""
+  return 0.5 * ((1.0 + a) * x + (1.0 - a) * x * jax.scipy.special.erf(mu * (1.0 - a) * x))
+
+
+def _reduce(x: Array, reduction: str) -> Array:
+  return jnp.mean(x) if reduction == "mean" else jnp.sum(x)
+
+
+def sa_penalty(z: Array, a: float = 1.0, mu: float = 0.0, reduction: str = "sum") -> Array:
+  """Smooth-activation penalty of one ``(edges, ops)`` tensor."""
+  return _reduce(smooth_activation(z, a, mu), reduction)
+
+
+def beta_decay(z: Array) -> Array:
+  """Beta-DARTS' penalty: the mean over edges of ``logsumexp`` over ops."""
+  return jnp.mean(jax.nn.logsumexp(z, axis=-1))
+
+
+def entropy(p: Array, reduction: str = "sum") -> Array:
+  """Sum (or mean) over edges of the Shannon entropy of each row of ``p``."""
+  h = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0), axis=-1)
+  return _reduce(h, reduction)
+
+
+def l2(z: Array, reduction: str = "sum") -> Array:
+  """Half the sum (or mean) of squares."""
+  return 0.5 * _reduce(jnp.square(z), reduction)
+
+
+def dirichlet_kl(theta: Array, reduction: str = "sum") -> Array:
+  """Sum (or mean) over edges of ``KL(Dir(c) || Dir(1))`` with ``c = ELU(theta) + 1``.
+
+  With ``c0 = sum_o c_o`` and ``K`` ops, the closed form is
+  ``lgamma(c0) - sum_o lgamma(c_o) - lgamma(K) + sum_o (c_o - 1) (digamma(c_o)
+  - digamma(c0))``; every axis but the last indexes edges.
+  """
+  c = jax.nn.elu(theta) + 1.0
+  c0 = jnp.sum(c, axis=-1)
+  k = theta.shape[-1]
+  lgamma, digamma = jax.scipy.special.gammaln, jax.scipy.special.digamma
+  kl = (
+    lgamma(c0)
+    - jnp.sum(lgamma(c), axis=-1)
+    - lgamma(jnp.asarray(k, c.dtype))
+    + jnp.sum((c - 1.0) * (digamma(c) - digamma(c0)[..., None]), axis=-1)
+  )
+  return _reduce(kl, reduction)
+
+
+#: The unit of ``flops`` costs: multiply-adds are divided by this.
+FLOPS_UNIT = 1e9
+
+
+def flops_penalty(probs: PyTree, costs: Mapping[str, Any]) -> Array:
+  """``sum_name sum_e sum_o p[name]_eo * costs[name]_eo / FLOPS_UNIT``: the expected GMAC."""
+  return sum(
+    jnp.sum(probs[k] * jnp.asarray(np.asarray(costs[k]) / FLOPS_UNIT, probs[k].dtype))
+    for k in sorted(costs)
+  )
+
+
+def schedule(
+  kind: str, strength: float, start: float = 0.0, ramp_epochs: float = 1.0, slope: float = 0.0
+) -> Callable[[Array], Array]:
+  """The strength ``lambda_t`` as a function of the (integer) epoch ``t``.
+
+  Args:
+    kind: ``constant``, ``linear`` or ``slope`` (see the module docstring).
+    strength: the constant, or the end value of the linear ramp.
+    start: the value at epoch 0 (``linear``, ``slope``).
+    ramp_epochs: the length of the linear ramp, in epochs.
+    slope: the increase per epoch of ``slope``.
+  """
+  if kind == "constant":
+    return lambda epoch: jnp.asarray(strength, jnp.float32)
+  if kind == "slope":
+    return lambda epoch: jnp.asarray(start + slope * jnp.asarray(epoch, jnp.float32), jnp.float32)
+
+  def linear(epoch: Array) -> Array:
+    frac = jnp.minimum(jnp.asarray(epoch, jnp.float32) / ramp_epochs, 1.0)
+    return jnp.asarray(start + (strength - start) * frac, jnp.float32)
+
+  return linear
+
+
+def _schedule_args(cfg: Mapping[str, Any], total_epochs: int) -> dict[str, Any]:
+  """The arguments of :func:`schedule` for one regulariser's fields, ``ramp_epochs`` resolved."""
+  return dict(
+    kind=cfg.get("schedule", "constant"),
+    strength=float(cfg.get("strength", 0.0)),
+    start=float(cfg.get("start", 0.0)),
+    ramp_epochs=float(cfg.get("ramp_epochs", 0) or total_epochs),
+    slope=float(cfg.get("slope", 0.0) or 0.0),
+  )
+
+
+def schedule_values(cfg: Mapping[str, Any], total_epochs: int) -> list[float]:
+  """``lambda_t`` of one regulariser's config for every epoch ``t = 0 .. total_epochs - 1``.
+
+  Computed in float64 on the host (the search evaluates the same formula in
+  float32). Two configs whose values agree run the same schedule, whatever
+  fields express it (e.g. ``linear`` to 10 over 50 epochs and ``slope=0.2``).
+
+  Example:
+    >>> schedule_values({'schedule': 'slope', 'slope': 0.2}, 4)
+    [0.0, 0.2, 0.4, 0.6000000000000001]
+  """
+  a = _schedule_args(cfg, total_epochs)
+  out = []
+  for t in range(total_epochs):
+    if a["kind"] == "constant":
+      out.append(a["strength"])
+    elif a["kind"] == "slope":
+      out.append(a["start"] + a["slope"] * t)
+    else:
+      out.append(a["start"] + (a["strength"] - a["start"]) * min(t / a["ramp_epochs"], 1.0))
+  return out
+
+
+def describe_schedule(cfg: Mapping[str, Any], total_epochs: int) -> str:
+  """The resolved schedule of one regulariser's config, as a run prints it.
+
+  Example:
+    >>> describe_schedule({'schedule': 'slope', 'slope': 0.5}, 100)
+    'lambda_t = 0.5 * epoch (0 at epoch 0, 49.5 at epoch 99)'
+  """
+  a = _schedule_args(cfg, total_epochs)
+  values = schedule_values(cfg, total_epochs)
+  if a["kind"] == "constant":
+    return f"lambda = {a['strength']:g} (constant)"
+  offset = f"{a['start']:g} + " if a["start"] else ""
+  if a["kind"] == "slope":
+    form = f"lambda_t = {offset}{a['slope']:g} * epoch"
+  else:
+    rise = a["strength"] - a["start"]
+    form = f"lambda_t = {offset}{rise:g} * min(epoch / {a['ramp_epochs']:g}, 1)"
+  last = total_epochs - 1
+  return f"{form} ({values[0]:.4g} at epoch 0, {values[-1]:.4g} at epoch {last})"
+
+
+def _leafwise(penalty: Callable[[Array], Array]) -> Callable[[PyTree], Array]:
+  return lambda tree: sum(penalty(z) for z in jax.tree.leaves(tree))
+
+
+def _penalty(name: str, cfg: Mapping[str, Any], costs: Mapping[str, Any] | None) -> Callable:
+  """The penalty of a whole alpha (or probability) pytree."""
+  if name == "flops":
+    return lambda tree: flops_penalty(tree, costs)
+  return _leafwise(_leaf_penalty(name, cfg))
+
+
+def _leaf_penalty(name: str, cfg: Mapping[str, Any]) -> Callable[[Array], Array]:
+  reduction = cfg.get("reduction", "sum")
+  if name == "sa":
+    return lambda z: sa_penalty(z, cfg["a"], cfg["mu"], reduction)
+  if name == "beta_decay":
+    return beta_decay
+  if name == "entropy":
+    if cfg["apply_to"] == "logits":
+      return lambda z: entropy(jax.nn.softmax(z, axis=-1), reduction)
+    return lambda z: entropy(z, reduction)
+  if name == "l2":
+    return lambda z: l2(z, reduction)
+  if name == "dirichlet_kl":
+    return lambda z: dirichlet_kl(z, reduction)
+  raise ConfigError(f"unknown regulariser {name!r}; choose from {sorted(REGULARIZER_FIELDS)}")
+
+
+#: Fields each regulariser accepts besides the common ones.
+REGULARIZER_FIELDS: dict[str, tuple[str, ...]] = {
+  "sa": ("a", "mu", "reduction"),
+  "beta_decay": (),
+  "entropy": ("reduction",),
+  "l2": ("reduction",),
+  "dirichlet_kl": ("reduction",),
+  "flops": (),
+}
+#: Regularisers defined on logits only (``apply_to='probs'`` is an error).
+LOGITS_ONLY = ("dirichlet_kl",)
+#: Regularisers defined on probabilities only.
+PROBS_ONLY = ("flops",)
+COMMON_FIELDS = (
+  "enabled",
+  "schedule",
+  "strength",
+  "start",
+  "ramp_epochs",
+  "slope",
+  "apply_to",
+  "tensors",
+)
+#: The fields that define a regulariser's strength schedule.
+SCHEDULE_FIELDS = ("schedule", "strength", "start", "ramp_epochs", "slope")
+
+
+@dataclasses.dataclass(frozen=True)
+class Regularizer:
+  """A weighted sum of alpha penalties: ``R(alphas, epoch) = sum_k lambda_k(epoch) P_k(z_k)``.
+
+  Call it as ``total, parts = reg(alphas, epoch)``; ``parts`` maps
+  ``'reg/<name>'`` to each weighted term and ``'reg/<name>_lambda'`` to its
+  strength, for logging.
+  """
+
+  terms: tuple[tuple[str, Callable[[Array], Array], Callable[[Array], Array], str], ...]
+  probs: Callable[[PyTree], PyTree]
+  tensors: tuple[tuple[str, ...], ...] = ()
+
+  def __call__(self, alphas: PyTree, epoch: Array) -> tuple[Array, dict[str, Array]]:
+    total = jnp.zeros((), jnp.float32)
+    parts: dict[str, Array] = {}
+    probs = self.probs(alphas) if any(t[3] == "probs" for t in self.terms) else None
+    selected = self.tensors or ((),) * len(self.terms)
+    for (name, penalty, lam_fn, apply_to), keep in zip(self.terms, selected, strict=True):
+      source = probs if apply_to == "probs" else alphas
+      if keep:
+        source = {k: v for k, v in dict(source).items() if k in keep}
+      value = penalty(source)
+      lam = lam_fn(epoch)
+      term = lam * value
+      parts[f"reg/{name}"] = term
+      parts[f"reg/{name}_lambda"] = lam
+      total = total + term
+    return total, parts
+
+  @property
+  def names(self) -> tuple[str, ...]:
+    return tuple(t[0] for t in self.terms)
+
+
+def make_regularizer(
+  config: Mapping[str, Any],
+  total_epochs: int,
+  probs: Callable[[PyTree], PyTree],
+  costs: Mapping[str, Any] | None = None,
+) -> Regularizer:
+  """Builds the enabled regularisers of ``config`` (``config.regularizers``).
+
+  Args:
+    config: maps a regulariser name (``sa``, ``beta_decay``, ``entropy``,
+      ``l2``, ``dirichlet_kl``) to its fields: ``enabled``, ``schedule``, ``strength``,
+      ``start``, ``ramp_epochs`` (0 = ``total_epochs``), ``slope``, ``apply_to``
+      and the regulariser's own fields (:data:`REGULARIZER_FIELDS`).
+    total_epochs: the search length, the default ramp of linear schedules.
+    probs: the relaxation's deterministic probabilities, for ``apply_to='probs'``.
+    costs: the space's multiply-adds per candidate, ``{name: (E, O)}``, for
+      ``flops`` (:attr:`nasjax.spaces.SearchSpace.op_costs`); None where the
+      space has none.
+
+  Raises:
+    ConfigError: naming the offending field and the values it accepts.
+  """
+  terms, tensors = [], []
+  for name, cfg in dict(config).items():
+    cfg = dict(cfg)
+    if name not in REGULARIZER_FIELDS:
+      raise ConfigError(
+        f"unknown regulariser config.regularizers.{name}; choose from {sorted(REGULARIZER_FIELDS)}"
+      )
+    allowed = set(COMMON_FIELDS) | set(REGULARIZER_FIELDS[name])
+    unknown = sorted(set(cfg) - allowed)
+    if unknown:
+      raise ConfigError(
+        f"config.regularizers.{name} has no field(s) {unknown}; its fields are {sorted(allowed)}"
+      )
+    where = f"config.regularizers.{name}"
+    kind = cfg.get("schedule", "constant")
+    if kind not in SCHEDULES:
+      raise ConfigError(f"{where}.schedule must be one of {list(SCHEDULES)}, got {kind!r}")
+    apply_to = cfg.get("apply_to", "logits")
+    if apply_to not in APPLY_TO:
+      raise ConfigError(f"{where}.apply_to must be one of {list(APPLY_TO)}, got {apply_to!r}")
+    if name in LOGITS_ONLY and apply_to != "logits":
+      raise ConfigError(
+        f"{where}.apply_to must be 'logits' (it is a function of them), got {apply_to!r}"
+      )
+    if name in PROBS_ONLY and apply_to != "probs":
+      raise ConfigError(
+        f"{where}.apply_to must be 'probs' (it weights costs by probabilities), got {apply_to!r}"
+      )
+    if cfg.get("reduction", "sum") not in REDUCTIONS:
+      raise ConfigError(
+        f"{where}.reduction must be one of {list(REDUCTIONS)}, got {cfg['reduction']!r}"
+      )
+    if name == "sa" and not cfg.get("mu", 0.0) >= 0:
+      raise ConfigError(f"{where}.mu (smoothness) must be >= 0, got {cfg['mu']}")
+    ramp = cfg.get("ramp_epochs", 0) or total_epochs
+    if ramp <= 0:
+      raise ConfigError(f"{where}.ramp_epochs must be >= 0, got {cfg.get('ramp_epochs')}")
+    if kind == "slope":
+      for field in ("strength", "ramp_epochs"):
+        if cfg.get(field, 0):
+          raise ConfigError(
+            f"{where}.{field}={cfg[field]!r} is not used by schedule='slope' (lambda_t = start + "
+            f"slope * epoch); set {where}.slope (the increase per epoch) and {field}=0, or "
+            f"schedule='linear'"
+          )
+    if not cfg.get("enabled", True):  # checked all the same: a typo is an error either way
+      continue
+    if name == "flops" and not costs:
+      raise ConfigError(
+        "config.regularizers.flops needs candidate costs, which only the super-resolution "
+        "spaces (imdn, dlsr) define; set --config.regularizers.flops.enabled=False"
+      )
+    cfg.setdefault("a", 1.0)
+    cfg.setdefault("mu", 0.0)
+    cfg["apply_to"] = apply_to
+    lam = schedule(**_schedule_args(cfg, total_epochs))
+    terms.append((name, _penalty(name, cfg, costs), lam, apply_to))
+    tensors.append(tuple(cfg.get("tensors", ()) or ()))
+  return Regularizer(tuple(terms), probs, tuple(tensors))

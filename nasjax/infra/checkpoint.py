@@ -1,0 +1,176 @@
+"""Checkpoints of a search, through orbax's CheckpointManager.
+
+A checkpoint holds the whole :class:`~nasjax.core.bilevel.SearchState` (weights,
+BN statistics, alpha, both optimiser states, the step, which fixes the
+schedules and the data position, and the rng) plus a small JSON record.
+Orbax writes each checkpoint into a temporary folder and renames it when
+complete, so a process killed mid-save leaves no checkpoint that a later run
+could mistake for a finished one.
+
+The state is copied to host memory before an (asynchronous) save starts, so
+the jitted step may donate its device buffers while the save is running.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from nasjax.errors import NasjaxError
+
+
+class CheckpointError(NasjaxError, RuntimeError):
+  """A checkpoint cannot be read, or does not fit the run being resumed."""
+
+
+def _quiet_orbax() -> None:
+  # orbax logs every save and restore at INFO through absl; keep the terminal for the run.
+  for name in ("absl", "orbax"):
+    logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class Checkpointer:
+  """Saves and restores search states in ``directory``.
+
+  Args:
+    directory: the checkpoint folder (created if missing).
+    keep: how many of the most recent checkpoints to keep.
+    async_save: write in a background thread (the training step continues).
+  """
+
+  def __init__(self, directory: str | Path, keep: int = 3, async_save: bool = True):
+    _quiet_orbax()
+    self.directory = Path(directory).absolute()
+    options = ocp.CheckpointManagerOptions(
+      max_to_keep=keep,
+      create=True,
+      cleanup_tmp_directories=True,
+      enable_async_checkpointing=async_save,
+    )
+    self._manager = ocp.CheckpointManager(
+      self.directory, options=options, item_names=("state", "meta")
+    )
+
+  def all_steps(self) -> list[int]:
+    """Steps of the finished checkpoints, oldest first."""
+    return sorted(self._manager.all_steps())
+
+  def latest_step(self) -> int | None:
+    steps = self.all_steps()
+    return steps[-1] if steps else None
+
+  def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+    """Starts saving ``state`` as checkpoint ``step`` (returns before the write ends)."""
+    host_state = jax.tree.map(np.array, jax.device_get(state))
+    self._manager.save(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardSave(host_state), meta=ocp.args.JsonSave(meta)
+      ),
+      force=True,
+    )
+
+  def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any]]:
+    """Checkpoint ``step``, shaped and placed like ``target``.
+
+    Raises:
+      CheckpointError: if it cannot be read or its arrays do not match ``target``.
+    """
+    where = self.directory / str(step)
+    try:
+      restored = self._manager.restore(
+        step,
+        args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()
+        ),
+      )
+    except Exception as e:  # orbax raises many types for unreadable or mismatched data
+      detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+      older = self._restore_by_path(step, target)
+      if older is not None:
+        return older
+      if self._readable(step):
+        raise CheckpointError(
+          f"checkpoint {where} does not fit this search (its arrays are laid out "
+          f"differently); resume with the config it was written with, or use a new --workdir"
+        ) from None
+      raise CheckpointError(
+        f"checkpoint {where} cannot be restored ({detail}); delete that folder to resume "
+        f"from the previous checkpoint, or start over in a new --workdir"
+      ) from None
+    state = restored["state"]
+    mismatch = _first_mismatch(state, target)
+    if mismatch:
+      raise CheckpointError(
+        f"checkpoint {where} does not fit this search ({mismatch}); resume with the config "
+        f"it was written with, or use a new --workdir"
+      )
+    return state, dict(restored["meta"])
+
+  def _restore_by_path(self, step: int, target: Any) -> tuple[Any, dict[str, Any]] | None:
+    """Checkpoint ``step`` read leaf by leaf into ``target``'s layout, or None if it does not fit.
+
+    A state written before a field was added to it (an empty one, such as
+    :attr:`~nasjax.core.bilevel.SearchState.projection`) has a different tree
+    but the same arrays: each leaf of ``target`` is looked up by its path.
+    """
+    try:
+      raw = self._manager.restore(
+        step,
+        args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
+      )
+      leaves, treedef = jax.tree_util.tree_flatten_with_path(target)
+      state = jax.tree.unflatten(treedef, [_lookup(raw["state"], path) for path, _ in leaves])
+    except Exception:  # any missing key, index or unreadable array: it does not fit
+      return None
+    if _first_mismatch(state, target):
+      return None
+    return state, dict(raw["meta"])
+
+  def _readable(self, step: int) -> bool:
+    """Whether checkpoint ``step`` restores without a target (i.e. it is intact)."""
+    try:
+      self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    except Exception:  # unreadable for any reason
+      return False
+    return True
+
+  def wait(self) -> None:
+    """Blocks until pending saves are on disk."""
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()
+
+
+def _first_mismatch(restored: Any, target: Any) -> str | None:
+  """Describes the first leaf of ``restored`` whose shape or dtype differs from ``target``."""
+  saved = jax.tree_util.tree_flatten_with_path(restored)[0]
+  wanted = jax.tree.leaves(target)
+  if len(saved) != len(wanted):
+    return f"{len(saved)} arrays where this search has {len(wanted)}"
+  for (path, a), b in zip(saved, wanted, strict=True):
+    if np.shape(a) != np.shape(b) or np.asarray(a).dtype != np.asarray(b).dtype:
+      return f"e.g. {jax.tree_util.keystr(path)} differs in shape or dtype"
+  return None
+
+
+def _lookup(tree: Any, path: tuple[Any, ...]) -> np.ndarray:
+  """The leaf of a restored (nested dicts and lists) tree at a pytree key path."""
+  node = tree
+  for key in path:
+    if isinstance(key, jax.tree_util.GetAttrKey):
+      node = node[key.name]
+    elif isinstance(key, jax.tree_util.DictKey):
+      node = node[key.key]
+    elif isinstance(key, jax.tree_util.SequenceKey):
+      node = node[key.idx]
+    else:
+      raise KeyError(key)
+  return np.asarray(node)
