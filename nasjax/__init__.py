@@ -94,22 +94,15 @@ from nasjax.infra.checkpoint import Checkpointer, CheckpointError
 from nasjax.infra.compilation import enable_compilation_cache, init_variables
 from nasjax.spaces import SPACES, SearchSpace, get_space
 from nasjax.spaces.conv import conv2d
+from nasjax.spaces.darts.genotype import DARTS_OPS, DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
 from nasjax.spaces.darts.network import NetworkCIFAR, NetworkImageNet
 from nasjax.spaces.darts.supernet import DartsSupernet
 from nasjax.spaces.flops import count_params, multiply_adds
-from nasjax.spaces.genotype import (
-  DARTS_OPS,
-  DARTS_V1,
-  DARTS_V2,
-  NB201_OPS,
-  PC_DARTS,
-  DartsGenotype,
-  GenotypeError,
-  NB201Genotype,
-  load_genotype,
-)
+from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.nb201.benchmark import BenchmarkTableError, NB201Result, NB201Table
+from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
 from nasjax.spaces.nb201.supernet import NB201Network, NB201Supernet, inherit_variables
+from nasjax.spaces.registry import load_genotype
 from nasjax.spaces.sr.dlsr import DLSR_OPS, DLSRGenotype, DLSRNetwork, DLSRSupernet
 from nasjax.spaces.sr.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
 from nasjax.spaces.sr.ops import SR_OPS

@@ -10,7 +10,7 @@ from conftest import REPO
 from nasjax.config.search import validate_search_config
 from nasjax.errors import ConfigError
 from nasjax.spaces import get_space
-from nasjax.spaces.genotype import DartsGenotype
+from nasjax.spaces.darts.genotype import DartsGenotype
 
 DARTS = sorted((REPO / "configs" / "darts").glob("*.py"))
 ROBUST = sorted((REPO / "configs" / "robust").glob("*.py"))

@@ -8,8 +8,8 @@ from conftest import normalized_batch
 
 from nasjax.spaces import flops
 from nasjax.spaces.darts import network as darts_network
+from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
 from nasjax.spaces.darts.network import DartsCell, NetworkCIFAR, NetworkImageNet
-from nasjax.spaces.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
 
 #: A cheap-to-compile genotype with every kind of weight: a sep conv, a dil conv and, on
 #: a reduction cell's inputs, a FactorizedReduce skip; parameter-free ops elsewhere.

@@ -12,7 +12,8 @@ from nasjax.infra.compilation import init_variables
 from nasjax.spaces import get_space, ops
 from nasjax.spaces.darts import space as darts_config
 from nasjax.spaces.darts import supernet as darts
-from nasjax.spaces.genotype import DARTS_OPS, NB201_OPS, DartsGenotype
+from nasjax.spaces.darts.genotype import DARTS_OPS, DartsGenotype
+from nasjax.spaces.nb201.genotype import NB201_OPS
 
 SPACE = get_space("darts")
 

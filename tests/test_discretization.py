@@ -13,7 +13,8 @@ from nasjax.config.protocols import darts_space
 from nasjax.core import bilevel, discretization
 from nasjax.data import split as data
 from nasjax.spaces import get_space, ops
-from nasjax.spaces.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype, GenotypeError
+from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
+from nasjax.spaces.genotype import GenotypeError
 
 NB201 = get_space("nb201")
 DARTS = get_space("darts")

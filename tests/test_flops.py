@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import pytest
 
 from nasjax.spaces import flops, ops
-from nasjax.spaces.genotype import NB201Genotype
 from nasjax.spaces.nb201 import supernet as nb201
 from nasjax.spaces.nb201.benchmark import NB201Table
+from nasjax.spaces.nb201.genotype import NB201Genotype
 
 
 class _Small(nn.Module):

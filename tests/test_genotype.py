@@ -7,18 +7,12 @@ import numpy as np
 import pytest
 
 from nasjax.errors import DataNotFoundError
-from nasjax.spaces.genotype import (
-  DARTS_V1,
-  DARTS_V2,
-  NB201_OPS,
-  PC_DARTS,
-  DartsGenotype,
-  GenotypeError,
-  NB201Genotype,
-  load_genotype,
-)
+from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
+from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.nb201 import supernet as nb201
 from nasjax.spaces.nb201.benchmark import BenchmarkTableError, NB201Table
+from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
+from nasjax.spaces.registry import load_genotype
 
 
 def test_every_benchmark_string_round_trips(nb201_table_path):

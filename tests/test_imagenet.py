@@ -176,7 +176,7 @@ def test_missing_imagenet_says_how_to_prepare_it(tmp_path):
 
 @pytest.mark.slow
 def test_imagenet_runlocal_retrain_on_a_prepared_folder(prepared, tmp_path):
-  from nasjax.spaces.genotype import DARTS_V2
+  from nasjax.spaces.darts.genotype import DARTS_V2
   from nasjax.tasks.classification import retrain
 
   module = _load_config()

@@ -8,9 +8,9 @@ from conftest import normalized_batch
 
 from nasjax.infra.compilation import init_variables
 from nasjax.spaces import ops
-from nasjax.spaces.genotype import NB201Genotype
 from nasjax.spaces.nb201 import supernet as nb201
 from nasjax.spaces.nb201.benchmark import NB201Table
+from nasjax.spaces.nb201.genotype import NB201Genotype
 
 
 def _apply(module, variables, *args, train):

@@ -8,8 +8,9 @@ import pytest
 from nasjax.infra.compilation import init_variables
 from nasjax.spaces import ops
 from nasjax.spaces.darts import supernet as darts
-from nasjax.spaces.genotype import DARTS_OPS, NB201_OPS
+from nasjax.spaces.darts.genotype import DARTS_OPS
 from nasjax.spaces.nb201 import supernet as nb201
+from nasjax.spaces.nb201.genotype import NB201_OPS
 
 
 def test_channel_shuffle_is_the_hand_permutation():

@@ -10,7 +10,8 @@ from PIL import Image
 
 from nasjax.analysis import cell_graph, plots
 from nasjax.run.records import AlphaHistory, MetricWriter, write_json
-from nasjax.spaces.genotype import DARTS_OPS, DARTS_V2, NB201_OPS, NB201Genotype
+from nasjax.spaces.darts.genotype import DARTS_OPS, DARTS_V2
+from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
 
 NB201_CELL = NB201Genotype.from_edges(
   ["nor_conv_3x3", "none", "skip_connect", "nor_conv_1x1", "none", "avg_pool_3x3"]

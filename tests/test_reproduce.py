@@ -14,8 +14,8 @@ from conftest import REPO
 
 from nasjax.errors import ConfigError
 from nasjax.run import reproduce
-from nasjax.spaces.genotype import genotype_from_dict
 from nasjax.spaces.nb201.benchmark import NB201Table
+from nasjax.spaces.registry import genotype_from_dict
 
 CONFIGS = REPO / "configs"
 #: A small runlocal study: 2 epochs on 640 images; DARTS (argmax) and DARTS+PT share one search.

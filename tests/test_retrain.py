@@ -25,7 +25,9 @@ from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.infra.checkpoint import Checkpointer
 from nasjax.spaces import flops
 from nasjax.spaces.darts import network as darts_network
-from nasjax.spaces.genotype import DARTS_V1, DARTS_V2, GenotypeError, NB201Genotype
+from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2
+from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.nb201.genotype import NB201Genotype
 from nasjax.tasks.classification import retrain
 
 RUNLOCAL = "configs/retrain/cifar10.py:runlocal"

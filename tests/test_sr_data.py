@@ -188,7 +188,10 @@ def test_load_sr_dataset_and_test_sets(tmp_path):
   assert list(sets) == ["Set5"] and sets["Set5"].lr[0].shape == (128, 128, 3)
   (tmp_path / "Five").mkdir()
   (tmp_path / "Five/HR").symlink_to(set5)  # the benchmark/<set>/HR layout
-  assert list(sr_images.load_test_sets([str(tmp_path / "Five/HR"), str(set5)], 2)) == ["Five", "Set5"]
+  assert list(sr_images.load_test_sets([str(tmp_path / "Five/HR"), str(set5)], 2)) == [
+    "Five",
+    "Set5",
+  ]
   with pytest.raises(ConfigError, match="both named 'Set5'"):
     sr_images.load_test_sets([str(set5), str(set5)], 2)
 

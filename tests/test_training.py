@@ -11,7 +11,7 @@ from nasjax.config.retrain import retrain_config
 from nasjax.core import training
 from nasjax.data import split as data
 from nasjax.errors import ConfigError, DataNotFoundError
-from nasjax.spaces.genotype import DARTS_V2, DartsGenotype
+from nasjax.spaces.darts.genotype import DARTS_V2, DartsGenotype
 
 #: A cheap-to-compile genotype with every kind of weight: a sep conv, a dil conv and, on
 #: a reduction cell's inputs, a FactorizedReduce skip; parameter-free ops elsewhere.

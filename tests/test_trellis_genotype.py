@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from nasjax.spaces import get_space
-from nasjax.spaces.genotype import DARTS_OPS, GenotypeError, genotype_from_dict, load_genotype
+from nasjax.spaces.darts.genotype import DARTS_OPS
+from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.registry import genotype_from_dict, load_genotype
 from nasjax.spaces.trellis import layout as layout
 from nasjax.spaces.trellis import space as T
 from nasjax.spaces.trellis import space_config

@@ -14,7 +14,7 @@ from test_trellis_genotype import G_SAME, G_UP, TINY, tiny_cfg  # the tiny space
 
 from nasjax.errors import ConfigError
 from nasjax.spaces import flops, get_space
-from nasjax.spaces.genotype import DARTS_OPS
+from nasjax.spaces.darts.genotype import DARTS_OPS
 from nasjax.spaces.trellis import layout as layout
 from nasjax.spaces.trellis import space as T
 from nasjax.spaces.trellis import space_config

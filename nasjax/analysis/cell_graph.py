@@ -27,7 +27,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
-from nasjax.spaces.genotype import DartsGenotype, NB201Genotype
+from nasjax.spaces.darts.genotype import DartsGenotype
+from nasjax.spaces.nb201.genotype import NB201Genotype
 
 Genotype = NB201Genotype | DartsGenotype
 Edge = tuple[str, str, str]

@@ -49,7 +49,7 @@ from nasjax.analysis.cell_graph import (
   _tex,
   genotype_png,
 )
-from nasjax.spaces.genotype import genotype_from_dict
+from nasjax.spaces.registry import genotype_from_dict
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from nasjax.core.regularizers import make_regularizer
 from nasjax.core.relax import make_relaxation
 from nasjax.errors import ConfigError
 from nasjax.infra.distributed import distributed_config, validate_distributed
-from nasjax.spaces.genotype import NB201_OPS
+from nasjax.spaces.nb201.genotype import NB201_OPS
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -297,7 +297,7 @@ def validate_search_config(config: ConfigDict) -> None:
     ConfigError: with one sentence naming the field, the bad value, and what
       is accepted.
   """
-  from nasjax.spaces import SPACES, op_costs  # avoid an import cycle with space modules
+  from nasjax.spaces.registry import SPACES
 
   _check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
   _check(
@@ -387,9 +387,7 @@ def validate_search_config(config: ConfigDict) -> None:
   # The builders check regulariser and relaxation names, fields and values.
   relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
   space = SPACES[config.space.name]
-  make_regularizer(
-    config.regularizers, config.epochs, relaxation.probs, op_costs(space, config.space)
-  )
+  make_regularizer(config.regularizers, config.epochs, relaxation.probs, space.costs(config.space))
   names = sorted(space.alpha_shapes(config.space))
   for reg_name, reg in config.regularizers.items():
     chosen = reg.get("tensors", ()) or ()
@@ -468,7 +466,7 @@ def _validate_analysis(an: ConfigDict) -> None:
 
 def _validate_run_fields(config: ConfigDict) -> None:
   from nasjax.data.split import NUM_CLASSES, SOURCES, check_split
-  from nasjax.spaces import SPACES
+  from nasjax.spaces.registry import SPACES
 
   _validate_scale_fields(config)
   if SPACES[config.space.name].task == "segmentation":

@@ -279,7 +279,7 @@ def validate_seg_retrain_config(config: ConfigDict) -> None:
     ConfigError: naming the field and what it accepts.
   """
   from nasjax.config.search import validate_run_fields, validate_train_basics
-  from nasjax.spaces import SPACES
+  from nasjax.spaces.registry import SPACES
   from nasjax.tasks.segmentation.data import validate_seg_data
 
   validate_train_basics(config, set(seg_retrain_config().keys()), "a segmentation retrain config")

@@ -258,7 +258,7 @@ def validate_sr_retrain_config(config: ConfigDict) -> None:
     ConfigError: naming the field and what it accepts.
   """
   from nasjax.config.search import validate_run_fields, validate_train_basics
-  from nasjax.spaces import SPACES
+  from nasjax.spaces.registry import SPACES
   from nasjax.tasks.super_resolution.data import validate_sr_data
 
   validate_train_basics(config, set(sr_retrain_config().keys()), "an SR retrain config")

@@ -99,7 +99,8 @@ from nasjax.core.optimizers import (
 from nasjax.core.regularizers import Regularizer, entropy, make_regularizer
 from nasjax.core.relax import Relaxation, make_relaxation
 from nasjax.infra.compilation import init_variables
-from nasjax.spaces import SearchSpace, get_space, op_costs
+from nasjax.spaces.base import SearchSpace
+from nasjax.spaces.registry import get_space
 from nasjax.tasks import losses
 
 Array = jax.Array
@@ -567,7 +568,7 @@ def make_search_setup(config: ml_collections.ConfigDict, steps_per_epoch: int) -
     model=space.build_supernet(config.space),
     relaxation=relaxation,
     regularizer=make_regularizer(
-      config.regularizers, config.epochs, relaxation.probs, op_costs(space, config.space)
+      config.regularizers, config.epochs, relaxation.probs, space.costs(config.space)
     ),
     weight_tx=weight_optimizer(w_cfg, lr_schedule),
     alpha_tx=alpha_optimizer(config.optimizer.alpha),

@@ -46,8 +46,8 @@ import optax
 
 from nasjax.core.optimizers import epoch_cosine_schedule, weight_optimizer
 from nasjax.infra.compilation import init_variables
+from nasjax.spaces.darts.genotype import DartsGenotype
 from nasjax.spaces.darts.network import build_network
-from nasjax.spaces.genotype import DartsGenotype
 from nasjax.tasks.losses import Task
 
 Array = jax.Array

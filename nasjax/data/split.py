@@ -547,7 +547,7 @@ def make_search_data(config: Any, process_index: int = 0, process_count: int = 1
   Raises:
     NasjaxError: for missing data or a config that does not fit it.
   """
-  from nasjax.spaces import get_space  # spaces import the genotype module, which is heavy
+  from nasjax.spaces.registry import get_space
 
   task = get_space(config.space.name).task
   if task == "segmentation":

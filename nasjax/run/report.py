@@ -39,7 +39,7 @@ from matplotlib.figure import Figure
 from nasjax.analysis import plots
 from nasjax.infra.seeds import mean_std
 from nasjax.run.records import write_json
-from nasjax.spaces.genotype import genotype_from_dict
+from nasjax.spaces.registry import genotype_from_dict
 
 #: NAS-Bench-201 columns of the table: (key, header, column of ``nb201.csv.gz`` or None).
 NB201_COLUMNS = (

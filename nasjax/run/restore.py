@@ -29,8 +29,7 @@ from nasjax.infra import fused
 from nasjax.infra import seeds as seeds_lib
 from nasjax.infra.checkpoint import Checkpointer, CheckpointError
 from nasjax.run import search
-from nasjax.spaces import SPACES
-from nasjax.spaces.genotype import genotype_from_dict
+from nasjax.spaces.registry import SPACES, genotype_from_dict
 
 ConfigDict = ml_collections.ConfigDict
 

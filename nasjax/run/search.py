@@ -44,8 +44,8 @@ from nasjax.run.safety import check_or_write_config as _check_or_write_config
 from nasjax.run.safety import deferred_interrupt
 from nasjax.run.safety import save_on_interrupt as _save_on_interrupt
 from nasjax.run.safety import say as _say
-from nasjax.spaces.genotype import genotype_from_dict
 from nasjax.spaces.nb201.benchmark import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
+from nasjax.spaces.registry import genotype_from_dict
 
 
 @dataclasses.dataclass

@@ -61,7 +61,7 @@ from nasjax.run.restore import (
   search_genotype,
 )
 from nasjax.run.safety import say
-from nasjax.spaces.genotype import genotype_from_dict
+from nasjax.spaces.registry import genotype_from_dict
 
 METHODS = ("argmax", "pt", "single_stage")
 ConfigDict = ml_collections.ConfigDict

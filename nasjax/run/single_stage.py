@@ -39,9 +39,9 @@ from nasjax.run.restore import (
   continued_config,
   search_genotype,
 )
-from nasjax.spaces import flops, get_space
+from nasjax.spaces import flops
 from nasjax.spaces.base import select_like
-from nasjax.spaces.genotype import genotype_from_dict
+from nasjax.spaces.registry import genotype_from_dict, get_space
 
 ConfigDict = ml_collections.ConfigDict
 

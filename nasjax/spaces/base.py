@@ -32,7 +32,10 @@ class SearchSpace:
     derive_genotype: ``(probs, space_config, betas=None) -> genotype``
       (argmax rule) from the relaxation's op probabilities and, for spaces
       with edge normalisation, the raw edge logits ``betas``.
-    parse_genotype: a genotype from its string form.
+    genotype: the space's genotype class (:class:`~nasjax.spaces.genotype.Genotype`:
+      ``space``, ``from_string``, ``from_dict``, ``to_dict``, ``recognizes``);
+      genotype files and JSON of any space are read through it
+      (:func:`nasjax.spaces.registry.genotype_from_dict`).
     build_network: the discrete network of a genotype,
       called as ``apply(variables, x, train=...)``.
     genotype_weights: ``(genotype, space_config) -> {name: (E, O) float32}``,
@@ -48,8 +51,9 @@ class SearchSpace:
     edge_op_names: the ops of every alpha row, ``{name: (ops of row 0, ...)}``;
       by default ``op_names`` on every row. RobustDARTS' S1 has different
       ops on different edges.
-    task: what the networks of the space learn (:mod:`nasjax.tasks.losses`):
-      ``classification``, ``super_resolution`` or ``segmentation``.
+    task: the name of what the networks of the space learn, a registered
+      :class:`~nasjax.tasks.base.Task` (``classification``,
+      ``super_resolution``, ``segmentation``): its loss, metric and data.
     op_costs: ``space_config -> {name: (E, O) multiply-adds}`` of every
       candidate on every alpha row, for the FLOPs-constrained alpha loss
       (``config.regularizers.flops``); None where the space has no such costs.
@@ -57,6 +61,11 @@ class SearchSpace:
       the ``config.space`` fields that remove the supernet's paths and ops
       whose frozen weight is below ``threshold`` (the single-stage read-out's
       ``prune_threshold``); None where the space cannot prune.
+    benchmark: ``setting -> table or None``, the space's table of trained
+      architectures (NAS-Bench-201's for ``nb201``) from the config's
+      ``nb201_table`` setting; a search looks each epoch's genotype up in it
+      (``table.lookup(genotype).to_dict()``). None where the space has no
+      benchmark.
   """
 
   name: str
@@ -65,7 +74,7 @@ class SearchSpace:
   alpha_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]]
   op_names: Callable[[SpaceConfig], tuple[str, ...]]
   derive_genotype: Callable[..., Any]
-  parse_genotype: Callable[[str], Any]
+  genotype: type
   build_network: Callable[[Any, SpaceConfig], nn.Module]
   genotype_weights: Callable[[Any, SpaceConfig], dict[str, np.ndarray]]
   beta_shapes: Callable[[SpaceConfig], dict[str, tuple[int, ...]]] = lambda cfg: {}
@@ -73,6 +82,19 @@ class SearchSpace:
   task: str = "classification"
   op_costs: Callable[[SpaceConfig], dict[str, np.ndarray]] | None = None
   prune_fields: Callable[[Any, SpaceConfig, float], dict[str, Any]] | None = None
+  benchmark: Callable[[str], Any] | None = None
+
+  def parse_genotype(self, text: str) -> Any:
+    """A genotype of this space from its string form."""
+    return self.genotype.from_string(text)
+
+  def costs(self, cfg: SpaceConfig) -> dict[str, np.ndarray] | None:
+    """The multiply-adds per candidate (``{name: (E, O)}``), or None where the space has none."""
+    return None if self.op_costs is None else self.op_costs(cfg)
+
+  def load_benchmark(self, setting: str) -> Any:
+    """The space's benchmark table for ``config.nb201_table``, or None (none, or turned off)."""
+    return None if self.benchmark is None else self.benchmark(setting)
 
   def ops_per_row(self, cfg: SpaceConfig) -> dict[str, tuple[tuple[str, ...], ...]]:
     """The ops of every row of every alpha tensor (``edge_op_names`` or the uniform default)."""

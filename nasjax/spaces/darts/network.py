@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.spaces import ops
-from nasjax.spaces.genotype import DartsGenotype
+from nasjax.spaces.darts.genotype import DartsGenotype
 
 Array = jax.Array
 

@@ -1,4 +1,4 @@
-"""The DARTS space as functions of ``config.space``: ops, validation, shapes, genotypes.
+"""The DARTS space as a :class:`~nasjax.spaces.base.SearchSpace` record and its functions of ``config.space``.
 
 ``config.space`` of the DARTS space has the fields ``name='darts'``,
 ``channels`` (16), ``layers`` (8), ``steps`` (4), ``multiplier`` (4),
@@ -32,8 +32,11 @@ import jax
 import numpy as np
 
 from nasjax.errors import ConfigError
+from nasjax.spaces.base import SearchSpace
+from nasjax.spaces.darts import network
 from nasjax.spaces.darts import supernet as darts
-from nasjax.spaces.genotype import DARTS_GENOTYPE_OPS, DartsGenotype, GenotypeError
+from nasjax.spaces.darts.genotype import DARTS_GENOTYPE_OPS, DartsGenotype
+from nasjax.spaces.genotype import GenotypeError
 
 SpaceConfig = Any  # an ml_collections.ConfigDict: config.space
 
@@ -289,3 +292,27 @@ def genotype_weights(genotype: DartsGenotype, cfg: SpaceConfig) -> dict[str, np.
         weights[e, per_edge[kind][e].index(op)] = 1.0
     out[kind] = weights
   return out
+
+
+DARTS = SearchSpace(
+  name="darts",
+  validate=validate,
+  build_supernet=build_supernet,
+  alpha_shapes=alpha_shapes,
+  op_names=op_names,
+  derive_genotype=derive_genotype,
+  genotype=DartsGenotype,
+  # The evaluation network at the search's size, without auxiliary head; it
+  # returns (logits, None).
+  build_network=lambda genotype, cfg: network.NetworkCIFAR(
+    genotype,
+    channels=cfg.channels,
+    layers=cfg.layers,
+    num_classes=cfg.num_classes,
+    auxiliary=False,
+    stem_multiplier=cfg.stem_multiplier,
+  ),
+  genotype_weights=genotype_weights,
+  beta_shapes=beta_shapes,
+  edge_op_names=edge_op_names,
+)

@@ -57,7 +57,7 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.spaces import ops
-from nasjax.spaces.genotype import DARTS_OPS
+from nasjax.spaces.darts.genotype import DARTS_OPS
 
 Array = jax.Array
 

@@ -2,7 +2,7 @@
 
 Reads the benchmark table in the format of ``nb201.csv.gz`` (one row per
 architecture, all 15,625 of them, with the benchmark's ``arch_str``; see
-``shared/data/README.md``): the 200-epoch accuracies that DARTS-on-NB201
+the data folder's ``README.md``): the 200-epoch accuracies that DARTS-on-NB201
 tables report, the 12-epoch ones, parameters and FLOPs.
 
 The table is found, in order, at the path given, at ``$NASJAX_NB201_TABLE``,
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nasjax.errors import DataNotFoundError, NasjaxError
-from nasjax.spaces.genotype import NB201Genotype
+from nasjax.spaces.nb201.genotype import NB201Genotype
 
 TABLE_FILENAME = "nb201.csv.gz"
 TABLE_ENV = "NASJAX_NB201_TABLE"
@@ -182,3 +182,17 @@ def _load_cached(path: str) -> NB201Table:
     raise BenchmarkTableError(f"cannot read NAS-Bench-201 table {path}: {e}") from None
   rows = list(csv.DictReader(io.StringIO(text)))
   return NB201Table(rows, source=path)
+
+
+def load_table(setting: str) -> NB201Table | None:
+  """The table of a search's ``config.nb201_table`` setting, or None.
+
+  ``"none"`` turns the look-up off; a path loads that file; ``""`` loads
+  ``nb201.csv.gz`` from ``$NASJAX_DATA_DIR`` when it is there (None otherwise).
+  """
+  if setting.lower() == "none":
+    return None
+  if setting:
+    return NB201Table.load(setting)
+  default = Path(os.environ.get(DATA_DIR_ENV, "")) / TABLE_FILENAME
+  return NB201Table.load(default) if os.environ.get(DATA_DIR_ENV) and default.is_file() else None

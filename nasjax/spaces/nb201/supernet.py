@@ -55,7 +55,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.spaces import ops
-from nasjax.spaces.genotype import NB201_NODES, NB201_OPS, GenotypeError, NB201Genotype
+from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.nb201.genotype import NB201_NODES, NB201_OPS, NB201Genotype
 
 Array = jax.Array
 

@@ -210,6 +210,12 @@ class DLSRGenotype:
       raise GenotypeError(f"the genotype is not valid JSON: {e}") from None
     return cls.from_dict(data)
 
+  @classmethod
+  def recognizes(cls, data: str | dict[str, Any]) -> bool:
+    """Whether ``data`` (a string, or a JSON dict without ``space``) is a genotype of this space."""
+    text = str(data.get("arch_str", "")) if isinstance(data, dict) else data
+    return text.strip().startswith(cls.space)
+
 
 def derive_genotype(probs: dict[str, Any], op_names: Sequence[str] = DLSR_OPS) -> DLSRGenotype:
   """The argmax genotype of mixing weights (or logits) ``{'cell': (3, O), 'network': (R, N-1)}``.

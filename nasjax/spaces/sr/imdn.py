@@ -158,6 +158,12 @@ class IMDNGenotype:
       raise GenotypeError(f"genotype is not valid JSON: {e}") from None
     return cls.from_dict(data)
 
+  @classmethod
+  def recognizes(cls, data: str | dict[str, Any]) -> bool:
+    """Whether ``data`` (a string, or a JSON dict without ``space``) is a genotype of this space."""
+    text = str(data.get("arch_str", "")) if isinstance(data, dict) else data
+    return text.strip().startswith(cls.space)
+
 
 #: IMDN as published: a 3x3 convolution at every position.
 IMDN_ORIGINAL = IMDNGenotype(("conv_3x3",) * POSITIONS)

@@ -146,7 +146,7 @@ IMDN = SearchSpace(
   derive_genotype=lambda probs, cfg, betas=None: imdn.derive_genotype(
     probs, _imdn_ops(cfg), cfg.share_alpha
   ),
-  parse_genotype=imdn.IMDNGenotype.from_string,
+  genotype=imdn.IMDNGenotype,
   build_network=lambda genotype, cfg: imdn.IMDNNetwork(
     genotype,
     scale=cfg.scale,
@@ -180,7 +180,7 @@ DLSR = SearchSpace(
   derive_genotype=lambda probs, cfg, betas=None: dlsr_encoding.derive_genotype(
     probs, _dlsr_ops(cfg)
   ),
-  parse_genotype=dlsr.DLSRGenotype.from_string,
+  genotype=dlsr_encoding.DLSRGenotype,
   build_network=lambda genotype, cfg: dlsr.DLSRNetwork(
     genotype, scale=cfg.scale, features=cfg.features
   ),

@@ -26,7 +26,8 @@ import dataclasses
 import json
 from typing import Any
 
-from nasjax.spaces.genotype import DARTS_OPS, GenotypeError
+from nasjax.spaces.darts.genotype import DARTS_OPS
+from nasjax.spaces.genotype import GenotypeError
 
 #: The ops a trellis cell may use (the DARTS candidates without ``none``).
 CELL_OPS: tuple[str, ...] = tuple(op for op in DARTS_OPS if op != "none")
@@ -162,3 +163,9 @@ class TrellisGenotype:
     except json.JSONDecodeError as e:
       raise GenotypeError(f"the genotype is not valid JSON: {e}") from None
     return cls.from_dict(data)
+
+  @classmethod
+  def recognizes(cls, data: str | dict[str, Any]) -> bool:
+    """Whether ``data`` (a string, or a JSON dict without ``space``) is a genotype of this space."""
+    text = str(data.get("arch_str", "")) if isinstance(data, dict) else data
+    return text.strip().startswith(cls.space)

@@ -62,7 +62,7 @@ import jax.numpy as jnp
 
 from nasjax.spaces import ops
 from nasjax.spaces.darts import supernet as darts
-from nasjax.spaces.genotype import DARTS_OPS
+from nasjax.spaces.darts.genotype import DARTS_OPS
 from nasjax.spaces.sr.dlsr import resize_bilinear
 from nasjax.spaces.sr.ops import ConvBias
 from nasjax.spaces.trellis import layout as layout

@@ -267,7 +267,7 @@ TRELLIS = SearchSpace(
   # the cell's candidates label the alpha history; network rows have their moves as columns
   op_names=op_names,
   derive_genotype=derive_genotype,
-  parse_genotype=TrellisGenotype.from_string,
+  genotype=TrellisGenotype,
   build_network=lambda genotype, cfg: build_network(genotype, cfg),
   genotype_weights=genotype_weights,
   edge_op_names=edge_op_names,

@@ -19,7 +19,8 @@ import numpy as np
 
 from nasjax.errors import ConfigError
 from nasjax.spaces.darts import supernet as darts
-from nasjax.spaces.genotype import DARTS_OPS, GenotypeError
+from nasjax.spaces.darts.genotype import DARTS_OPS
+from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.trellis import layout as layout
 from nasjax.spaces.trellis.genotype import TrellisGenotype
 

@@ -46,15 +46,9 @@ from nasjax.infra.compilation import enable_compilation_cache
 from nasjax.run import safety as runs
 from nasjax.run.records import MetricWriter, ProgressBar, write_json
 from nasjax.spaces import flops
-from nasjax.spaces.genotype import (
-  DARTS_V1,
-  DARTS_V2,
-  PC_DARTS,
-  DartsGenotype,
-  GenotypeError,
-  genotype_from_dict,
-  load_genotype,
-)
+from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
+from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.registry import genotype_from_dict, load_genotype
 from nasjax.tasks.classification import imagenet
 
 #: The published genotypes ``--genotype`` accepts by name.

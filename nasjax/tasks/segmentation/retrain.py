@@ -46,8 +46,9 @@ from nasjax.infra.compilation import enable_compilation_cache
 from nasjax.run import safety as runs
 from nasjax.run.records import write_json
 from nasjax.run.single_stage import SEG_COST_SHAPE, load_network, save_network
-from nasjax.spaces import flops, get_space
-from nasjax.spaces.genotype import GenotypeError, load_genotype
+from nasjax.spaces import flops
+from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.registry import get_space, load_genotype
 from nasjax.tasks.classification.retrain import open_workdir, resume_and_train
 from nasjax.tasks.losses import SEGMENTATION
 
