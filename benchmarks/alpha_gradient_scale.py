@@ -38,7 +38,7 @@ SCALES = {
 
 
 def _batches(x: np.ndarray, y: np.ndarray, batch: int, count: int, rng: np.random.Generator):
-  from nasjax.data.split import normalize
+  from nasjax.tasks.classification.datasets import normalize
 
   for _ in range(count):
     idx = rng.choice(len(x), batch, replace=False)
@@ -49,7 +49,7 @@ def measure(scale: str, steps: list[int], num_batches: int, seed: int) -> list[d
   from nasjax.config.protocols import nb201_protocol
   from nasjax.config.search import search_config
   from nasjax.core import bilevel
-  from nasjax.data.split import downsample
+  from nasjax.tasks.classification.datasets import downsample
 
   channels, cells, size, batch = SCALES[scale]
   config = nb201_protocol(search_config())

@@ -88,7 +88,6 @@ from nasjax.core.relax import (
   relaxation_config,
 )
 from nasjax.core.training import TrainSetup, TrainState, make_train_setup
-from nasjax.data.split import ImageDataset, SearchData, load_dataset
 from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
 from nasjax.infra.checkpoint import Checkpointer, CheckpointError
 from nasjax.infra.compilation import enable_compilation_cache, init_variables
@@ -109,16 +108,11 @@ from nasjax.spaces.sr.ops import SR_OPS
 from nasjax.spaces.trellis.genotype import TrellisGenotype
 from nasjax.spaces.trellis.layout import viterbi_path
 from nasjax.spaces.trellis.network import TrellisNetwork, TrellisSupernet
-from nasjax.tasks.losses import (
-  IGNORE_INDEX,
-  SEGMENTATION,
-  TASKS,
-  Task,
-  accuracy,
-  cross_entropy,
-  get_task,
-  psnr_rgb,
-)
+from nasjax.tasks.base import Task
+from nasjax.tasks.classification.data import SearchData
+from nasjax.tasks.classification.datasets import ImageDataset, load_dataset
+from nasjax.tasks.classification.losses import accuracy, cross_entropy
+from nasjax.tasks.registry import TASKS, get_task
 from nasjax.tasks.segmentation.data import (
   SegSearchData,
   SegTrainData,
@@ -126,21 +120,25 @@ from nasjax.tasks.segmentation.data import (
   seg_data_config,
 )
 from nasjax.tasks.segmentation.images import SegImages
+from nasjax.tasks.segmentation.losses import IGNORE_INDEX
 from nasjax.tasks.segmentation.metrics import (
   confusion_matrix,
   evaluate_segmentation,
   segmentation_scores,
 )
+from nasjax.tasks.segmentation.task import SEGMENTATION
 from nasjax.tasks.super_resolution.data import SRSearchData, SRTrainData, sr_data_config
 from nasjax.tasks.super_resolution.images import SRImages, load_folder, load_test_sets
 from nasjax.tasks.super_resolution.imresize import crop_to_multiple, downsample
+from nasjax.tasks.super_resolution.losses import psnr_rgb
 from nasjax.tasks.super_resolution.metrics import psnr, rgb_to_y, ssim
 
 __version__ = "0.1.0"
 
+from nasjax.config.select import select_config
 from nasjax.run.restore import load_search
-from nasjax.run.select import select_config
-from nasjax.run.single_stage import SingleStageNetwork, load_network, save_network
+from nasjax.run.single_stage import load_network, save_network
+from nasjax.spaces.saved import SingleStageNetwork
 from nasjax.tasks.super_resolution.evaluate import evaluate_networks
 
 __all__ = [

@@ -1,7 +1,50 @@
-"""``python -m nasjax.evaluate_seg`` (stage: thin entry)."""
+"""Evaluate segmentation networks: mIoU, per-class IoU, pixel accuracy and cost.
 
-from nasjax.tasks.segmentation.evaluate import *  # noqa: F403
-from nasjax.tasks.segmentation.evaluate import main
+Command line::
+
+  python -m nasjax.evaluate_seg --workdir=/tmp/seg/select/single_stage,/tmp/seg_retrain
+  python -m nasjax.evaluate_seg --workdir=runs/seg --test_list=test.txt --eval_mode=sliding
+
+Each ``--workdir`` (comma-separated) is a row of the table; the test data is
+each run's own, with ``--test_list``, ``--eval_mode``, ``--eval_scale`` and
+``--test_limit`` overriding its settings
+(:func:`nasjax.tasks.segmentation.evaluate.evaluate_networks`).
+"""
+
+import argparse
+import sys
+
+from nasjax.errors import DataNotFoundError, NasjaxError
+from nasjax.tasks.segmentation.evaluate import OVERRIDES, SegTable, evaluate_networks
+
+__all__ = ["SegTable", "evaluate_networks", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+  """``python -m nasjax.evaluate_seg --workdir=RUN[,RUN...] [--output=DIR] [overrides]``."""
+  parser = argparse.ArgumentParser(
+    prog="python -m nasjax.evaluate_seg", description=__doc__.split("\n\n")[0]
+  )
+  parser.add_argument(
+    "--workdir", required=True, help="run(s) with a saved segmentation network, comma-separated"
+  )
+  parser.add_argument("--output", default=None, help="folder for seg_table.json / seg_table.md")
+  parser.add_argument("--test_list", default=None, help="list file of the test images")
+  parser.add_argument("--eval_mode", default=None, choices=("whole", "sliding"))
+  parser.add_argument("--eval_scale", default=None, type=float, help="resize test images")
+  parser.add_argument("--test_limit", default=None, type=int, help="first N test images")
+  args = parser.parse_args(argv)
+  try:
+    table = evaluate_networks(
+      [w for w in args.workdir.split(",") if w],
+      args.output,
+      {k: getattr(args, k) for k in OVERRIDES},
+    )
+  except (NasjaxError, DataNotFoundError) as e:
+    print(f"nasjax.evaluate_seg: error: {e}", file=sys.stderr)
+    sys.exit(1)
+  print(table.markdown(), end="", flush=True)
+
 
 if __name__ == "__main__":
   main()

@@ -229,7 +229,7 @@ def test_transplant_fills_every_variable(golden):
 
 
 def test_images_are_nasjax_normalisation(golden, cifar_subset):
-  from nasjax.data.split import normalize
+  from nasjax.tasks.classification.datasets import normalize
 
   raw = cifar_subset["x_train"][: 2 * int(golden.d["B"])]
   np.testing.assert_array_equal(np.asarray(normalize(raw, "cifar10")), golden.d["images_nhwc"])

@@ -63,7 +63,7 @@ def _saved_before_the_protocol_fields(config):
 
 def test_a_run_written_before_the_new_fields_resumes_unchanged():
   """Missing protocol fields count as the behaviour they were added with (alpha first, ...)."""
-  from nasjax.config.search import config_changes
+  from nasjax.config.resume import config_changes
 
   current = search_config()
   old = _saved_before_the_protocol_fields(current)
@@ -79,7 +79,7 @@ def test_a_run_written_before_the_new_fields_resumes_unchanged():
 def test_schedules_compare_by_what_they_compute():
   """SA written as linear to epochs / 5 resumes under slope 0.2; a different lambda_t does not."""
   from nasjax.config.protocols import sa_darts_protocol
-  from nasjax.config.search import config_changes
+  from nasjax.config.resume import config_changes
 
   current = sa_darts_protocol(search_config())  # slope 0.2 per epoch
   old = _saved_before_the_protocol_fields(current)

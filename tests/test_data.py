@@ -11,11 +11,13 @@ import pytest
 from nasjax.config.search import search_config, validate_search_config
 from nasjax.data import split as data
 from nasjax.errors import ConfigError, DataNotFoundError
+from nasjax.tasks.classification import data as data_lib
+from nasjax.tasks.classification import datasets
 
 
 @pytest.fixture(scope="module")
 def dataset(cifar_subset):
-  return data.ImageDataset(
+  return datasets.ImageDataset(
     "cifar10",
     cifar_subset["x_train"],
     cifar_subset["y_train"].astype(np.int32),
@@ -50,7 +52,7 @@ def _plain(**kw):  # no augmentation: batches hold the training images themselve
 
 def _rows_of_epoch(d, dataset, epoch):
   """The training-set rows of every weight and alpha batch of ``epoch``, in order."""
-  x = data.normalize(dataset.x_train, "cifar10")
+  x = datasets.normalize(dataset.x_train, "cifar10")
   lookup = {x[i].tobytes(): i for i in range(len(x))}
   seen_w, seen_a = [], []
   for step in range(epoch * d.steps_per_epoch, (epoch + 1) * d.steps_per_epoch):
@@ -65,7 +67,7 @@ def test_disjoint_split_and_batches_are_unchanged(dataset):
   w, a = data.split_indices(5085, seed=0)
   assert w[:8].tolist() == [0, 2, 3, 5, 8, 9, 10, 16]
   assert a[:8].tolist() == [1, 4, 6, 7, 11, 12, 13, 14]
-  d = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  d = data_lib.SearchData(dataset, _cfg(), seed=0, batch_size=64)
   assert d.steps_per_epoch == 39
   assert d._order(0, 0)[:8].tolist() == [4330, 4424, 4660, 1714, 3510, 521, 4899, 4311]
   assert d._order(0, 1)[:8].tolist() == [4813, 2099, 3894, 1330, 13, 986, 155, 3482]
@@ -92,7 +94,7 @@ def test_ratio_split_has_the_requested_sizes(dataset):
     data.split_indices(5085, 7, "ratio", 0.5), data.split_indices(5085, 7), strict=True
   ):
     assert np.array_equal(p, q)
-  d = data.SearchData(
+  d = data_lib.SearchData(
     dataset, _plain(split_policy="ratio", split_ratio=0.75, train_limit=800), 0, 50
   )
   assert (len(d.weight_idx), len(d.alpha_idx)) == (600, 200) and d.steps_per_epoch == 4
@@ -102,7 +104,7 @@ def test_ratio_split_has_the_requested_sizes(dataset):
 
 
 def test_shared_streams_cover_the_whole_set_in_different_orders(dataset):
-  d = data.SearchData(
+  d = data_lib.SearchData(
     dataset, _plain(split_policy="shared", train_limit=600), seed=1, batch_size=50
   )
   assert d.steps_per_epoch == 12
@@ -118,7 +120,7 @@ def test_shared_streams_cover_the_whole_set_in_different_orders(dataset):
 
 def test_reshuffle_cuts_afresh_every_epoch_and_recomputes_on_resume(dataset):
   cfg = _plain(split_policy="reshuffle", split_ratio=0.5, train_limit=500)
-  d = data.SearchData(dataset, cfg, seed=4, batch_size=50)
+  d = data_lib.SearchData(dataset, cfg, seed=4, batch_size=50)
   fixed = data.split_indices(500, 4, "ratio", 0.5)
   assert all(np.array_equal(p, q) for p, q in zip(d.split(0), fixed, strict=True))
   parts = [d.split(epoch) for epoch in range(6)]
@@ -135,11 +137,11 @@ def test_reshuffle_cuts_afresh_every_epoch_and_recomputes_on_resume(dataset):
     w, a = parts[epoch]
     assert sorted(seen_w) == sorted(w) and sorted(seen_a) == sorted(a)  # disjoint within the epoch
   # A resumed run (a fresh object, first asked for a late step) reads the same batches.
-  resumed = data.SearchData(dataset, cfg, seed=4, batch_size=50)
+  resumed = data_lib.SearchData(dataset, cfg, seed=4, batch_size=50)
   for step in (4 * d.steps_per_epoch + 3, d.steps_per_epoch + 1):
     (t1, v1), (t2, v2) = d.batch(step), resumed.batch(step)
     assert np.array_equal(t1["image"], t2["image"]) and np.array_equal(v1["image"], v2["image"])
-  ratio = data.SearchData(dataset, _plain(split_policy="reshuffle", split_ratio=0.7), 0, 64)
+  ratio = data_lib.SearchData(dataset, _plain(split_policy="reshuffle", split_ratio=0.7), 0, 64)
   assert ratio.steps_per_epoch == round(5085 * 0.3) // 64
   assert all(len(ratio.split(e)[0]) == round(5085 * 0.7) for e in range(3))
 
@@ -165,7 +167,7 @@ def test_bad_split_combinations_are_config_errors(policy, ratio, message, datase
   with pytest.raises(ConfigError, match=message):
     data.split_indices(100, 0, policy, ratio)
   with pytest.raises(ConfigError, match=message):
-    data.SearchData(dataset, _cfg(split_policy=policy, split_ratio=ratio), 0, 8)
+    data_lib.SearchData(dataset, _cfg(split_policy=policy, split_ratio=ratio), 0, 8)
 
 
 def test_valid_split_policies_pass_validation():
@@ -178,9 +180,9 @@ def test_valid_split_policies_pass_validation():
 
 
 def test_batches_are_a_pure_function_of_seed_and_step(dataset):
-  one = data.SearchData(dataset, _cfg(), seed=3, batch_size=64)
-  two = data.SearchData(dataset, _cfg(), seed=3, batch_size=64)
-  other = data.SearchData(dataset, _cfg(), seed=4, batch_size=64)
+  one = data_lib.SearchData(dataset, _cfg(), seed=3, batch_size=64)
+  two = data_lib.SearchData(dataset, _cfg(), seed=3, batch_size=64)
+  other = data_lib.SearchData(dataset, _cfg(), seed=4, batch_size=64)
   assert one.steps_per_epoch == 2542 // 64
   for step in (0, 5, one.steps_per_epoch, 3 * one.steps_per_epoch + 7):
     (t1, v1), (t2, v2) = one.batch(step), two.batch(step)
@@ -193,7 +195,7 @@ def test_batches_are_a_pure_function_of_seed_and_step(dataset):
 
 
 def test_an_epoch_visits_each_half_once_without_mixing(dataset):
-  d = data.SearchData(
+  d = data_lib.SearchData(
     dataset,
     _cfg(augment=ml_collections.ConfigDict(dict(crop_padding=0, flip=False, cutout=0))),
     seed=0,
@@ -201,7 +203,7 @@ def test_an_epoch_visits_each_half_once_without_mixing(dataset):
   )
   w_rows, a_rows = set(d.weight_idx), set(d.alpha_idx)
   seen_w, seen_a = [], []
-  x = data.normalize(dataset.x_train, "cifar10")
+  x = datasets.normalize(dataset.x_train, "cifar10")
   lookup = {x[i].tobytes(): i for i in range(len(x))}
   for step in range(d.steps_per_epoch):
     t, v = d.batch(step)
@@ -212,27 +214,27 @@ def test_an_epoch_visits_each_half_once_without_mixing(dataset):
 
 
 def test_processes_take_disjoint_rows_of_the_global_batch(dataset):
-  whole = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  whole = data_lib.SearchData(dataset, _cfg(), seed=0, batch_size=64)
   parts = [
-    data.SearchData(dataset, _cfg(), seed=0, batch_size=64, process_index=p, process_count=4)
+    data_lib.SearchData(dataset, _cfg(), seed=0, batch_size=64, process_index=p, process_count=4)
     for p in range(4)
   ]
   t, _ = whole.batch(11)
   stacked = np.concatenate([p.batch(11)[0]["image"] for p in parts])
   assert np.array_equal(stacked, t["image"])
   with pytest.raises(ConfigError, match="divisible"):
-    data.SearchData(dataset, _cfg(), seed=0, batch_size=30, process_count=4)
+    data_lib.SearchData(dataset, _cfg(), seed=0, batch_size=30, process_count=4)
 
 
 def test_augmentation_crops_and_flips():
   images = np.arange(2 * 4 * 4 * 1, dtype=np.uint8).reshape(2, 4, 4, 1) + 1
   rng = np.random.default_rng(0)
-  out = data.augment(images, rng, crop_padding=2, flip=False)
+  out = data_lib.augment(images, rng, crop_padding=2, flip=False)
   padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
   dy, dx = np.random.default_rng(0).integers(0, 5, size=(2, 2))
   for i in range(2):
     assert np.array_equal(out[i], padded[i, dy[i] : dy[i] + 4, dx[i] : dx[i] + 4])
-  flipped = data.augment(images, np.random.default_rng(1), crop_padding=0, flip=True)
+  flipped = data_lib.augment(images, np.random.default_rng(1), crop_padding=0, flip=True)
   mirror = np.random.default_rng(1).random(2) < 0.5
   for i in range(2):
     assert np.array_equal(flipped[i], images[i, :, ::-1] if mirror[i] else images[i])
@@ -240,20 +242,20 @@ def test_augmentation_crops_and_flips():
 
 def test_cutout_zeroes_a_square():
   x = np.ones((3, 32, 32, 3), np.float32)
-  out = data.cutout(x, np.random.default_rng(0), 16)
+  out = data_lib.cutout(x, np.random.default_rng(0), 16)
   zeros = (out[..., 0] == 0).sum(axis=(1, 2))
   assert np.all(zeros <= 256) and np.all(zeros >= 64)  # clipped at the border at worst
   assert np.all(out[out != 0] == 1)
 
 
 def test_normalisation_uses_the_dataset_statistics(dataset):
-  x = data.normalize(dataset.x_train[:2000], "cifar10")
+  x = datasets.normalize(dataset.x_train[:2000], "cifar10")
   assert np.allclose(x.mean(axis=(0, 1, 2)), 0.0, atol=0.05)
   assert np.allclose(x.std(axis=(0, 1, 2)), 1.0, atol=0.05)
 
 
 def test_eval_batches_cover_the_split_once(dataset):
-  d = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  d = data_lib.SearchData(dataset, _cfg(), seed=0, batch_size=64)
   batches = list(d.eval_batches(256))
   assert len(batches) == 4 and all(b["image"].shape[0] == 256 for b in batches)
   assert sum(b["weight"].sum() for b in batches) == 1017
@@ -265,29 +267,29 @@ def test_eval_batches_cover_the_split_once(dataset):
 def test_npz_source_and_its_errors(tmp_path, monkeypatch):
   monkeypatch.delenv("NASJAX_DATA_DIR", raising=False)
   with pytest.raises(DataNotFoundError, match="NASJAX_DATA_DIR"):
-    data.load_npz("$NASJAX_DATA_DIR/cifar10_subset.npz")
+    datasets.load_npz("$NASJAX_DATA_DIR/cifar10_subset.npz")
   with pytest.raises(DataNotFoundError, match="not found"):
-    data.load_npz(str(tmp_path / "missing.npz"))
+    datasets.load_npz(str(tmp_path / "missing.npz"))
   np.savez(tmp_path / "partial.npz", x_train=np.zeros((2, 4, 4, 3), np.uint8))
   with pytest.raises(DataNotFoundError, match="y_train"):
-    data.load_npz(str(tmp_path / "partial.npz"))
+    datasets.load_npz(str(tmp_path / "partial.npz"))
   (tmp_path / "junk.npz").write_bytes(b"junk")
   with pytest.raises(DataNotFoundError, match="cannot read"):
-    data.load_npz(str(tmp_path / "junk.npz"))
+    datasets.load_npz(str(tmp_path / "junk.npz"))
 
 
 def test_real_subset_loads(cifar_subset, monkeypatch):
-  ds = data.load_dataset(_cfg(source="npz"))
+  ds = datasets.load_dataset(_cfg(source="npz"))
   assert ds.x_train.shape == (5085, 32, 32, 3) and ds.num_classes == 10
   assert np.array_equal(ds.y_test[:10], [3, 8, 8, 0, 6, 6, 1, 6, 3, 1])
 
 
 def test_missing_tfds_dataset_names_the_fix(tmp_path):
   with pytest.raises(DataNotFoundError, match="not available from tensorflow-datasets") as e:
-    data.load_tfds("cifar10", data_dir=str(tmp_path), download=False)
+    datasets.load_tfds("cifar10", data_dir=str(tmp_path), download=False)
   assert "tfds build cifar10 --data_dir=DIR" in str(e.value)
   with pytest.raises(ConfigError, match="config.data.name"):
-    data.load_tfds("mnist", data_dir=str(tmp_path))
+    datasets.load_tfds("mnist", data_dir=str(tmp_path))
 
 
 def _prepare_tfds_cifar10(folder, arrays, monkeypatch):
@@ -321,7 +323,7 @@ def test_prepared_tfds_folder_reads_without_tensorflow(cifar_subset, tmp_path, m
     "y_test": cifar_subset["y_test"][:100],
   }
   _prepare_tfds_cifar10(tmp_path / "tfds", arrays, monkeypatch)
-  read = data.load_dataset(_cfg(source="tfds", name="cifar10", data_dir=str(tmp_path / "tfds")))
+  read = datasets.load_dataset(_cfg(source="tfds", name="cifar10", data_dir=str(tmp_path / "tfds")))
   read = {k: getattr(read, k) for k in arrays}
 
   def rows(x, y):  # tfds shuffles the records: compare (image, label) multisets
@@ -337,14 +339,14 @@ def test_prepared_tfds_folder_reads_without_tensorflow(cifar_subset, tmp_path, m
     record = json.loads(info.read_text())
     info.write_text(json.dumps({**record, "fileFormat": "tfrecord"}))
     with pytest.raises(DataNotFoundError, match="prepared as TFRecords, which need tensorflow"):
-      data.load_tfds("cifar10", data_dir=str(tmp_path / "tfds"))
+      datasets.load_tfds("cifar10", data_dir=str(tmp_path / "tfds"))
   info.unlink()  # a half-prepared folder
   with pytest.raises(DataNotFoundError, match="not available from tensorflow-datasets"):
-    data.load_tfds("cifar10", data_dir=str(tmp_path / "tfds"))
+    datasets.load_tfds("cifar10", data_dir=str(tmp_path / "tfds"))
 
 
 def test_half_batches_cover_a_half_once_with_weights(dataset):
-  d = data.SearchData(dataset, _cfg(), seed=0, batch_size=64)
+  d = data_lib.SearchData(dataset, _cfg(), seed=0, batch_size=64)
   batches = list(d.half_batches("alpha", 100, limit=250))
   assert [len(b["label"]) for b in batches] == [100, 100, 100]
   weights = np.concatenate([b["weight"] for b in batches])
@@ -356,14 +358,14 @@ def test_half_batches_cover_a_half_once_with_weights(dataset):
 
 
 def test_downsample_averages_blocks_of_the_real_images(cifar_subset):
-  small = data.load_dataset(_cfg(source="npz", downsample=2))
+  small = datasets.load_dataset(_cfg(source="npz", downsample=2))
   assert small.x_train.shape == (5085, 16, 16, 3) and small.x_test.shape == (1017, 16, 16, 3)
   blocks = cifar_subset["x_test"][7, 4:6, 10:12].astype(np.float64)  # pixel (2, 5) of image 7
   np.testing.assert_array_equal(small.x_test[7, 2, 5], np.round(blocks.mean((0, 1))))
   np.testing.assert_array_equal(small.y_train, cifar_subset["y_train"])
   with pytest.raises(ConfigError, match="does not divide the 32x32 images"):
-    data.downsample(cifar_subset["x_test"][:2], 3)
+    datasets.downsample(cifar_subset["x_test"][:2], 3)
   config = search_config()
-  config.data.downsample = 0
-  with pytest.raises(ConfigError, match="config.data.downsample must be an integer >= 1"):
+  config.datasets.downsample = 0
+  with pytest.raises(ConfigError, match="config.datasets.downsample must be an integer >= 1"):
     validate_search_config(config)

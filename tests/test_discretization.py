@@ -11,10 +11,11 @@ from conftest import normalized_batch, tiny_config
 
 from nasjax.config.protocols import darts_space
 from nasjax.core import bilevel, discretization
-from nasjax.data import split as data
 from nasjax.spaces import get_space, ops
 from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
 from nasjax.spaces.genotype import GenotypeError
+from nasjax.tasks.classification import data as data_lib
+from nasjax.tasks.classification import datasets
 
 NB201 = get_space("nb201")
 DARTS = get_space("darts")
@@ -156,7 +157,7 @@ def nb201(cifar_subset):
   alphas = {"cell": 2.0 * jax.random.normal(jax.random.key(1), (6, 5))}
   state = state.replace(alphas=alphas)
   batches = [normalized_batch(cifar_subset, 8 * k, 8) for k in range(6)]
-  search_data = data.SearchData(data.load_dataset(config.data), config.data, 0, 8)
+  search_data = data_lib.SearchData(datasets.load_dataset(config.data), config.data, 0, 8)
   return setup, state, batches, search_data
 
 

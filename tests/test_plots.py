@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from nasjax.analysis import cell_graph, plots
-from nasjax.run.records import AlphaHistory, MetricWriter, write_json
+from nasjax.infra.jsonfiles import write_json
+from nasjax.run.records import AlphaHistory, MetricWriter
 from nasjax.spaces.darts.genotype import DARTS_OPS, DARTS_V2
 from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
 

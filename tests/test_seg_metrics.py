@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax.tasks import losses
-from nasjax.tasks.losses import IGNORE_INDEX, get_task
+from nasjax.tasks.registry import get_task
 from nasjax.tasks.segmentation.images import normalize_images
+from nasjax.tasks.segmentation.losses import IGNORE_INDEX
 from nasjax.tasks.segmentation.metrics import (
   confusion_matrix,
   evaluate_segmentation,
@@ -40,7 +40,7 @@ def test_segmentation_loss_and_pixel_accuracy_by_hand():
   acc = SEG.per_example_metric(jnp.asarray(LOGITS), jnp.asarray(LABELS))
   np.testing.assert_allclose(acc, [1.0, 0.0, 0.0])
   np.testing.assert_allclose(SEG.score(jnp.asarray(LOGITS), jnp.asarray(LABELS)), 1 / 3)
-  assert SEG.metric == "pixel_acc" and SEG.label_dtype == jnp.int32 and losses.IGNORE_INDEX == 255
+  assert SEG.metric == "pixel_acc" and SEG.label_dtype == jnp.int32 and IGNORE_INDEX == 255
 
 
 def test_gradients_are_finite_with_an_all_ignored_image():

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from conftest import REPO, data_dir
 
+from nasjax import evaluate_seg, search, select
 from nasjax.config import search as cfg_lib
 from nasjax.config import seg as seg_config
+from nasjax.config.select import validate_select_config
 from nasjax.core.regularizers import entropy, make_regularizer
 from nasjax.errors import ConfigError
-from nasjax.run import search, select
-from nasjax.run.single_stage import load_network
-from nasjax.tasks.segmentation import evaluate as evaluate_seg
+from nasjax.spaces.saved import load_network
 from nasjax.tasks.segmentation import retrain as seg_retrain
 
 SEG_CONFIGS = sorted((REPO / "configs" / "seg").glob("*.py"))
@@ -61,7 +61,7 @@ def test_seg_search_configs_validate_with_the_auto_deeplab_recipe(path):
 def test_readout_configs_validate():
   single = _load(REPO / "configs" / "seg" / "single_stage.py")
   for c in (single.get_config(), single.get_config("runlocal")):
-    select.validate_select_config(c, "single_stage")
+    validate_select_config(c, "single_stage")
     assert c.single_stage.both_halves and c.single_stage.prune_threshold > 0
   retrain = _load(REPO / "configs" / "seg" / "two_stage_retrain.py")
   for arg in (None, "runlocal", "camvid"):

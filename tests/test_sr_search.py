@@ -10,22 +10,17 @@ import optax
 import pytest
 from conftest import REPO, data_dir
 
+from nasjax import evaluate_sr, search, select
 from nasjax.analysis.plots import make_plots
 from nasjax.config import search as cfg_lib
 from nasjax.config.sr import flops, runlocal, sr_search_config
 from nasjax.core.regularizers import flops_penalty, make_regularizer
 from nasjax.core.relax import make_relaxation
 from nasjax.errors import ConfigError
-from nasjax.run import search, select
-from nasjax.run.single_stage import load_network
 from nasjax.spaces import get_space
-from nasjax.tasks import losses
-from nasjax.tasks.super_resolution import (
-  evaluate as evaluate_sr,
-)
-from nasjax.tasks.super_resolution import (
-  metrics as sr_metrics,
-)
+from nasjax.spaces.saved import load_network
+from nasjax.tasks.registry import get_task
+from nasjax.tasks.super_resolution import metrics as sr_metrics
 from nasjax.tasks.super_resolution import (
   retrain as sr_retrain,
 )
@@ -101,7 +96,7 @@ def test_sr_config_errors_name_the_fix():
 
 
 def test_l1_loss_and_psnr_by_hand():
-  task = losses.get_task("super_resolution")
+  task = get_task("super_resolution")
   hr = jnp.zeros((2, 2, 2, 3)).at[1].set(0.5)
   out = hr.at[0, 0, 0, 0].set(0.6).at[1].add(0.25)
   assert np.allclose(task.per_example_loss(out, hr), [0.6 / 12, 0.25])

@@ -9,9 +9,10 @@ from conftest import normalized_batch
 
 from nasjax.config.retrain import retrain_config
 from nasjax.core import training
-from nasjax.data import split as data
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.spaces.darts.genotype import DARTS_V2, DartsGenotype
+from nasjax.tasks.classification import data as data_lib
+from nasjax.tasks.classification import datasets
 
 #: A cheap-to-compile genotype with every kind of weight: a sep conv, a dil conv and, on
 #: a reduction cell's inputs, a FactorizedReduce skip; parameter-free ops elsewhere.
@@ -126,7 +127,7 @@ def test_evaluate_weights_out_filler_examples(setup_and_state, cifar_subset):
 
 @pytest.fixture(scope="module")
 def dataset(cifar_subset):
-  return data.ImageDataset(
+  return datasets.ImageDataset(
     "cifar10",
     cifar_subset["x_train"],
     cifar_subset["y_train"].astype(np.int32),
@@ -143,8 +144,8 @@ def _data_cfg(**augment):
 
 
 def test_train_data_is_a_pure_function_of_the_step(dataset):
-  one = data.TrainData(dataset, _data_cfg(), seed=3, batch_size=64)
-  two = data.TrainData(dataset, _data_cfg(), seed=3, batch_size=64)
+  one = data_lib.TrainData(dataset, _data_cfg(), seed=3, batch_size=64)
+  two = data_lib.TrainData(dataset, _data_cfg(), seed=3, batch_size=64)
   assert one.steps_per_epoch == 5085 // 64
   for step in (3, one.steps_per_epoch + 3, 5 * one.steps_per_epoch):
     assert np.array_equal(one.batch(step)["image"], two.batch(step)["image"])
@@ -152,25 +153,25 @@ def test_train_data_is_a_pure_function_of_the_step(dataset):
   for step, batch in zip(range(10, 13), one.batches(10, 13), strict=True):
     assert np.array_equal(batch["image"], two.batch(step)["image"])
   # Two processes each take their half of the same global batch.
-  halves = [data.TrainData(dataset, _data_cfg(), 3, 64, p, 2).batch(7) for p in (0, 1)]
+  halves = [data_lib.TrainData(dataset, _data_cfg(), 3, 64, p, 2).batch(7) for p in (0, 1)]
   assert np.array_equal(np.concatenate([h["image"] for h in halves]), one.batch(7)["image"])
   with pytest.raises(ConfigError, match="divisible"):
-    data.TrainData(dataset, _data_cfg(), 3, 63, 0, 2)
+    data_lib.TrainData(dataset, _data_cfg(), 3, 63, 0, 2)
   limited = _data_cfg()
   limited.train_limit = 50
   with pytest.raises(ConfigError, match="larger than the training set"):
-    data.TrainData(dataset, limited, 3, 64)
+    data_lib.TrainData(dataset, limited, 3, 64)
 
 
 def test_an_epoch_visits_every_example_once_with_cutout(dataset):
-  plain = data.TrainData(dataset, _data_cfg(crop_padding=0, flip=False, cutout=0), 0, 100)
-  x = data.normalize(dataset.x_train, "cifar10")
+  plain = data_lib.TrainData(dataset, _data_cfg(crop_padding=0, flip=False, cutout=0), 0, 100)
+  x = datasets.normalize(dataset.x_train, "cifar10")
   lookup = {x[i].tobytes(): i for i in range(len(x))}
   seen = [
     lookup[img.tobytes()] for s in range(plain.steps_per_epoch) for img in plain.batch(s)["image"]
   ]
   assert len(set(seen)) == len(seen) == plain.steps_per_epoch * 100
-  cut = data.TrainData(dataset, _data_cfg(crop_padding=0, flip=False, cutout=16), 0, 100)
+  cut = data_lib.TrainData(dataset, _data_cfg(crop_padding=0, flip=False, cutout=16), 0, 100)
   batch = cut.batch(0)
   zeros = (batch["image"] == 0).all(-1).sum(axis=(1, 2))
   assert np.array_equal(batch["label"], plain.batch(0)["label"])
@@ -179,4 +180,4 @@ def test_an_epoch_visits_every_example_once_with_cutout(dataset):
 
 def test_svhn_is_read_under_its_tfds_name(tmp_path):
   with pytest.raises(DataNotFoundError, match="tfds build svhn_cropped --data_dir=DIR"):
-    data.load_tfds("svhn", data_dir=str(tmp_path), download=False)
+    datasets.load_tfds("svhn", data_dir=str(tmp_path), download=False)

@@ -4,7 +4,15 @@ Reads the source with :mod:`ast` (nothing is imported or run) and prints:
 
 * the modules of every package (a folder with an ``__init__.py``);
 * the import cycles among module-level imports (strongly connected groups
-  of modules, each with one cycle spelled out);
+  of modules, each with one cycle spelled out), and the same counting the
+  imports inside functions (the cycles those imports hide);
+* the import-order hazards: Python imports a package's ``__init__`` before
+  its modules, so a module-level import can reach a module that is still
+  running (partly executed) even where the graph has no cycle. The
+  ``hazards`` check imports every module first, as Python would (its
+  packages' ``__init__`` files first, the top-level one as if empty, then
+  every module-level import in order), and reports each import that would
+  need a name a running module has not defined yet;
 * the longest chain of module-level imports (``a -> b -> c``: ``a`` imports
   ``b``, which imports ``c``);
 * the imports inside functions: those of the package's own modules (which
@@ -143,6 +151,13 @@ class ImportGraph:
     chains = [longest(node, frozenset({node})) for node in sorted(self.edges)]
     return max(chains, key=len) if chains else []
 
+  def hazards(self) -> list[str]:
+    """Import-order hazards, importing each module first (see the module docstring)."""
+    found: list[str] = []
+    for entry in sorted(self.files):
+      _Simulation(self, found).run(entry)
+    return sorted(set(found))
+
   def largest_files(self, count: int = 5) -> list[tuple[str, int]]:
     """The ``count`` longest files: ``(path relative to the package's parent, lines)``."""
     root = self.files[self.package].parent.parent
@@ -155,6 +170,140 @@ class ImportGraph:
   def internal_inner_imports(self) -> list[InnerImport]:
     """Imports of the package's own modules inside functions."""
     return [i for i in self.inner if i.internal]
+
+
+class _Simulation:
+  """Python's import of one module, statement by statement, over the parsed source.
+
+  Tracks which modules are running and the names each has bound so far; an
+  import that takes a name (or, at module level, an attribute of an imported
+  module) from a running module that has not bound it yet is a hazard.
+  """
+
+  def __init__(self, graph: ImportGraph, found: list[str]):
+    self.graph = graph
+    self.found = found
+    self.state: dict[str, str] = {graph.package: "done"}  # the top-level package as if empty
+    self.bound: dict[str, set[str]] = {graph.package: set()}
+    self.stack: list[str] = []
+
+  def run(self, module: str) -> None:
+    self._start_packages(module)
+    if module not in self.state:
+      self._execute(module)
+
+  def _start_packages(self, module: str) -> None:
+    parts = module.split(".")
+    for k in range(1, len(parts)):
+      package = ".".join(parts[:k])
+      if package in self.graph.files and package not in self.state:
+        self._execute(package)
+
+  def _execute(self, module: str) -> None:
+    self.state[module] = "running"
+    self.bound[module] = set()
+    self.stack.append(module)
+    tree = ast.parse(self.graph.files[module].read_text())
+    module_loads = _module_level_loads(tree)
+    for node in _top_statements(tree.body):
+      if isinstance(node, (ast.Import, ast.ImportFrom)):
+        self._import(module, node, module_loads)
+      self.bound[module].update(_bound_names(node))
+    self.stack.pop()
+    self.state[module] = "done"
+
+  def _import(self, module: str, node: ast.stmt, module_loads: set[str]) -> None:
+    known = set(self.graph.files)
+    is_package = self.graph.files[module].name == "__init__.py"
+    targets = _targets(node, module, is_package, known)
+    aliases = [(a.name, a.asname) for a in node.names] if isinstance(node, ast.ImportFrom) else []
+    for i, target in enumerate(targets):
+      internal = target == self.graph.package or target.startswith(self.graph.package + ".")
+      if not internal or target not in known:
+        continue
+      self._start_packages(target)
+      if target not in self.state:
+        self._execute(target)
+      if self.state[target] != "running":
+        continue
+      chain = " -> ".join([*self.stack, target])
+      if isinstance(node, ast.ImportFrom) and i < len(aliases):
+        name, asname = aliases[i]
+        submodule = f"{target}.{name}" in known
+        if not submodule and name not in self.bound[target]:
+          self.found.append(
+            f"{module}:{node.lineno} takes {name!r} from running {target} ({chain})"
+          )
+        elif submodule is False and (asname or name) in module_loads:
+          pass
+      # a module (running) bound here and used at module level
+      used = {asname or name for name, asname in aliases} if aliases else set()
+      if isinstance(node, ast.ImportFrom) and target in {f"{node.module}.{n}" for n, _ in aliases}:
+        alias = next(
+          asname or name for name, asname in aliases if f"{node.module}.{name}" == target
+        )
+        if alias in module_loads:
+          self.found.append(
+            f"{module}:{node.lineno} uses running {target} at module level ({chain})"
+          )
+      del used
+
+
+def _top_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+  """The statements a module runs at import, ``if``/``try`` blocks flattened."""
+  for node in body:
+    if isinstance(node, ast.If):
+      if _is_type_checking(node):
+        continue
+      yield from _top_statements(node.body)
+      yield from _top_statements(node.orelse)
+    elif isinstance(node, ast.Try):
+      yield from _top_statements(node.body)
+      for handler in node.handlers:
+        yield from _top_statements(handler.body)
+      yield from _top_statements(node.orelse)
+      yield from _top_statements(node.finalbody)
+    else:
+      yield node
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+  """The names a top-level statement binds in its module."""
+  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    return {node.name}
+  if isinstance(node, (ast.Import, ast.ImportFrom)):
+    return {(a.asname or a.name).split(".")[0] for a in node.names}
+  names = set()
+  for sub in ast.walk(node):
+    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+      names.add(sub.id)
+  return names
+
+
+def _module_level_loads(tree: ast.Module) -> set[str]:
+  """Names read while the module runs (outside function bodies and lambdas)."""
+  loads: set[str] = set()
+
+  def walk(node: ast.AST) -> None:
+    for child in ast.iter_child_nodes(node):
+      if isinstance(child, _FUNCTIONS):
+        # decorators and defaults run at import; the body does not
+        if not isinstance(child, ast.Lambda):
+          for expr in [*child.decorator_list, *child.args.defaults, *child.args.kw_defaults]:
+            if expr is not None:
+              walk_expr(expr)
+        continue
+      if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
+        loads.add(child.id)
+      walk(child)
+
+  def walk_expr(expr: ast.AST) -> None:
+    if isinstance(expr, ast.Name) and isinstance(expr.ctx, ast.Load):
+      loads.add(expr.id)
+    walk(expr)
+
+  walk(tree)
+  return loads
 
 
 def _strongly_connected(edges: dict[str, set[str]]) -> Iterator[list[str]]:
@@ -288,6 +437,9 @@ def report(graph: ImportGraph) -> str:
     for group in cycles:
       path = " -> ".join(graph.cycle_path(group, with_inner))
       lines.append(f"  {len(group)} modules, e.g. {path}")
+  hazards = graph.hazards()
+  lines.append(f"import-order hazards: {len(hazards)}")
+  lines.extend(f"  {h}" for h in hazards)
   chain = graph.longest_chain()
   lines.append(f"longest import chain: {len(chain)} modules")
   lines.append("  " + " -> ".join(chain))

@@ -1,9 +1,6 @@
 """Analyse a search workdir after the fact: Hessian eigenvalues of its checkpoints, plots.
 
-Command line::
-
-  python -m nasjax.analyze hessian --workdir=SEARCH_DIR [--config.method=lanczos]
-  python -m nasjax.analyze plots --workdir=SEARCH_DIR
+Its command line is ``python -m nasjax.analyze`` (:mod:`nasjax.analyze`).
 
 ``hessian`` computes, for every checkpoint the search kept, the spectrum of
 the Hessian of the validation loss w.r.t. alpha exactly as the search does
@@ -28,22 +25,11 @@ from nasjax.analysis.epoch import hessian_batches
 from nasjax.config.search import HESSIAN_METHODS
 from nasjax.errors import ConfigError
 from nasjax.infra.checkpoint import Checkpointer, CheckpointError
-from nasjax.run.records import write_json
+from nasjax.infra.jsonfiles import write_json
 from nasjax.run.restore import open_search
 from nasjax.run.safety import say
 
 COMMANDS = ("hessian", "plots")
-
-
-def analyze_config() -> ml_collections.ConfigDict:
-  """Settings of ``nasjax.analyze`` (``--config.<field>``).
-
-  Fields:
-    method: ``full`` (``jax.hessian`` + ``eigvalsh``), ``lanczos`` or ``power``.
-    iters: Lanczos / power iterations.
-    batches: fixed batches of the alpha half the loss is averaged over.
-  """
-  return ml_collections.ConfigDict(dict(method="full", iters=20, batches=1))
 
 
 def checkpoint_hessians(
@@ -113,19 +99,3 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, command: str) ->
       write_json(workdir / "plots" / "index.json", {k: str(v) for k, v in written.items()})
     return written
   raise ConfigError(f"unknown command {command!r}; choose one of {list(COMMANDS)}")
-
-
-def main() -> None:
-  """``python -m nasjax.analyze`` (see :mod:`nasjax.cli`)."""
-  from nasjax.cli import main as cli_main
-
-  cli_main(
-    run,
-    program="nasjax.analyze",
-    default_config=analyze_config(),
-    command=(COMMANDS, "what to compute"),
-  )
-
-
-if __name__ == "__main__":
-  main()

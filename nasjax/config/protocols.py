@@ -12,8 +12,7 @@ Where a value is the method's published setting the docstring says so; values
 chosen here (where the papers are silent) are labelled as such.
 
 Example:
-  >>> from nasjax.config.search import search_config
-  >>> from nasjax.config.protocols import darts_protocol, pc_darts_protocol
+  >>> from nasjax.config import darts_protocol, pc_darts_protocol, search_config
   >>> config = pc_darts_protocol(darts_protocol(search_config()))
   >>> config.space.name, config.space.partial_channels, config.batch_size
   ('darts', 4, 256)
@@ -23,6 +22,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from nasjax.config.search import parse_variants, search_config
+from nasjax.core.relax import relaxation_config
 from nasjax.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
@@ -233,8 +234,6 @@ def snas_protocol(config: ConfigDict, hard: bool = False) -> ConfigDict:
   The rest of the config is kept (the DARTS protocol when composed with
   :func:`darts_protocol`); SNAS' resource constraint is not part of it.
   """
-  from nasjax.core.relax import relaxation_config
-
   config.relaxation = relaxation_config(
     "gumbel", tau_start=1.0, tau_end=0.03, schedule="exponential", hard=hard
   )
@@ -255,8 +254,6 @@ def drnas_protocol(config: ConfigDict, regularizer: str = "l2") -> ConfigDict:
   Raises:
     ConfigError: for a regulariser other than ``'l2'`` or ``'kl'``.
   """
-  from nasjax.core.relax import relaxation_config
-
   if regularizer not in ("l2", "kl"):
     raise ConfigError(f"DrNAS' regulariser is 'l2' or 'kl', got {regularizer!r}")
   config.relaxation = relaxation_config("dirichlet")
@@ -327,8 +324,6 @@ def robust_config(space: str, arg: str | None) -> ConfigDict:
   Raises:
     ConfigError: for an unknown or contradictory variant.
   """
-  from nasjax.config.search import parse_variants, search_config
-
   variants = parse_variants(arg, ROBUST_VARIANTS)
   datasets = sorted(variants & {"cifar100", "svhn"})
   orders = sorted(variants & {"2nd", "fd"})

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import ml_collections
 
-from nasjax.config.search import _check, _in_unit, _non_negative, _positive, validate_run_fields
+from nasjax.config.checks import check, in_unit, non_negative, positive
+from nasjax.config.run_fields import validate_run_fields
 from nasjax.errors import ConfigError
-from nasjax.infra.distributed import distributed_config
+from nasjax.infra.distributed import distributed_config, validate_distributed
+from nasjax.tasks.classification.datasets import SOURCES
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -195,69 +197,64 @@ def validate_retrain_config(config: ConfigDict) -> None:
     ConfigError: with one sentence naming the field, the bad value, and what
       is accepted.
   """
-  from nasjax.data.split import SOURCES
-  from nasjax.infra.distributed import validate_distributed
-
-  _check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
+  check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
   if "distributed" in config:
     validate_distributed(config.distributed)
   for field in ("epochs", "batch_size"):
     value = config[field]
-    _check(
+    check(
       isinstance(value, int) and value >= 1,
       f"config.{field} must be an integer >= 1, got {value!r}",
     )
   n = config.network
-  _check(n.name in NETWORKS, f"config.network.name must be one of {list(NETWORKS)}, got {n.name!r}")
+  check(n.name in NETWORKS, f"config.network.name must be one of {list(NETWORKS)}, got {n.name!r}")
   for field in ("channels", "layers", "num_classes"):
-    _check(
+    check(
       isinstance(n[field], int) and n[field] >= 1,
       f"config.network.{field} must be an integer >= 1, got {n[field]!r}",
     )
   if n.name == "imagenet":
-    _check(
+    check(
       n.channels % 2 == 0,
       f"config.network.channels must be even for the ImageNet stem, got {n.channels}",
     )
-  _check(n.layers >= 3, f"config.network.layers must be >= 3 (two reduction cells), got {n.layers}")
-  _non_negative(n.aux_weight, "config.network.aux_weight")
-  _in_unit(n.drop_path_prob, "config.network.drop_path_prob")
-  _in_unit(config.label_smoothing, "config.label_smoothing")
+  check(n.layers >= 3, f"config.network.layers must be >= 3 (two reduction cells), got {n.layers}")
+  non_negative(n.aux_weight, "config.network.aux_weight")
+  in_unit(n.drop_path_prob, "config.network.drop_path_prob")
+  in_unit(config.label_smoothing, "config.label_smoothing")
 
   o = config.optimizer
-  _positive(o.lr, "config.optimizer.lr")
-  _check(
+  positive(o.lr, "config.optimizer.lr")
+  check(
     o.schedule in ("cosine", "exponential", "step"),
     f"config.optimizer.schedule must be one of ['cosine', 'exponential', 'step'], "
     f"got {o.schedule!r}",
   )
-  _non_negative(o.lr_min, "config.optimizer.lr_min")
-  _check(
+  non_negative(o.lr_min, "config.optimizer.lr_min")
+  check(
     o.lr_min <= o.lr,
     f"config.optimizer.lr_min ({o.lr_min}) must not exceed config.optimizer.lr ({o.lr})",
   )
-  _check(
+  check(
     isinstance(o.gamma, (int, float)) and 0 < o.gamma <= 1,
     f"config.optimizer.gamma must be in (0, 1], got {o.gamma!r}",
   )
-  _check(
+  check(
     isinstance(o.decay_epochs, int) and o.decay_epochs >= 1,
     f"config.optimizer.decay_epochs must be an integer >= 1, got {o.decay_epochs!r}",
   )
-  _in_unit(o.momentum, "config.optimizer.momentum")
-  _non_negative(o.weight_decay, "config.optimizer.weight_decay")
-  _non_negative(o.grad_clip, "config.optimizer.grad_clip")
+  in_unit(o.momentum, "config.optimizer.momentum")
+  non_negative(o.weight_decay, "config.optimizer.weight_decay")
+  non_negative(o.grad_clip, "config.optimizer.grad_clip")
   _validate_data(config, SOURCES)
   validate_run_fields(config)
 
 
 def _validate_data(config: ConfigDict, sources: tuple[str, ...]) -> None:
   d = config.data
-  _check(
-    d.source in sources, f"config.data.source must be one of {list(sources)}, got {d.source!r}"
-  )
+  check(d.source in sources, f"config.data.source must be one of {list(sources)}, got {d.source!r}")
   if d.source == "tfds":
-    _check(
+    check(
       d.name in DATASETS,
       f"config.data.name must be one of {sorted(DATASETS)} for the tfds source, got {d.name!r}",
     )
@@ -272,31 +269,31 @@ def _validate_data(config: ConfigDict, sources: tuple[str, ...]) -> None:
       f"use the 'imagenet' network with imagenet2012 and the 'cifar' network otherwise"
     )
   if d.name in DATASETS:
-    _check(
+    check(
       config.network.num_classes == DATASETS[d.name],
       f"config.network.num_classes={config.network.num_classes} but {d.name} has "
       f"{DATASETS[d.name]} classes; set --config.network.num_classes={DATASETS[d.name]}",
     )
-  _check(
+  check(
     isinstance(d.image_size, int) and d.image_size >= 8,
     f"config.data.image_size must be an integer >= 8, got {d.image_size!r}",
   )
-  _non_negative(d.train_limit, "config.data.train_limit")
+  non_negative(d.train_limit, "config.data.train_limit")
   a = d.augment
-  _non_negative(a.crop_padding, "config.data.augment.crop_padding")
-  _non_negative(a.cutout, "config.data.augment.cutout")
-  _check(
+  non_negative(a.crop_padding, "config.data.augment.crop_padding")
+  non_negative(a.cutout, "config.data.augment.cutout")
+  check(
     isinstance(a.min_scale, (int, float)) and 0 < a.min_scale <= 1,
     f"config.data.augment.min_scale must be in (0, 1], got {a.min_scale!r}",
   )
   for field in ("brightness", "contrast", "saturation"):
-    _non_negative(a.color_jitter[field], f"config.data.augment.color_jitter.{field}")
-  _check(
+    non_negative(a.color_jitter[field], f"config.data.augment.color_jitter.{field}")
+  check(
     isinstance(a.color_jitter.hue, (int, float)) and 0 <= a.color_jitter.hue <= 0.5,
     f"config.data.augment.color_jitter.hue must be in [0, 0.5], got {a.color_jitter.hue!r}",
   )
-  _non_negative(d.eval_resize, "config.data.eval_resize")
-  _check(
+  non_negative(d.eval_resize, "config.data.eval_resize")
+  check(
     isinstance(d.workers, int) and d.workers >= 1,
     f"config.data.workers must be an integer >= 1, got {d.workers!r}",
   )

@@ -1,13 +1,18 @@
 """The search configuration: its defaults and its validation.
 
 :func:`search_config` returns a ConfigDict holding every field the search
-core reads, with the defaults of DESIGN.md §3 (DARTS on CIFAR). Config files
-under ``configs/`` start from it and change what their method needs;
-:func:`validate_search_config` turns an impossible value into a
-:class:`~nasjax.errors.ConfigError` naming the field and the fix.
+core reads, with the defaults of DARTS on CIFAR (``docs/methods.md``).
+Config files under ``configs/`` start from it and state what their method
+needs; :func:`validate_search_config` turns an impossible value into a
+:class:`~nasjax.errors.ConfigError` naming the field and the fix. Each part
+of the config is checked by its owner: the space's block by its
+:class:`~nasjax.spaces.base.SearchSpace`, the data block by the space's
+task (:class:`~nasjax.tasks.base.Task`), the relaxation and the
+regularisers by their builders, the multi-process block by
+:mod:`nasjax.infra.distributed`.
 
 Example:
-  >>> from nasjax.config.search import search_config, validate_search_config
+  >>> from nasjax.config import search_config, validate_search_config
   >>> config = search_config()
   >>> config.optimizer.alpha.lr
   0.0003
@@ -24,6 +29,17 @@ from typing import Any
 
 import ml_collections
 
+from nasjax.config.checks import (
+  boolean,
+  check,
+  in_unit,
+  integer,
+  non_negative,
+  number,
+  one_of,
+  positive,
+)
+from nasjax.config.run_fields import validate_run_fields
 from nasjax.core.hypergradient import HYPERGRADIENTS
 from nasjax.core.optimizers import WEIGHT_OPTIMIZERS
 from nasjax.core.regularizers import make_regularizer
@@ -31,8 +47,21 @@ from nasjax.core.relax import make_relaxation
 from nasjax.errors import ConfigError
 from nasjax.infra.distributed import distributed_config, validate_distributed
 from nasjax.spaces.nb201.genotype import NB201_OPS
+from nasjax.spaces.registry import SPACES, get_space
+from nasjax.tasks.classification.data import data_config
+from nasjax.tasks.registry import get_task
 
 ConfigDict = ml_collections.ConfigDict
+
+HESSIAN_METHODS = ("full", "lanczos", "power")
+#: ``config.step_order``: which update of a search step runs first.
+STEP_ORDERS = ("alpha_first", "weights_first")
+#: ``config.bn_stats_update``: which steps' forwards update BN running statistics.
+BN_STATS_UPDATES = ("weight_step", "both_steps")
+#: ``config.optimizer.weights.grad_clip_scope``: whose gradients the clipped norm covers.
+GRAD_CLIP_SCOPES = ("weights", "weights_and_alpha")
+#: ``config.precision``.
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def _regularizer(**fields: Any) -> ConfigDict:
@@ -102,14 +131,10 @@ def search_config() -> ConfigDict:
       50 * epoch / 100 ``slope=0.5``, the defaults of ``sa`` and
       ``beta_decay``) and ``apply_to`` (see :mod:`nasjax.core.regularizers`).
 
-  Fields of a search run (:mod:`nasjax.search`):
-    data: ``source`` (``tfds`` or ``npz``), ``name`` (``cifar10``,
-      ``cifar100``), ``data_dir`` and ``download`` for tfds, ``path`` for npz
-      (environment variables expand), the weight/alpha ``split_policy`` and
-      ``split_ratio``, ``train_limit`` (first N training images; 0 = all),
-      ``downsample`` (an integer factor: train and test images averaged over
-      ``factor x factor`` blocks, e.g. 2 for 16x16 CIFAR; 1 = native size),
-      ``augment`` (``crop_padding``, ``flip``, ``cutout`` length, 0 = off).
+  Fields of a search run (:mod:`nasjax.run.search`):
+    data: the task's data block; for classification
+      :func:`nasjax.tasks.classification.data.data_config` (CIFAR-10 through
+      tensorflow-datasets or an npz file, the weight/alpha split, augmentation).
     analysis: measurements at the end of epochs (:mod:`nasjax.analysis.epoch`):
       the Hessian of the validation loss w.r.t. alpha every
       ``hessian_every`` epochs (0 = never) by ``hessian_method`` (``full``:
@@ -218,20 +243,7 @@ def search_config() -> ConfigDict:
       flops=_regularizer(strength=1e-3, apply_to="probs"),
     )
   )
-  c.data = ConfigDict(
-    dict(
-      source="tfds",
-      name="cifar10",
-      data_dir="",
-      download=True,
-      path="$NASJAX_DATA_DIR/cifar10_subset.npz",
-      split_policy="disjoint",
-      split_ratio=0.5,
-      train_limit=0,
-      downsample=1,
-      augment=ConfigDict(dict(crop_padding=4, flip=True, cutout=0)),
-    )
-  )
+  c.data = data_config()
   c.eval = ConfigDict(dict(every_epochs=1, batch_size=256, limit=0))
   c.analysis = ConfigDict(
     dict(
@@ -271,25 +283,6 @@ def parse_variants(arg: str | None, known: tuple[str, ...]) -> set[str]:
   return variants
 
 
-def _check(ok: bool, message: str) -> None:
-  if not ok:
-    raise ConfigError(message)
-
-
-def _positive(value: Any, where: str) -> None:
-  _check(isinstance(value, (int, float)) and value > 0, f"{where} must be > 0, got {value!r}")
-
-
-def _in_unit(value: Any, where: str) -> None:
-  _check(
-    isinstance(value, (int, float)) and 0 <= value < 1, f"{where} must be in [0, 1), got {value!r}"
-  )
-
-
-def _non_negative(value: Any, where: str) -> None:
-  _check(isinstance(value, (int, float)) and value >= 0, f"{where} must be >= 0, got {value!r}")
-
-
 def validate_search_config(config: ConfigDict) -> None:
   """Checks every field the search core reads.
 
@@ -297,232 +290,131 @@ def validate_search_config(config: ConfigDict) -> None:
     ConfigError: with one sentence naming the field, the bad value, and what
       is accepted.
   """
-  from nasjax.spaces.registry import SPACES
-
-  _check(isinstance(config.seed, int), f"config.seed must be an integer, got {config.seed!r}")
-  _check(
+  integer(config.seed, "config.seed")
+  check(
     isinstance(config.epochs, int) and config.epochs >= 1,
     f"config.epochs must be an integer >= 1, got {config.epochs!r}",
   )
-  _check(
+  check(
     isinstance(config.batch_size, int) and config.batch_size >= 1,
     f"config.batch_size must be an integer >= 1, got {config.batch_size!r}",
   )
-  _check(
+  check(
     config.hypergradient in HYPERGRADIENTS,
     f"config.hypergradient must be one of {sorted(HYPERGRADIENTS)}, got {config.hypergradient!r}",
   )
-  _positive(config.fd_radius, "config.fd_radius")
+  positive(config.fd_radius, "config.fd_radius")
   _validate_step_protocol(config)
-  _check(
+  check(
     config.space.name in SPACES,
     f"unknown search space config.space.name={config.space.name!r}; choose one of {sorted(SPACES)}",
   )
-  SPACES[config.space.name].validate(config.space)
-
-  w = config.optimizer.weights
-  _check(
-    w.get("name", "sgd") in WEIGHT_OPTIMIZERS,
-    f"config.optimizer.weights.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {w.name!r}",
-  )
-  _check(
-    w.get("name", "sgd") == "sgd" or config.hypergradient == "first_order",
-    f"config.hypergradient={config.hypergradient!r} differentiates through an SGD step; set "
-    "--config.optimizer.weights.name=sgd or --config.hypergradient=first_order",
-  )
-  _positive(w.lr, "config.optimizer.weights.lr")
-  _non_negative(w.lr_min, "config.optimizer.weights.lr_min")
-  _check(
-    w.lr_min <= w.lr,
-    f"config.optimizer.weights.lr_min ({w.lr_min}) must not exceed "
-    f"config.optimizer.weights.lr ({w.lr})",
-  )
-  _in_unit(w.momentum, "config.optimizer.weights.momentum")
-  _non_negative(w.weight_decay, "config.optimizer.weights.weight_decay")
-  _non_negative(w.grad_clip, "config.optimizer.weights.grad_clip")
-
-  a = config.optimizer.alpha
-  _positive(a.lr, "config.optimizer.alpha.lr")
-  _in_unit(a.b1, "config.optimizer.alpha.b1")
-  _in_unit(a.b2, "config.optimizer.alpha.b2")
-  _positive(a.eps, "config.optimizer.alpha.eps")
-  _non_negative(a.weight_decay, "config.optimizer.alpha.weight_decay")
-  _non_negative(a.init_std, "config.optimizer.alpha.init_std")
-  warmup = a.get("warmup_epochs", 0)
-  _check(
-    isinstance(warmup, int) and not isinstance(warmup, bool) and warmup >= 0,
-    f"config.optimizer.alpha.warmup_epochs must be an integer >= 0, got {warmup!r}",
-  )
-
-  _check(
-    isinstance(a.get("frozen", False), bool),
-    f"config.optimizer.alpha.frozen must be True or False, got {a.get('frozen')!r}",
-  )
-  for field in ("init_offset", "init_bias"):
-    value = a.get(field, 0.0)
-    _check(
-      isinstance(value, (int, float)) and not isinstance(value, bool),
-      f"config.optimizer.alpha.{field} must be a number, got {value!r}",
-    )
-  if a.get("init_bias", 0.0):
-    ops = {
-      op
-      for rows in SPACES[config.space.name].ops_per_row(config.space).values()
-      for row in rows
-      for op in row
-    }
-    _check(
-      a.get("init_bias_op") in ops,
-      f"config.optimizer.alpha.init_bias_op={a.get('init_bias_op')!r} is not an op of this "
-      f"space; choose one of {sorted(ops)}",
-    )
+  space = get_space(config.space.name)
+  space.validate(config.space)
+  _validate_weight_optimizer(config)
+  _validate_alpha_optimizer(config)
   if "analysis" in config:
     _validate_analysis(config.analysis)
-  _check(
-    config.get("precision", "float32") in PRECISIONS,
-    f"config.precision must be one of {list(PRECISIONS)}, got {config.get('precision')!r}",
-  )
-
-  _validate_run_fields(config)
+  one_of(config.get("precision", "float32"), PRECISIONS, "config.precision")
+  _validate_scale_fields(config)
+  get_task(space.task).validate_data(config)
+  validate_run_fields(config)
   # The builders check regulariser and relaxation names, fields and values.
   relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
-  space = SPACES[config.space.name]
   make_regularizer(config.regularizers, config.epochs, relaxation.probs, space.costs(config.space))
   names = sorted(space.alpha_shapes(config.space))
   for reg_name, reg in config.regularizers.items():
     chosen = reg.get("tensors", ()) or ()
-    _check(
+    check(
       not isinstance(chosen, str) and all(t in names for t in chosen),
       f"config.regularizers.{reg_name}.tensors={chosen!r} names no alpha tensors of this "
       f"space; choose from {names} (empty = all)",
     )
 
 
-HESSIAN_METHODS = ("full", "lanczos", "power")
-#: ``config.step_order``: which update of a search step runs first.
-STEP_ORDERS = ("alpha_first", "weights_first")
-#: ``config.bn_stats_update``: which steps' forwards update BN running statistics.
-BN_STATS_UPDATES = ("weight_step", "both_steps")
-#: ``config.optimizer.weights.grad_clip_scope``: whose gradients the clipped norm covers.
-GRAD_CLIP_SCOPES = ("weights", "weights_and_alpha")
-
-
 def _validate_step_protocol(config: ConfigDict) -> None:
   """``step_order``, ``bn_stats_update`` and ``optimizer.weights.grad_clip_scope``."""
-  order = config.get("step_order", "alpha_first")
-  _check(
-    order in STEP_ORDERS, f"config.step_order must be one of {list(STEP_ORDERS)}, got {order!r}"
+  one_of(config.get("step_order", "alpha_first"), STEP_ORDERS, "config.step_order")
+  one_of(config.get("bn_stats_update", "weight_step"), BN_STATS_UPDATES, "config.bn_stats_update")
+  one_of(
+    config.optimizer.weights.get("grad_clip_scope", "weights"),
+    GRAD_CLIP_SCOPES,
+    "config.optimizer.weights.grad_clip_scope",
   )
-  bn = config.get("bn_stats_update", "weight_step")
-  _check(
-    bn in BN_STATS_UPDATES,
-    f"config.bn_stats_update must be one of {list(BN_STATS_UPDATES)}, got {bn!r}",
+
+
+def _validate_weight_optimizer(config: ConfigDict) -> None:
+  w = config.optimizer.weights
+  check(
+    w.get("name", "sgd") in WEIGHT_OPTIMIZERS,
+    f"config.optimizer.weights.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {w.name!r}",
   )
-  scope = config.optimizer.weights.get("grad_clip_scope", "weights")
-  _check(
-    scope in GRAD_CLIP_SCOPES,
-    f"config.optimizer.weights.grad_clip_scope must be one of {list(GRAD_CLIP_SCOPES)}, "
-    f"got {scope!r}",
+  check(
+    w.get("name", "sgd") == "sgd" or config.hypergradient == "first_order",
+    f"config.hypergradient={config.hypergradient!r} differentiates through an SGD step; set "
+    "--config.optimizer.weights.name=sgd or --config.hypergradient=first_order",
   )
+  positive(w.lr, "config.optimizer.weights.lr")
+  non_negative(w.lr_min, "config.optimizer.weights.lr_min")
+  check(
+    w.lr_min <= w.lr,
+    f"config.optimizer.weights.lr_min ({w.lr_min}) must not exceed "
+    f"config.optimizer.weights.lr ({w.lr})",
+  )
+  in_unit(w.momentum, "config.optimizer.weights.momentum")
+  non_negative(w.weight_decay, "config.optimizer.weights.weight_decay")
+  non_negative(w.grad_clip, "config.optimizer.weights.grad_clip")
+
+
+def _validate_alpha_optimizer(config: ConfigDict) -> None:
+  a = config.optimizer.alpha
+  positive(a.lr, "config.optimizer.alpha.lr")
+  in_unit(a.b1, "config.optimizer.alpha.b1")
+  in_unit(a.b2, "config.optimizer.alpha.b2")
+  positive(a.eps, "config.optimizer.alpha.eps")
+  non_negative(a.weight_decay, "config.optimizer.alpha.weight_decay")
+  non_negative(a.init_std, "config.optimizer.alpha.init_std")
+  integer(a.get("warmup_epochs", 0), "config.optimizer.alpha.warmup_epochs", low=0)
+  boolean(a.get("frozen", False), "config.optimizer.alpha.frozen")
+  for field in ("init_offset", "init_bias"):
+    number(a.get(field, 0.0), f"config.optimizer.alpha.{field}")
+  if a.get("init_bias", 0.0):
+    rows = get_space(config.space.name).ops_per_row(config.space).values()
+    ops = {op for per_row in rows for row in per_row for op in row}
+    check(
+      a.get("init_bias_op") in ops,
+      f"config.optimizer.alpha.init_bias_op={a.get('init_bias_op')!r} is not an op of this "
+      f"space; choose one of {sorted(ops)}",
+    )
 
 
 def _validate_analysis(an: ConfigDict) -> None:
   for field in ("hessian_every", "discretization_every", "eval_limit"):
-    value = an[field]
-    _check(
-      isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-      f"config.analysis.{field} must be an integer >= 0, got {value!r}",
-    )
+    integer(an[field], f"config.analysis.{field}", low=0)
   for field in ("hessian_iters", "hessian_batches", "recalibration_batches"):
-    value = an[field]
-    _check(
-      isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-      f"config.analysis.{field} must be an integer >= 1, got {value!r}",
-    )
-  _check(
-    an.hessian_method in HESSIAN_METHODS,
-    f"config.analysis.hessian_method must be one of {list(HESSIAN_METHODS)}, "
-    f"got {an.hessian_method!r}",
-  )
+    integer(an[field], f"config.analysis.{field}", low=1)
+  one_of(an.hessian_method, HESSIAN_METHODS, "config.analysis.hessian_method")
   es = an.early_stop
-  _check(
-    isinstance(es.enabled, bool),
-    f"config.analysis.early_stop.enabled must be True or False, got {es.enabled!r}",
-  )
-  _check(
+  boolean(es.enabled, "config.analysis.early_stop.enabled")
+  check(
     isinstance(es.window, int) and es.window >= 1,
     f"config.analysis.early_stop.window must be an integer >= 1, got {es.window!r}",
   )
-  _check(
+  check(
     isinstance(es.factor, (int, float)) and es.factor > 1,
     f"config.analysis.early_stop.factor must be > 1, got {es.factor!r}",
   )
-  _check(
+  check(
     not es.enabled or an.hessian_every == 1,
     "config.analysis.early_stop (DARTS-ES) compares per-epoch eigenvalues: set "
     "--config.analysis.hessian_every=1",
   )
 
 
-def _validate_run_fields(config: ConfigDict) -> None:
-  from nasjax.data.split import NUM_CLASSES, SOURCES, check_split
-  from nasjax.spaces.registry import SPACES
-
-  _validate_scale_fields(config)
-  if SPACES[config.space.name].task == "segmentation":
-    from nasjax.config.seg import check_classes
-    from nasjax.tasks.segmentation.data import validate_seg_data
-
-    validate_seg_data(config.data)
-    check_classes(config)
-    validate_run_fields(config)
-    return
-  if SPACES[config.space.name].task == "super_resolution":
-    from nasjax.tasks.super_resolution.data import validate_sr_data
-
-    validate_sr_data(config.data)
-    _check(
-      config.data.scale == config.space.scale,
-      f"config.data.scale={config.data.scale} but config.space.scale={config.space.scale}; "
-      "set both to the same factor",
-    )
-    validate_run_fields(config)
-    return
-  d = config.data
-  _check(
-    d.source in SOURCES, f"config.data.source must be one of {list(SOURCES)}, got {d.source!r}"
-  )
-  if d.source == "tfds":
-    _check(
-      d.name in NUM_CLASSES,
-      f"config.data.name must be one of {sorted(NUM_CLASSES)}, got {d.name!r}",
-    )
-  if d.name in NUM_CLASSES:
-    _check(
-      config.space.num_classes == NUM_CLASSES[d.name],
-      f"config.space.num_classes={config.space.num_classes} but {d.name} has "
-      f"{NUM_CLASSES[d.name]} classes; set --config.space.num_classes={NUM_CLASSES[d.name]}",
-    )
-  check_split(d.split_policy, d.split_ratio)  # the policy, the ratio and their combination
-  _non_negative(d.train_limit, "config.data.train_limit")
-  factor = d.get("downsample", 1)
-  _check(
-    isinstance(factor, int) and not isinstance(factor, bool) and factor >= 1,
-    f"config.data.downsample must be an integer >= 1 (1 = native size), got {factor!r}",
-  )
-  _non_negative(d.augment.crop_padding, "config.data.augment.crop_padding")
-  _non_negative(d.augment.cutout, "config.data.augment.cutout")
-  validate_run_fields(config)
-
-
 def _validate_scale_fields(config: ConfigDict) -> None:
   """``num_seeds``, ``steps_per_call`` and ``distributed`` of a search run."""
   for field in ("num_seeds", "steps_per_call"):
-    value = config.get(field, 1)
-    _check(
-      isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-      f"config.{field} must be an integer >= 1, got {value!r}",
-    )
+    integer(config.get(field, 1), f"config.{field}", low=1)
   if config.get("num_seeds", 1) > 1 and config.analysis.early_stop.enabled:
     raise ConfigError(
       "config.analysis.early_stop stops each seed at a different epoch, which one "
@@ -531,156 +423,3 @@ def _validate_scale_fields(config: ConfigDict) -> None:
     )
   if "distributed" in config:
     validate_distributed(config.distributed)
-
-
-def validate_train_basics(config: ConfigDict, known: set[str], what: str) -> None:
-  """Checks what every retrain config has: its field names, sizes, optimiser name and lr.
-
-  Args:
-    config: the config.
-    known: its valid top-level fields.
-    what: how errors name the config, e.g. ``'an SR retrain config'``.
-
-  Raises:
-    ConfigError: naming the field and what it accepts.
-  """
-  from nasjax.core.optimizers import WEIGHT_OPTIMIZERS
-
-  unknown = sorted(set(config.keys()) - known)
-  _check(not unknown, f"{what} has no field(s) {unknown}; its fields are {sorted(known)}")
-  if "distributed" in config:
-    validate_distributed(config.distributed)
-  for field in ("seed", "epochs", "batch_size"):
-    value = config[field]
-    low = 0 if field == "seed" else 1
-    _check(
-      isinstance(value, int) and not isinstance(value, bool) and value >= low,
-      f"config.{field} must be an integer >= {low}, got {value!r}",
-    )
-  opt = config.optimizer
-  _check(
-    opt.name in WEIGHT_OPTIMIZERS,
-    f"config.optimizer.name must be one of {list(WEIGHT_OPTIMIZERS)}, got {opt.name!r}",
-  )
-  lr_ok = isinstance(opt.lr, (int, float)) and opt.lr > 0
-  _check(lr_ok, f"config.optimizer.lr must be > 0, got {opt.lr!r}")
-
-
-def validate_run_fields(config: ConfigDict) -> None:
-  """Checks the evaluation, checkpoint and logging fields shared by search and retrain configs.
-
-  Raises:
-    ConfigError: naming the field and what it accepts.
-  """
-  _non_negative(config.eval.every_epochs, "config.eval.every_epochs")
-  _positive(config.eval.batch_size, "config.eval.batch_size")
-  _non_negative(config.eval.limit, "config.eval.limit")
-  for field in ("keep", "every_epochs"):
-    value = config.checkpoint[field]
-    _check(
-      isinstance(value, int) and value >= 1,
-      f"config.checkpoint.{field} must be an integer >= 1, got {value!r}",
-    )
-  _check(
-    isinstance(config.log_every_steps, int) and config.log_every_steps >= 1,
-    f"config.log_every_steps must be an integer >= 1, got {config.log_every_steps!r}",
-  )
-
-
-#: Config fields that may differ when a search resumes: they change what is
-#: shown or kept, never what is computed.
-RESUMABLE_CHANGES = (
-  "progress_bar",
-  "log_every_steps",
-  "compilation_cache",
-  "checkpoint.keep",
-  "checkpoint.async_save",
-  "nb201_table",
-  "eval",
-  "allow_resume_with_changes",
-  # measurements that do not change the search (early stopping does)
-  "analysis.hessian_every",
-  "analysis.hessian_method",
-  "analysis.hessian_iters",
-  "analysis.hessian_batches",
-  "analysis.discretization_every",
-  "analysis.recalibration_batches",
-  "analysis.eval_limit",
-  "data.workers",  # decoding threads of a retrain's ImageNet pipeline
-  "steps_per_call",  # the same steps, fused differently
-  "distributed",  # where the processes run, not what they compute
-)
-
-PRECISIONS = ("auto", "float32", "bfloat16")
-
-#: Fields added to the search config after runs were written without them, with the
-#: value that computes what those runs computed: a saved config that lacks one
-#: resumes as if it held this value.
-ADDED_FIELDS = {
-  "step_order": "alpha_first",
-  "bn_stats_update": "weight_step",
-  "optimizer.weights.grad_clip_scope": "weights",
-  "space.conv_bias": False,
-  "data.downsample": 1,
-}
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
-  return out
-
-
-def _resolved_regularizers(config: dict[str, Any]) -> dict[str, Any]:
-  """``config`` with each regulariser's schedule fields replaced by its per-epoch strengths.
-
-  The schedule is compared by what it computes (:func:`nasjax.core.regularizers.schedule_values`
-  over the config's epochs), so ``linear`` to 10 over 50 epochs and ``slope=0.2`` are
-  the same; a regulariser that is off in a config keeps only ``enabled``.
-  """
-  from nasjax.core.regularizers import SCHEDULE_FIELDS, schedule_values
-
-  regs = config.get("regularizers")
-  epochs = config.get("epochs")
-  if not isinstance(regs, dict) or not isinstance(epochs, int):
-    return config
-  out = {}
-  for name, reg in regs.items():
-    if not isinstance(reg, dict) or not reg.get("enabled", True):
-      out[name] = {"enabled": False} if isinstance(reg, dict) else reg
-      continue
-    kept = {k: v for k, v in reg.items() if k not in SCHEDULE_FIELDS}
-    try:
-      lambdas = [round(v, 12) for v in schedule_values(reg, epochs)]
-    except (TypeError, ValueError, ZeroDivisionError):  # not a valid schedule: compare the fields
-      lambdas = {k: reg.get(k) for k in SCHEDULE_FIELDS}
-    out[name] = {**kept, "lambda_per_epoch": lambdas}
-  return {**config, "regularizers": out}
-
-
-def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-  """The fields that differ between two configs (as nested dicts), except :data:`RESUMABLE_CHANGES`.
-
-  A field of :data:`ADDED_FIELDS` that ``saved`` lacks counts as its listed
-  value (the behaviour of runs written before it existed), and regulariser
-  schedules are compared by their per-epoch strengths, so a run written with
-  SA's ``linear`` strength ``epochs / 5`` resumes under ``slope=0.2``.
-
-  Returns:
-    ``(dotted field, saved value, current value)`` for each change, sorted by field.
-  """
-  old = _flatten(_resolved_regularizers(saved))
-  new = _flatten(_resolved_regularizers(current))
-  for field, value in ADDED_FIELDS.items():
-    if field in new and field not in old:
-      old[field] = value
-  return [
-    (k, old.get(k), new.get(k))
-    for k in sorted(set(old) | set(new))
-    if old.get(k) != new.get(k)
-    and not any(k == f or k.startswith(f + ".") for f in RESUMABLE_CHANGES)
-  ]

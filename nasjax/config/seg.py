@@ -42,10 +42,14 @@ from __future__ import annotations
 
 import ml_collections
 
+from nasjax.config.run_fields import validate_run_fields, validate_train_basics
 from nasjax.config.search import parse_variants, search_config
+from nasjax.config.select import select_config
 from nasjax.errors import ConfigError
 from nasjax.infra.distributed import distributed_config
+from nasjax.spaces.registry import SPACES
 from nasjax.spaces.trellis import space_config
+from nasjax.tasks.segmentation.data import seg_data_config, validate_seg_data
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -81,8 +85,6 @@ def seg_search_config() -> ConfigDict:
       100 images of the alpha half.
     nb201_table: ``none``.
   """
-  from nasjax.tasks.segmentation.data import seg_data_config
-
   c = search_config()
   c.space = seg_space_config()
   c.data = seg_data_config()
@@ -204,8 +206,6 @@ def seg_select_config(arg: str | None = None) -> ConfigDict:
 
   Variants: ``runlocal`` (2 epochs, evaluation batches of 4).
   """
-  from nasjax.run.select import select_config
-
   variants = parse_variants(arg, ("runlocal",))
   c = select_config()
   c.single_stage.update(epochs=20, both_halves=True, prune_threshold=0.01)
@@ -239,8 +239,6 @@ def seg_retrain_config(arg: str | None = None) -> ConfigDict:
 
   Variants: ``camvid``, ``runlocal`` (as the search's; 4 epochs of 8 steps).
   """
-  from nasjax.tasks.segmentation.data import seg_data_config
-
   variants = parse_variants(arg, VARIANTS)
   search = search_config()
   c = ConfigDict()
@@ -278,10 +276,6 @@ def validate_seg_retrain_config(config: ConfigDict) -> None:
   Raises:
     ConfigError: naming the field and what it accepts.
   """
-  from nasjax.config.search import validate_run_fields, validate_train_basics
-  from nasjax.spaces.registry import SPACES
-  from nasjax.tasks.segmentation.data import validate_seg_data
-
   validate_train_basics(config, set(seg_retrain_config().keys()), "a segmentation retrain config")
   if config.space.name != "trellis":
     raise ConfigError(f"config.space.name must be 'trellis', got {config.space.name!r}")

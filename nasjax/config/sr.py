@@ -28,9 +28,13 @@ from collections.abc import Callable
 import ml_collections
 
 from nasjax.config.protocols import beta_darts_protocol, sa_darts_protocol
-from nasjax.config.search import search_config
+from nasjax.config.run_fields import validate_run_fields, validate_train_basics
+from nasjax.config.search import parse_variants, search_config
 from nasjax.errors import ConfigError
 from nasjax.infra.distributed import distributed_config
+from nasjax.spaces.registry import SPACES
+from nasjax.spaces.sr import space as sr_spaces
+from nasjax.tasks.super_resolution.data import sr_data_config, validate_sr_data
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -44,10 +48,6 @@ def sr_space_config(name: str, scale: int = 2) -> ConfigDict:
   Raises:
     ConfigError: for a space that is not an SR space.
   """
-  from nasjax.spaces.sr import (
-    space as sr_spaces,
-  )  # the space modules import flax; keep this module light
-
   if name not in SR_SPACES:
     raise ConfigError(f"unknown super-resolution space {name!r}; choose one of {list(SR_SPACES)}")
   return sr_spaces.default_space_config(name, scale)
@@ -68,8 +68,6 @@ def sr_search_config(space: str = "imdn", scale: int = 2) -> ConfigDict:
     eval: supernet PSNR on centre crops of the test images every epoch.
     nb201_table: ``none``.
   """
-  from nasjax.tasks.super_resolution.data import sr_data_config
-
   c = search_config()
   c.space = sr_space_config(space, scale)
   c.data = sr_data_config()
@@ -93,8 +91,6 @@ def method_config(space: str, arg: str | None, *methods: Callable[[ConfigDict], 
   Raises:
     ConfigError: for an unknown variant.
   """
-  from nasjax.config.search import parse_variants
-
   variants = parse_variants(arg, ("runlocal", "x3", "x4"))
   scale = 3 if "x3" in variants else 4 if "x4" in variants else 2
   config = sr_search_config(space, scale)
@@ -166,8 +162,6 @@ def runlocal(config: ConfigDict) -> ConfigDict:
   two epochs of four steps on 48-pixel HR patches of the Set14 images
   (``$NASJAX_DATA_DIR/sr/Set14``), evaluated on 48-pixel centre crops of Set5.
   """
-  from nasjax.spaces.sr import space as sr_spaces
-
   config.space.update(sr_spaces.runlocal_space(config.space.name))
   config.data.update(
     source="folder",
@@ -204,8 +198,6 @@ def sr_retrain_config(space: str = "imdn", scale: int = 2) -> ConfigDict:
   IMDN counts its 1000 epochs over DIV2K with its own epoch length; here an
   epoch is ``data.steps_per_epoch`` (1000) steps, a choice made here.
   """
-  from nasjax.tasks.super_resolution.data import sr_data_config
-
   search = search_config()
   c = ConfigDict()
   c.seed = 0
@@ -257,10 +249,6 @@ def validate_sr_retrain_config(config: ConfigDict) -> None:
   Raises:
     ConfigError: naming the field and what it accepts.
   """
-  from nasjax.config.search import validate_run_fields, validate_train_basics
-  from nasjax.spaces.registry import SPACES
-  from nasjax.tasks.super_resolution.data import validate_sr_data
-
   validate_train_basics(config, set(sr_retrain_config().keys()), "an SR retrain config")
   if config.space.name not in SR_SPACES:
     raise ConfigError(

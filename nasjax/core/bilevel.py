@@ -101,7 +101,8 @@ from nasjax.core.relax import Relaxation, make_relaxation
 from nasjax.infra.compilation import init_variables
 from nasjax.spaces.base import SearchSpace
 from nasjax.spaces.registry import get_space
-from nasjax.tasks import losses
+from nasjax.tasks.base import Task
+from nasjax.tasks.registry import get_task
 
 Array = jax.Array
 PyTree = Any
@@ -312,9 +313,9 @@ class SearchSetup:
     )
 
   @property
-  def task(self) -> losses.Task:
-    """The space's task: its loss and metric (:mod:`nasjax.tasks.losses`)."""
-    return losses.get_task(self.space.task)
+  def task(self) -> Task:
+    """The space's task: its loss and metric (:mod:`nasjax.tasks`)."""
+    return get_task(self.space.task)
 
   def evaluate(self, state: SearchState, batch: Batch) -> Metrics:
     """Loss and metric (``acc`` or ``psnr``, :attr:`task`) of the supernet on ``batch``, eval mode.

@@ -79,7 +79,7 @@ import jax.numpy as jnp
 
 from nasjax.core import projection as projection_lib
 from nasjax.spaces import ops
-from nasjax.tasks import losses
+from nasjax.tasks.base import Task
 
 Array = jax.Array
 PyTree = Any
@@ -113,7 +113,7 @@ def _edge_kwargs(betas: PyTree) -> dict[str, Any]:
   return {"edge_logits": betas} if betas and jax.tree.leaves(betas) else {}
 
 
-def _fields(batch: Batch, task: losses.Task) -> dict[str, Array]:
+def _fields(batch: Batch, task: Task) -> dict[str, Array]:
   """The image, label and example weight of a batch (weight 1 where the batch has none)."""
   labels = jnp.asarray(batch["label"], task.label_dtype)
   weight = batch.get("weight")
@@ -126,7 +126,7 @@ def _fields(batch: Batch, task: losses.Task) -> dict[str, Array]:
 
 
 @functools.lru_cache(maxsize=32)
-def _eval_fn(model: nn.Module, bn: str, task: losses.Task) -> Callable[..., Array]:
+def _eval_fn(model: nn.Module, bn: str, task: Task) -> Callable[..., Array]:
   """The jitted per-batch ``[sum w*loss, sum w*metric, sum w]`` of ``model`` in mode ``bn``."""
   train = bn == "batch"
 

@@ -35,6 +35,7 @@ import jax
 import numpy as np
 
 from nasjax.core import discretization, projection
+from nasjax.spaces.darts import supernet as darts
 
 #: Decision criteria: ``acc`` keeps the op whose removal lowers validation
 #: accuracy most; ``loss`` the one whose removal raises the loss most.
@@ -52,7 +53,6 @@ def node_edges(space_cfg: Any) -> dict[str, dict[int, list[int]]]:
   """
   if space_cfg.name != "darts":
     return {}
-  from nasjax.spaces.darts import supernet as darts
 
   out, start = {}, 0
   for node, fan_in in enumerate(darts.node_fan_in(space_cfg.get("steps", 4))):

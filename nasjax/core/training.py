@@ -44,11 +44,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from nasjax.config.retrain import validate_retrain_config
 from nasjax.core.optimizers import epoch_cosine_schedule, weight_optimizer
 from nasjax.infra.compilation import init_variables
 from nasjax.spaces.darts.genotype import DartsGenotype
 from nasjax.spaces.darts.network import build_network
-from nasjax.tasks.losses import Task
+from nasjax.tasks.base import Task
 
 Array = jax.Array
 PyTree = Any
@@ -238,8 +239,6 @@ def make_train_setup(
   Raises:
     ConfigError: for an invalid config, naming the field.
   """
-  from nasjax.config.retrain import validate_retrain_config
-
   validate_retrain_config(config)
   if not (isinstance(steps_per_epoch, int) and steps_per_epoch >= 1):
     raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")

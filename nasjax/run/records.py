@@ -28,26 +28,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_bytes(data)
-  os.replace(tmp, path)
-
-
-def _truncate_jsonl(path: Path, keep: Any) -> None:
-  if not path.exists():
-    return
-  lines = [line for line in path.read_text().splitlines() if line.strip()]
-  kept = []
-  for line in lines:
-    try:
-      record = json.loads(line)
-    except json.JSONDecodeError:
-      continue  # a line cut short by a kill
-    if keep(record):
-      kept.append(line)
-  _atomic_write_bytes(path, ("\n".join(kept) + ("\n" if kept else "")).encode())
+from nasjax.infra.jsonfiles import truncate_jsonl
 
 
 class MetricWriter:
@@ -65,7 +46,7 @@ class MetricWriter:
   def truncate_after(self, step: int) -> None:
     """Drops records of steps after ``step`` (before resuming from it)."""
     if self.enabled:
-      _truncate_jsonl(self.path, lambda r: r.get("step", 0) <= step)
+      truncate_jsonl(self.path, lambda r: r.get("step", 0) <= step)
 
   def write(self, step: int, epoch: int, kind: str, scalars: Mapping[str, float]) -> None:
     if not self.enabled:
@@ -181,17 +162,12 @@ class GenotypeLog:
 
   def truncate_after(self, step: int) -> None:
     if self.enabled:
-      _truncate_jsonl(self.path, lambda r: r.get("step", 0) <= step)
+      truncate_jsonl(self.path, lambda r: r.get("step", 0) <= step)
 
   def append(self, record: Mapping[str, Any]) -> None:
     if self.enabled:
       with open(self.path, "a") as f:
         f.write(json.dumps(dict(record)) + "\n")
-
-
-def write_json(path: str | Path, data: Any) -> None:
-  """Writes ``data`` as indented JSON, atomically."""
-  _atomic_write_bytes(Path(path), (json.dumps(data, indent=2) + "\n").encode())
 
 
 class ProgressBar:

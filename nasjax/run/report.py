@@ -37,8 +37,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nasjax.analysis import plots
+from nasjax.config.retrain import retrain_config
+from nasjax.core.training import make_train_setup
+from nasjax.infra.jsonfiles import write_json
 from nasjax.infra.seeds import mean_std
-from nasjax.run.records import write_json
+from nasjax.run.search import load_table
+from nasjax.spaces import flops
 from nasjax.spaces.registry import genotype_from_dict
 
 #: NAS-Bench-201 columns of the table: (key, header, column of ``nb201.csv.gz`` or None).
@@ -116,9 +120,6 @@ def _nb201_record(table: Any, genotype: Any) -> dict[str, float]:
 def _darts_record(genotype: Any, retrain_config: Any) -> dict[str, Any]:
   """Parameters of ``genotype``'s network at the retraining size (shapes only, no compute)."""
   import jax
-
-  from nasjax.core.training import make_train_setup
-  from nasjax.spaces import flops
 
   setup = make_train_setup(retrain_config, 1, genotype)
   size = retrain_config.data.image_size
@@ -305,16 +306,12 @@ def write_report(
   """Writes ``results.json``, ``results.md`` and the figures; returns the JSON content."""
   table, retrain_cfg, optimal = None, None, None
   if benchmark == "nb201":
-    from nasjax.run.search import load_table
-
     config = next(iter(configs.values()))
     table = load_table(config.nb201_table)
     if table is not None:  # the best value of every column (each from its own cell)
       records = [_nb201_record(table, table.by_index(k).arch_str) for k in range(len(table))]
       optimal = {k: max(r[k] for r in records) for k, _, c in NB201_COLUMNS if c is not None}
   else:
-    from nasjax.config.retrain import retrain_config
-
     retrain_cfg = retrain_config()
   entries = []
   for method in methods:

@@ -1,11 +1,6 @@
 """One command for a results table: run each method's seeds, select, and tabulate.
 
-Command line::
-
-  python -m nasjax.reproduce nb201 --methods=darts_1st,sa_darts,beta_darts --seeds=3 \\
-      --scale=cpu --workdir=runs/nb201_cpu
-  python -m nasjax.reproduce darts --methods=darts_1st,sa_darts --seeds=4 --workdir=runs/darts
-  python -m nasjax.reproduce nb201 --methods=all --scale=runlocal --seeds=2 --workdir=/tmp/r
+Its command line is ``python -m nasjax.reproduce`` (:mod:`nasjax.reproduce`).
 
 For every method it runs (or resumes) one search with ``config.num_seeds`` seeds
 as one program (``WORKDIR/<method>/``), then the method's selection on each seed
@@ -43,7 +38,6 @@ import dataclasses
 import importlib.util
 import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,9 +46,11 @@ from typing import Any
 import ml_collections
 import yaml
 
-from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
-from nasjax.infra.checkpoint import CheckpointError
-from nasjax.run.records import write_json
+from nasjax.config.select import select_config
+from nasjax.errors import ConfigError
+from nasjax.infra.jsonfiles import write_json
+from nasjax.run import report as results
+from nasjax.run import search, select
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -295,8 +291,6 @@ def run_method(
   method_dir: Path,
 ) -> None:
   """Runs (or resumes) one method's search and selection; wall times go to ``wall_time.json``."""
-  from nasjax.run import search, select
-
   method_dir.mkdir(parents=True, exist_ok=True)
   if not _search_finished(method_dir):
     t0 = time.perf_counter()
@@ -348,9 +342,6 @@ def run(
   Raises:
     NasjaxError: for a bad argument or config, or a failed run, naming the fix.
   """
-  from nasjax.run import report as results
-  from nasjax.run.select import select_config
-
   if not (isinstance(seeds, int) and seeds >= 1):
     raise ConfigError(f"--seeds must be an integer >= 1, got {seeds!r}")
   chosen = methods_of(benchmark, methods)
@@ -385,58 +376,3 @@ def run(
   report = results.write_report(workdir, benchmark, scale, chosen, configs)
   print(f"results: {workdir / 'results.md'}", flush=True)
   return report
-
-
-# -- command line -------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-  """``python -m nasjax.reproduce BENCHMARK --methods=... --seeds=K --scale=S --workdir=DIR``."""
-  import argparse
-
-  from nasjax.infra.host_memory import reexec_with_huge_pages
-
-  reexec_with_huge_pages()  # before any computation; a no-op once set
-  parser = argparse.ArgumentParser(
-    prog="python -m nasjax.reproduce",
-    description="Run each method's seeds as one program, select, and write a results table.",
-    epilog="example: python -m nasjax.reproduce nb201 --methods=darts_1st,sa_darts --seeds=3 "
-    "--scale=cpu --workdir=runs/nb201_cpu",
-  )
-  parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
-  parser.add_argument(
-    "--methods", required=True, help="comma-separated method names, or 'all' (see BENCHMARKS)"
-  )
-  parser.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
-  parser.add_argument("--first_seed", type=int, default=0)
-  parser.add_argument("--scale", choices=SCALES, default="paper")
-  parser.add_argument("--workdir", required=True)
-  parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
-  parser.add_argument("--select_set", action="append", default=[], metavar="FIELD=VALUE")
-  parser.add_argument("--configs_dir", default=None)
-  parser.add_argument("--report_only", action="store_true")
-  parser.add_argument("--no_progress_bar", action="store_true")
-  args = parser.parse_args(argv)
-  try:
-    run(
-      args.benchmark,
-      args.methods,
-      args.seeds,
-      args.scale,
-      args.workdir,
-      first_seed=args.first_seed,
-      overrides=args.set,
-      select_overrides=args.select_set,
-      configs_dir=args.configs_dir,
-      report_only=args.report_only,
-      progress_bar=not args.no_progress_bar,
-    )
-  except (NasjaxError, CheckpointError, DataNotFoundError) as e:
-    print(f"nasjax.reproduce: error: {e}", file=sys.stderr, flush=True)
-    raise SystemExit(1) from None
-  except KeyboardInterrupt:
-    raise SystemExit(130) from None
-
-
-if __name__ == "__main__":
-  main()

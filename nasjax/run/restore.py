@@ -21,33 +21,18 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from nasjax.config.resume import merge_defaults
 from nasjax.config.search import search_config, validate_search_config
 from nasjax.core import bilevel
-from nasjax.data import split as data_lib
 from nasjax.errors import NasjaxError
 from nasjax.infra import fused
 from nasjax.infra import seeds as seeds_lib
 from nasjax.infra.checkpoint import Checkpointer, CheckpointError
 from nasjax.run import search
 from nasjax.spaces.registry import SPACES, genotype_from_dict
+from nasjax.tasks.registry import get_task, task_of
 
 ConfigDict = ml_collections.ConfigDict
-
-
-def merge_defaults(defaults: ConfigDict, saved: dict[str, Any]) -> ConfigDict:
-  """``saved`` (a resolved config) with fields added since it was written set to their defaults."""
-  out = copy.deepcopy(defaults)
-  for key, value in saved.items():
-    if isinstance(value, dict) and key in out and key not in ("space", "relaxation"):
-      out[key] = (
-        merge_defaults(out[key], value) if isinstance(out[key], ConfigDict) else ConfigDict(value)
-      )
-    elif key in out:
-      out[key] = ConfigDict(value) if isinstance(value, dict) else value
-    else:
-      with out.unlocked():
-        out[key] = ConfigDict(value) if isinstance(value, dict) else value
-  return out
 
 
 def load_search_config(workdir: Path) -> ConfigDict:
@@ -68,10 +53,8 @@ def load_search_config(workdir: Path) -> ConfigDict:
   saved = json.loads(record.read_text())
   defaults = search_config()
   name = saved.get("space", {}).get("name")
-  if name in SPACES and SPACES[name].task == "segmentation":  # its own data block
-    from nasjax.config.seg import seg_search_config
-
-    defaults = seg_search_config()
+  if name in SPACES:  # the data block of the space's task
+    defaults.data = get_task(SPACES[name].task).data_config()
   config = merge_defaults(defaults, saved)
   validate_search_config(config)
   return config
@@ -99,7 +82,7 @@ class LoadedSearch:
   """A search's config, data, setup and final state."""
 
   config: ConfigDict
-  search_data: data_lib.SearchData
+  search_data: Any
   setup: bilevel.SearchSetup
   state: bilevel.SearchState
   step: int
@@ -112,14 +95,14 @@ class LoadedSearch:
 
 def open_search(
   workdir: Path,
-) -> tuple[ConfigDict, data_lib.SearchData, bilevel.SearchSetup]:
+) -> tuple[ConfigDict, Any, bilevel.SearchSetup]:
   """The config, data and setup of the search in ``workdir`` (no state yet).
 
   Raises:
     NasjaxError: when ``workdir`` holds no search; data errors as the search's.
   """
   config = load_search_config(workdir)
-  search_data = data_lib.make_search_data(config)
+  search_data = task_of(config).search_data(config)
   return config, search_data, bilevel.make_search_setup(config, search_data.steps_per_epoch)
 
 

@@ -20,11 +20,11 @@ import jax
 import ml_collections
 import numpy as np
 
-from nasjax.config.search import config_changes
+from nasjax.config.resume import config_changes
 from nasjax.errors import ConfigError, NasjaxError
 from nasjax.infra.checkpoint import Checkpointer
+from nasjax.infra.jsonfiles import write_json
 from nasjax.infra.parallel import host_copy
-from nasjax.run.records import write_json
 
 
 class TrainingDivergedError(NasjaxError, FloatingPointError):

@@ -1,10 +1,6 @@
 """Run a search end to end, from the command line or a notebook.
 
-Command line::
-
-  python -m nasjax.search --config=configs/nb201/darts_1st.py:runlocal --workdir=/tmp/darts
-  python -m nasjax.search --config=configs/nb201/darts_2nd.py --workdir=runs/d2 \\
-      --config.seed=1 --config.optimizer.alpha.lr=6e-4
+Its command line is ``python -m nasjax.search`` (:mod:`nasjax.search`).
 
 Re-running the same command with the same ``--workdir`` resumes from the
 latest checkpoint. From a notebook, ``nasjax.search.run(config, workdir)``
@@ -32,20 +28,21 @@ import numpy as np
 
 from nasjax.config.search import validate_search_config
 from nasjax.core import bilevel
-from nasjax.data import split as data_lib
 from nasjax.errors import ConfigError
 from nasjax.infra import fused, parallel
 from nasjax.infra import seeds as seeds_lib
 from nasjax.infra.checkpoint import Checkpointer
 from nasjax.infra.compilation import enable_compilation_cache
+from nasjax.infra.jsonfiles import write_json
 from nasjax.run import search_log
-from nasjax.run.records import GenotypeLog, ProgressBar, write_json
+from nasjax.run.records import GenotypeLog, ProgressBar
 from nasjax.run.safety import check_or_write_config as _check_or_write_config
 from nasjax.run.safety import deferred_interrupt
 from nasjax.run.safety import save_on_interrupt as _save_on_interrupt
 from nasjax.run.safety import say as _say
 from nasjax.spaces.nb201.benchmark import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
 from nasjax.spaces.registry import genotype_from_dict
+from nasjax.tasks.registry import task_of
 
 
 @dataclasses.dataclass
@@ -158,7 +155,8 @@ def run(
 
   table = load_table(config.nb201_table) if config.space.name == "nb201" else None
   configs = [seeds_lib.seed_config(config, s) for s in seed_ids] if multi else [config]
-  datas = [data_lib.make_search_data(c, jax.process_index(), jax.process_count()) for c in configs]
+  task = task_of(config)
+  datas = [task.search_data(c, jax.process_index(), jax.process_count()) for c in configs]
   spe = datas[0].steps_per_epoch
   total = config.epochs * spe
   setup = bilevel.make_search_setup(config, spe)
@@ -375,17 +373,3 @@ def _final(config, setup, state, workdir, table, total, last_epoch, stopped=None
     last_epoch=last_epoch,
     betas=betas,
   )
-
-
-# -- command line -------------------------------------------------------------
-
-
-def main() -> None:
-  """``python -m nasjax.search`` (see :mod:`nasjax.cli`)."""
-  from nasjax.cli import main as cli_main
-
-  cli_main(run)
-
-
-if __name__ == "__main__":
-  main()

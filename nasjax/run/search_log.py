@@ -17,8 +17,10 @@ import jax
 
 from nasjax.analysis.epoch import EpochAnalysis
 from nasjax.core import projection
+from nasjax.core.regularizers import describe_schedule
 from nasjax.infra import fused, parallel
-from nasjax.run.records import AlphaHistory, GenotypeLog, MetricWriter, write_json
+from nasjax.infra.jsonfiles import write_json
+from nasjax.run.records import AlphaHistory, GenotypeLog, MetricWriter
 from nasjax.run.safety import check_finite, partial_epoch
 from nasjax.run.safety import mean_metrics as _mean
 
@@ -36,8 +38,6 @@ def header_lines(config: Any) -> list[str]:
     >>> print(header_lines(config)[-1])
     regularizer sa (logits): lambda_t = 0.2 * epoch (0 at epoch 0, 1.8 at epoch 9)
   """
-  from nasjax.core.regularizers import describe_schedule
-
   w = config.optimizer.weights
   order = config.get("step_order", "alpha_first")
   steps = "weight update, then alpha" if order == "weights_first" else "alpha update, then weights"

@@ -1,13 +1,6 @@
 """Read an architecture out of a finished search: argmax, perturbation (PT), single-stage.
 
-Command line::
-
-  python -m nasjax.select --workdir=SEARCH_DIR --method=argmax
-  python -m nasjax.select --workdir=SEARCH_DIR --method=pt --config.pt.proj_interval=5
-  python -m nasjax.select --workdir=SEARCH_DIR --method=single_stage \\
-      --config.single_stage.both_halves=True
-  python -m nasjax.select --config=configs/seg/single_stage.py --workdir=SEG_SEARCH_DIR \\
-      --method=single_stage
+Its command line is ``python -m nasjax.select`` (:mod:`nasjax.select`).
 
 Settings are ``--config.<field>=...`` overrides of :func:`select_config`, or
 a config file (``--config=FILE``) returning such a config.
@@ -47,11 +40,11 @@ import jax.numpy as jnp
 import ml_collections
 
 from nasjax.analysis.epoch import discretization_on_halves
+from nasjax.config.select import validate_select_config
 from nasjax.core import perturbation as selection
 from nasjax.core import projection
-from nasjax.errors import ConfigError
+from nasjax.infra.jsonfiles import write_json
 from nasjax.run import search, single_stage
-from nasjax.run.records import write_json
 from nasjax.run.restore import (
   LoadedSearch,
   benchmark_record,
@@ -63,111 +56,7 @@ from nasjax.run.restore import (
 from nasjax.run.safety import say
 from nasjax.spaces.registry import genotype_from_dict
 
-METHODS = ("argmax", "pt", "single_stage")
 ConfigDict = ml_collections.ConfigDict
-
-
-def select_config() -> ConfigDict:
-  """Defaults of a selection run (``--config.<field>`` on the command line).
-
-  Fields:
-    seed: seeds PT's random edge order.
-    val_limit: validation examples (the search's alpha half) used to score
-      and measure; 0 = all.
-    allow_unfinished: select from a search that has not finished.
-    pt: ``proj_interval`` (fine-tuning epochs between decisions; 5),
-      ``edge_order`` (``random`` or ``fixed``), ``criterion`` (``acc`` or
-      ``loss``), ``lr``/``lr_min`` of the reset weight optimiser (0.0025 cosine
-      to 0.001), ``tune_alpha`` (alpha of undecided edges keeps training while
-      fine-tuning, as darts-PT does), ``allow_none`` (``none`` may be chosen).
-    single_stage: ``epochs`` of continued training (0 = as many as the
-      search had; a default chosen here), ``lr``/``lr_min`` (cosine),
-      ``both_halves`` (train the weights on the whole training set),
-      ``prune_threshold`` (spaces that support it, the trellis: paths and
-      ops whose frozen weight is below it are removed before the weights
-      train on; 0 = keep all).
-    recalibration_batches: batches of the weight half that re-estimate BN
-      statistics for the derived network (``argmax``).
-    eval: test-split evaluation (``batch_size``, ``limit``; 0 = all).
-    checkpoint, log_every_steps, progress_bar, allow_resume_with_changes:
-      as in a search config.
-  """
-  c = ConfigDict()
-  c.seed = 0
-  c.val_limit = 0
-  c.allow_unfinished = False
-  c.pt = ConfigDict(
-    dict(
-      proj_interval=5,
-      edge_order="random",
-      criterion="acc",
-      lr=0.0025,
-      lr_min=0.001,
-      tune_alpha=True,
-      allow_none=False,
-    )
-  )
-  c.single_stage = ConfigDict(
-    dict(epochs=0, lr=0.025, lr_min=0.001, both_halves=False, prune_threshold=0.0)
-  )
-  c.recalibration_batches = 8
-  c.eval = ConfigDict(dict(batch_size=256, limit=0))
-  c.checkpoint = ConfigDict(dict(keep=3, every_epochs=1, async_save=True))
-  c.log_every_steps = 20
-  c.progress_bar = True
-  c.allow_resume_with_changes = False
-  return c
-
-
-def _check(ok: bool, message: str) -> None:
-  if not ok:
-    raise ConfigError(message)
-
-
-def validate_select_config(config: ConfigDict, method: str) -> None:
-  """Checks a selection config and method.
-
-  Raises:
-    ConfigError: naming the field and what it accepts.
-  """
-  _check(method in METHODS, f"--method must be one of {list(METHODS)}, got {method!r}")
-  pt = config.pt
-  _check(
-    isinstance(pt.proj_interval, int) and pt.proj_interval >= 1,
-    f"config.pt.proj_interval must be an integer >= 1, got {pt.proj_interval!r}",
-  )
-  _check(
-    pt.edge_order in selection.EDGE_ORDERS,
-    f"config.pt.edge_order must be one of {list(selection.EDGE_ORDERS)}, got {pt.edge_order!r}",
-  )
-  _check(
-    pt.criterion in selection.CRITERIA,
-    f"config.pt.criterion must be one of {list(selection.CRITERIA)}, got {pt.criterion!r}",
-  )
-  ss = config.single_stage
-  _check(
-    isinstance(ss.epochs, int) and ss.epochs >= 0,
-    f"config.single_stage.epochs must be an integer >= 0, got {ss.epochs!r}",
-  )
-  for block, name in ((pt, "pt"), (ss, "single_stage")):
-    _check(block.lr > 0, f"config.{name}.lr must be > 0, got {block.lr!r}")
-    _check(
-      0 <= block.lr_min <= block.lr,
-      f"config.{name}.lr_min must be in [0, config.{name}.lr], got {block.lr_min!r}",
-    )
-  _check(
-    isinstance(ss.prune_threshold, (int, float)) and 0 <= ss.prune_threshold < 1,
-    f"config.single_stage.prune_threshold must be in [0, 1), got {ss.prune_threshold!r}",
-  )
-  for field in ("val_limit",):
-    _check(
-      isinstance(config[field], int) and config[field] >= 0,
-      f"config.{field} must be an integer >= 0, got {config[field]!r}",
-    )
-  _check(
-    isinstance(config.recalibration_batches, int) and config.recalibration_batches >= 1,
-    f"config.recalibration_batches must be an integer >= 1, got {config.recalibration_batches!r}",
-  )
 
 
 # -- the three methods ----------------------------------------------------------
@@ -326,24 +215,3 @@ def run(config: ConfigDict, workdir: str | Path, method: str) -> SelectionResult
       )
   say(is_main, f"outputs: {out}")
   return SelectionResult(method, out, record)
-
-
-def main() -> None:
-  """``python -m nasjax.select`` (see :mod:`nasjax.cli`)."""
-  import sys
-
-  from nasjax.cli import main as cli_main
-
-  # A --config=FILE (e.g. configs/seg/single_stage.py) replaces the built-in defaults.
-  from_file = any(a.startswith("--config=") or a == "--config" for a in sys.argv[1:])
-  cli_main(
-    run,
-    program="nasjax.select",
-    example="configs/seg/single_stage.py:runlocal",
-    default_config=None if from_file else select_config(),
-    choice=("method", METHODS, "how to read the architecture out of the search"),
-  )
-
-
-if __name__ == "__main__":
-  main()

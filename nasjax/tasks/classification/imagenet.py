@@ -18,7 +18,7 @@ tries, else a centre crop; bilinear resize to ``image_size``), a horizontal
 flip, and colour jitter (brightness, contrast and saturation factors drawn
 from [1 - s, 1 + s], a hue shift from [-h, h], applied in a random order).
 Evaluation resizes the shorter side to ``eval_resize`` and takes the centre
-``image_size`` crop. Like :class:`nasjax.data.TrainData`, a batch is a pure
+``image_size`` crop. Like :class:`nasjax.tasks.classification.data.TrainData`, a batch is a pure
 function of ``(seed, step)``: each example's crop, flip and jitter are drawn
 from ``(seed, epoch, step, position in the global batch)``, so resuming
 needs no iterator state and the images do not depend on the process count.
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from nasjax.data.split import SearchData, process_rows
+from nasjax.data.batches import StepBatches, process_rows
 from nasjax.errors import ConfigError, DataNotFoundError
 
 TFDS_NAME = "imagenet2012"
@@ -224,7 +224,7 @@ def load_split(split: str, data_dir: str = "") -> Sequence[Record]:
   )
 
 
-class ImageNetData:
+class ImageNetData(StepBatches):
   """ImageNet batches as a pure function of the step (the interface of ``TrainData``).
 
   Args:
@@ -291,8 +291,6 @@ class ImageNetData:
       "image": np.stack([x for x, _ in examples]),
       "label": np.array([y for _, y in examples], np.int32),
     }
-
-  batches = SearchData.batches
 
   def _eval_example(self, index: int) -> tuple[np.ndarray, int]:
     record = self.eval_source[int(index)]

@@ -1,11 +1,6 @@
 """Retrain a derived DARTS network from scratch, from the command line or a notebook.
 
-Command line::
-
-  python -m nasjax.retrain --config=configs/retrain/cifar10.py:runlocal \\
-      --genotype=DARTS_V2 --workdir=/tmp/retrain
-  python -m nasjax.retrain --config=configs/retrain/cifar10.py \\
-      --genotype=runs/darts/genotype.json --workdir=runs/darts_eval
+Its command line is ``python -m nasjax.retrain`` (:mod:`nasjax.retrain`).
 
 ``--genotype`` is a genotype file (a search's ``genotype.json``, a genotype
 JSON, or a text file with DARTS' ``Genotype(...)`` string) or the name of a
@@ -38,18 +33,21 @@ import ml_collections
 
 from nasjax.config.retrain import validate_retrain_config
 from nasjax.core.training import TrainSetup, TrainState, make_train_setup
-from nasjax.data import split as data_lib
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.infra import parallel
 from nasjax.infra.checkpoint import Checkpointer
 from nasjax.infra.compilation import enable_compilation_cache
+from nasjax.infra.jsonfiles import write_json
 from nasjax.run import safety as runs
-from nasjax.run.records import MetricWriter, ProgressBar, write_json
+from nasjax.run.records import MetricWriter, ProgressBar
+from nasjax.run.search_log import evaluate_test_split
 from nasjax.spaces import flops
 from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
 from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.registry import genotype_from_dict, load_genotype
 from nasjax.tasks.classification import imagenet
+from nasjax.tasks.classification.data import TrainData
+from nasjax.tasks.classification.datasets import load_dataset
 
 #: The published genotypes ``--genotype`` accepts by name.
 NAMED_GENOTYPES: dict[str, DartsGenotype] = {
@@ -129,7 +127,7 @@ def load_data(config: ml_collections.ConfigDict) -> Any:
   d, index, count = config.data, jax.process_index(), jax.process_count()
   if d.name == imagenet.TFDS_NAME:
     return imagenet.ImageNetData.from_config(d, config.seed, config.batch_size, index, count)
-  dataset = data_lib.load_dataset(d)
+  dataset = load_dataset(d)
   if dataset.num_classes != config.network.num_classes:
     raise ConfigError(
       f"config.network.num_classes={config.network.num_classes} but the dataset has "
@@ -140,13 +138,11 @@ def load_data(config: ml_collections.ConfigDict) -> Any:
       f"config.data.image_size={d.image_size} but the images are "
       f"{dataset.x_train.shape[1]}x{dataset.x_train.shape[2]}; set it to their size"
     )
-  return data_lib.TrainData(dataset, d, config.seed, config.batch_size, index, count)
+  return TrainData(dataset, d, config.seed, config.batch_size, index, count)
 
 
 def _evaluate(config, eval_fn, state, data) -> dict[str, float]:
   """Test metrics over ``config.eval.limit`` test images (weighted by count)."""
-  from nasjax.run.search_log import evaluate_test_split  # heavy imports; import on use
-
   return evaluate_test_split(eval_fn, state, data, config.eval.batch_size, config.eval.limit)
 
 
@@ -405,22 +401,3 @@ def train_loop(
     guard.close()
     progress.close()
   return state, last_epoch, test
-
-
-# -- command line -------------------------------------------------------------
-
-
-def main() -> None:
-  """``python -m nasjax.retrain`` (see :mod:`nasjax.cli`)."""
-  from nasjax.cli import main as cli_main
-
-  cli_main(
-    run,
-    program="nasjax.retrain",
-    example="configs/retrain/cifar10.py:runlocal",
-    genotype=True,
-  )
-
-
-if __name__ == "__main__":
-  main()

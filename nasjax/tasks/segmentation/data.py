@@ -17,7 +17,7 @@ rescale in ``[min_scale, max_scale]``, padding to the crop (mean pixel,
 label 255), a random crop and a random mirror, the same on image and label.
 
 A search splits the *images* of the training set into a weight part and an
-alpha part with the policies of :func:`nasjax.data.split_indices`. In epoch
+alpha part with the policies of :func:`nasjax.data.split.split_indices`. In epoch
 ``e`` each part is visited in a seeded order (a fresh order whenever a part
 is used up within the epoch); the augmentation of step ``t`` is drawn from
 ``np.random.default_rng`` seeded with ``(seed, t, part)``, so batches are a
@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.data.split import ImageSplit, SearchData, check_split, process_rows
+from nasjax.config.checks import boolean, check, integer, is_number, one_of
+from nasjax.data.batches import StepBatches, process_rows
+from nasjax.data.split import ImageSplit, check_split
 from nasjax.errors import ConfigError, DataNotFoundError
-from nasjax.tasks.losses import IGNORE_INDEX
 from nasjax.tasks.segmentation.images import (
   SegImages,
   centre_crop,
@@ -52,6 +53,7 @@ from nasjax.tasks.segmentation.images import (
   resize_label,
   scaled_size,
 )
+from nasjax.tasks.segmentation.losses import IGNORE_INDEX
 
 SEG_SOURCES = ("tfds", "folder")
 #: The class count of each known dataset (train ids, void excluded).
@@ -80,7 +82,7 @@ def seg_data_config() -> ConfigDict:
   ``min_scale`` / ``max_scale``, ``flip``, ``train_limit`` / ``test_limit``
   (first N images, 0 = all), ``steps_per_epoch`` (0 = as many as the smaller
   part holds batches), ``split_policy`` / ``split_ratio``
-  (:func:`nasjax.data.check_split`), ``eval_mode`` ('whole' or 'sliding'),
+  (:func:`nasjax.data.split.check_split`), ``eval_mode`` ('whole' or 'sliding'),
   ``eval_crop`` / ``eval_stride`` (sliding windows) and ``eval_scale`` (test
   images and labels resized by it; < 1 for cheaper evaluation).
   """
@@ -96,76 +98,103 @@ def seg_data_config() -> ConfigDict:
 
 
 def _int_in(value: Any, low: int, high: int | None, field: str) -> None:
-  if isinstance(value, bool) or not isinstance(value, int) or value < low:
-    raise ConfigError(f"config.data.{field} must be an integer >= {low}, got {value!r}")
-  if high is not None and value > high:
-    raise ConfigError(f"config.data.{field} must be an integer <= {high}, got {value!r}")
+  integer(value, f"config.data.{field}", low=low)
+  if high is not None:
+    integer(value, f"config.data.{field}", high=high)
 
 
 def _positive(value: Any, field: str) -> None:
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-    raise ConfigError(f"config.data.{field} must be a number > 0, got {value!r}")
+  check(is_number(value) and value > 0, f"config.data.{field} must be a number > 0, got {value!r}")
 
 
 def validate_seg_data(cfg: ConfigDict) -> None:
   """Raises ConfigError (one sentence naming the fix) for an impossible ``config.data``."""
   known = set(seg_data_config().keys())
   unknown, missing = sorted(set(cfg.keys()) - known), sorted(known - set(cfg.keys()))
-  if unknown:
-    raise ConfigError(
-      f"config.data has unknown field(s) {unknown}; segmentation data takes {sorted(known)}"
-    )
-  if missing:
-    raise ConfigError(
-      f"config.data lacks {missing}; start from nasjax.tasks.segmentation.data.seg_data_config()"
-    )
-  if cfg.source not in SEG_SOURCES:
-    raise ConfigError(f"config.data.source must be one of {list(SEG_SOURCES)}, got {cfg.source!r}")
-  if cfg.source == "tfds" and cfg.name != "cityscapes":
-    raise ConfigError(
-      f"config.data.name must be 'cityscapes' with source='tfds', got {cfg.name!r}; read other "
-      f"sets with config.data.source='folder'"
-    )
-  if not isinstance(cfg.name, str) or not cfg.name:
-    raise ConfigError(f"config.data.name must name the dataset, got {cfg.name!r}")
+  check(
+    not unknown,
+    f"config.data has unknown field(s) {unknown}; segmentation data takes {sorted(known)}",
+  )
+  check(
+    not missing,
+    f"config.data lacks {missing}; start from nasjax.tasks.segmentation.data.seg_data_config()",
+  )
+  one_of(cfg.source, SEG_SOURCES, "config.data.source")
+  check(
+    cfg.source != "tfds" or cfg.name == "cityscapes",
+    f"config.data.name must be 'cityscapes' with source='tfds', got {cfg.name!r}; read other "
+    f"sets with config.data.source='folder'",
+  )
+  check(
+    isinstance(cfg.name, str) and bool(cfg.name),
+    f"config.data.name must name the dataset, got {cfg.name!r}",
+  )
   _int_in(cfg.num_classes, 1, IGNORE_INDEX, "num_classes")
   expected = SEG_NUM_CLASSES.get(cfg.name)
-  if expected is not None and cfg.num_classes != expected:
-    raise ConfigError(
-      f"config.data.num_classes={cfg.num_classes} but {cfg.name} has {expected} classes; set "
-      f"--config.data.num_classes={expected}"
-    )
+  check(
+    expected is None or cfg.num_classes == expected,
+    f"config.data.num_classes={cfg.num_classes} but {cfg.name} has {expected} classes; set "
+    f"--config.data.num_classes={expected}",
+  )
   _int_in(cfg.void_label, -1, IGNORE_INDEX, "void_label")
   for field in ("data_dir", "manual_dir", "train_list", "test_list"):
-    if not isinstance(cfg[field], str):
-      raise ConfigError(f"config.data.{field} must be a string, got {cfg[field]!r}")
+    check(isinstance(cfg[field], str), f"config.data.{field} must be a string, got {cfg[field]!r}")
   if cfg.source == "folder":
     for field in ("data_dir", "train_list", "test_list"):
-      if not cfg[field]:
-        raise ConfigError(
-          f"config.data.{field} must be set with config.data.source='folder' (the dataset folder "
-          f"and its 'image label' list files)"
-        )
+      check(
+        bool(cfg[field]),
+        f"config.data.{field} must be set with config.data.source='folder' (the dataset folder "
+        f"and its 'image label' list files)",
+      )
   _int_in(cfg.crop_size, 1, None, "crop_size")
   _positive(cfg.min_scale, "min_scale")
   _positive(cfg.max_scale, "max_scale")
-  if cfg.min_scale > cfg.max_scale:
-    raise ConfigError(
-      f"config.data.min_scale={cfg.min_scale} exceeds config.data.max_scale={cfg.max_scale}; "
-      f"swap them"
-    )
-  if not isinstance(cfg.flip, bool):
-    raise ConfigError(f"config.data.flip must be True or False, got {cfg.flip!r}")
+  check(
+    cfg.min_scale <= cfg.max_scale,
+    f"config.data.min_scale={cfg.min_scale} exceeds config.data.max_scale={cfg.max_scale}; "
+    f"swap them",
+  )
+  boolean(cfg.flip, "config.data.flip")
   for field in ("train_limit", "test_limit", "steps_per_epoch"):
     _int_in(cfg[field], 0, None, field)
   check_split(cfg.split_policy, cfg.split_ratio)
-  if cfg.eval_mode not in EVAL_MODES:
-    raise ConfigError(
-      f"config.data.eval_mode must be one of {list(EVAL_MODES)}, got {cfg.eval_mode!r}"
-    )
+  one_of(cfg.eval_mode, EVAL_MODES, "config.data.eval_mode")
   _int_in(cfg.eval_crop, 1, None, "eval_crop")
   _int_in(cfg.eval_stride, 1, cfg.eval_crop, "eval_stride")
   _positive(cfg.eval_scale, "eval_scale")
+
+
+def check_classes(config: ConfigDict) -> None:
+  """The space's classifier must have the dataset's number of classes.
+
+  Raises:
+    ConfigError: naming both fields.
+  """
+  check(
+    config.space.num_classes == config.data.num_classes,
+    f"config.space.num_classes={config.space.num_classes} but config.data.num_classes="
+    f"{config.data.num_classes}; set both to the dataset's number of classes",
+  )
+
+
+def validate_data(config: ConfigDict) -> None:
+  """The segmentation task's checks: ``config.data``, and its classes against the space's.
+
+  Raises:
+    ConfigError: naming the field and what it accepts.
+  """
+  validate_seg_data(config.data)
+  check_classes(config)
+
+
+def search_data(
+  config: ConfigDict, process_index: int = 0, process_count: int = 1
+) -> SegSearchData:
+  """The search batches of a segmentation ``config``: crops of its images, split by image."""
+  train, test = load_seg_dataset(config.data)
+  return SegSearchData(
+    train, config.data, config.seed, config.batch_size, process_index, process_count, test=test
+  )
 
 
 def load_seg_dataset(cfg: ConfigDict) -> tuple[SegImages, SegImages]:
@@ -197,7 +226,7 @@ def _padded(pairs: list[tuple[np.ndarray, np.ndarray]], batch_size: int) -> Iter
     yield batch
 
 
-class _SegBatches:
+class _SegBatches(StepBatches):
   """What :class:`SegSearchData` and :class:`SegTrainData` share: checks, sharding, evaluation."""
 
   _TAG = 0x5E6
@@ -293,8 +322,6 @@ class _SegBatches:
     size = labels[0].shape
     pairs = [(resize_image(images[i], size), resize_label(labels[i], size)) for i in range(n)]
     yield from _padded(pairs, batch_size)
-
-  batches = SearchData.batches
 
 
 class SegSearchData(ImageSplit, _SegBatches):

@@ -1,9 +1,6 @@
 """Evaluate segmentation networks: mIoU, per-class IoU, pixel accuracy and cost.
 
-Command line::
-
-  python -m nasjax.evaluate_seg --workdir=/tmp/seg/select/single_stage,/tmp/seg_retrain
-  python -m nasjax.evaluate_seg --workdir=runs/seg --test_list=test.txt --eval_mode=sliding
+Its command line is ``python -m nasjax.evaluate_seg`` (:mod:`nasjax.evaluate_seg`).
 
 ``--workdir`` names one or more (comma-separated) runs that saved a
 segmentation network: a single-stage selection (``SEARCH/select/single_stage``,
@@ -31,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,16 +36,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from nasjax.errors import ConfigError, DataNotFoundError, NasjaxError
+from nasjax.errors import ConfigError, NasjaxError
 from nasjax.infra.checkpoint import CheckpointError
-from nasjax.run.records import write_json
-from nasjax.run.single_stage import (
-  SEG_COST_SHAPE,
-  SingleStageNetwork,
-  find_network,
-  load_network,
-  run_name,
-)
+from nasjax.infra.jsonfiles import write_json
+from nasjax.spaces.saved import SingleStageNetwork, find_network, load_network, run_name
 from nasjax.tasks.segmentation import data as seg_data
 from nasjax.tasks.segmentation import metrics as seg_metrics
 
@@ -57,9 +47,13 @@ from nasjax.tasks.segmentation import metrics as seg_metrics
 OVERRIDES = ("test_list", "eval_mode", "eval_scale", "test_limit")
 
 
+#: The input size (H, W, 3) segmentation networks are costed at (Cityscapes' full frames).
+COST_SHAPE = (1024, 2048, 3)
+
+
 def network_cost(net: SingleStageNetwork) -> tuple[int, int]:
   """Parameters and multiply-adds of ``net`` on a 1024x2048 input."""
-  return net.cost(SEG_COST_SHAPE)
+  return net.cost(COST_SHAPE)
 
 
 def evaluate_on(
@@ -92,6 +86,22 @@ def evaluate_on(
     stride=data_config.eval_stride,
   )
   return {**scores, "images": len(images)}
+
+
+def network_scores(
+  net: SingleStageNetwork, data_config: ml_collections.ConfigDict, data: Any = None
+) -> dict[str, Any]:
+  """The segmentation task's scores of a finished network on whole test images.
+
+  ``test_miou``, ``test_pixel_acc_whole`` and the per-class ``test_iou`` of
+  :func:`evaluate_on` (the single-stage read-out's ``final.json``).
+  """
+  scores = evaluate_on(net, data_config, data)
+  return {
+    "test_miou": scores["miou"],
+    "test_pixel_acc_whole": scores["pixel_acc"],
+    "test_iou": scores["iou"],
+  }
 
 
 def run_config(network_path: Path) -> ml_collections.ConfigDict:
@@ -175,7 +185,7 @@ def evaluate_networks(
         "genotype": None if net.genotype is None else net.genotype.to_dict(),
         "params": params,
         "multiply_adds": macs,
-        "cost_shape": list(SEG_COST_SHAPE),
+        "cost_shape": list(COST_SHAPE),
         "dataset": data_config.name,
         "test_list": data_config.get("test_list", ""),
         "eval_mode": data_config.eval_mode,
@@ -200,35 +210,3 @@ def _plain(value: Any) -> Any:
   if isinstance(value, float) and not np.isfinite(value):
     return None
   return value
-
-
-def main(argv: list[str] | None = None) -> None:
-  """``python -m nasjax.evaluate_seg --workdir=RUN[,RUN...] [--output=DIR] [overrides]``."""
-  import argparse
-
-  parser = argparse.ArgumentParser(
-    prog="python -m nasjax.evaluate_seg", description=__doc__.split("\n\n")[0]
-  )
-  parser.add_argument(
-    "--workdir", required=True, help="run(s) with a saved segmentation network, comma-separated"
-  )
-  parser.add_argument("--output", default=None, help="folder for seg_table.json / seg_table.md")
-  parser.add_argument("--test_list", default=None, help="list file of the test images")
-  parser.add_argument("--eval_mode", default=None, choices=("whole", "sliding"))
-  parser.add_argument("--eval_scale", default=None, type=float, help="resize test images")
-  parser.add_argument("--test_limit", default=None, type=int, help="first N test images")
-  args = parser.parse_args(argv)
-  try:
-    table = evaluate_networks(
-      [w for w in args.workdir.split(",") if w],
-      args.output,
-      {k: getattr(args, k) for k in OVERRIDES},
-    )
-  except (NasjaxError, DataNotFoundError) as e:
-    print(f"nasjax.evaluate_seg: error: {e}", file=sys.stderr)
-    sys.exit(1)
-  print(table.markdown(), end="", flush=True)
-
-
-if __name__ == "__main__":
-  main()

@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from nasjax.data.split import expand_path, tfds_records
+from nasjax.data.files import expand_path, tfds_records
 from nasjax.errors import ConfigError, DataNotFoundError
-from nasjax.tasks.losses import IGNORE_INDEX
+from nasjax.tasks.segmentation.losses import IGNORE_INDEX
 
 #: ImageNet's per-channel mean and standard deviation (of [0, 1] pixels), used for every set.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

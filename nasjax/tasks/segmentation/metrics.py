@@ -34,8 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.tasks.losses import IGNORE_INDEX
 from nasjax.tasks.segmentation.images import normalize_images
+from nasjax.tasks.segmentation.losses import IGNORE_INDEX
 
 Array = jax.Array
 ApplyFn = Callable[[Array], Array]

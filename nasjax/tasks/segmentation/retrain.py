@@ -1,10 +1,6 @@
 """Train a decoded trellis network from scratch: the two-stage read-out of a segmentation search.
 
-Command line::
-
-  python -m nasjax.select --workdir=/tmp/seg --method=argmax
-  python -m nasjax.seg_retrain --config=configs/seg/two_stage_retrain.py:runlocal \\
-      --genotype=/tmp/seg/select/argmax/selection.json --workdir=/tmp/seg_retrain
+Its command line is ``python -m nasjax.seg_retrain`` (:mod:`nasjax.seg_retrain`).
 
 ``--genotype`` is a trellis genotype file: a search's ``genotype.json`` (the
 Viterbi path of the network-level weights and the argmax cell), a
@@ -40,17 +36,21 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from nasjax.config.seg import validate_seg_retrain_config
 from nasjax.core.optimizers import weight_optimizer
 from nasjax.core.training import TaskTrainSetup, TrainState
 from nasjax.infra.compilation import enable_compilation_cache
+from nasjax.infra.jsonfiles import write_json
 from nasjax.run import safety as runs
-from nasjax.run.records import write_json
-from nasjax.run.single_stage import SEG_COST_SHAPE, load_network, save_network
 from nasjax.spaces import flops
 from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.registry import get_space, load_genotype
+from nasjax.spaces.saved import load_network, save_network
 from nasjax.tasks.classification.retrain import open_workdir, resume_and_train
-from nasjax.tasks.losses import SEGMENTATION
+from nasjax.tasks.segmentation import data as seg_data
+from nasjax.tasks.segmentation import evaluate as evaluate_seg
+from nasjax.tasks.segmentation.evaluate import COST_SHAPE
+from nasjax.tasks.segmentation.task import SEGMENTATION
 
 Array = jax.Array
 Batch = dict[str, Array]
@@ -100,8 +100,6 @@ def make_setup(
   config: ml_collections.ConfigDict, steps_per_epoch: int, genotype: Any
 ) -> TaskTrainSetup:
   """Validates ``config`` and builds the functions of training ``genotype``'s network."""
-  from nasjax.config.seg import validate_seg_retrain_config
-
   validate_seg_retrain_config(config)
   opt = config.optimizer
   schedule = poly_schedule(opt.lr, opt.power, config.epochs * steps_per_epoch)
@@ -144,10 +142,6 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
     NasjaxError: for a bad config or genotype, missing data, an unusable
       checkpoint, or a diverged run, with a message naming the fix.
   """
-  from nasjax.config.seg import validate_seg_retrain_config
-  from nasjax.tasks.segmentation import data as seg_data
-  from nasjax.tasks.segmentation import evaluate as evaluate_seg
-
   t_start = time.perf_counter()
   validate_seg_retrain_config(config)
   genotype = resolve_genotype(genotype, config.space)
@@ -173,11 +167,11 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
   state = setup.init(jax.random.key(config.seed), data.image_shape)
   n_params = flops.count_params(state.params)
   variables = {"params": state.params, "batch_stats": state.batch_stats}
-  macs = flops.multiply_adds(setup.model, variables, SEG_COST_SHAPE, train=False)
+  macs = flops.multiply_adds(setup.model, variables, COST_SHAPE, train=False)
   runs.say(
     is_main,
     f"network: {n_params / 1e6:.3f}M parameters, {macs / 1e9:.1f}G multiply-adds at "
-    f"{SEG_COST_SHAPE[0]}x{SEG_COST_SHAPE[1]}",
+    f"{COST_SHAPE[0]}x{COST_SHAPE[1]}",
   )
   state, _, test_crops, elapsed = resume_and_train(
     config, setup, state, data, workdir, checkpointer, start, is_main, t_start
@@ -189,7 +183,7 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
     "test_loss": test_crops["loss"],
     "params": n_params,
     "multiply_adds": macs,
-    "cost_shape": list(SEG_COST_SHAPE),
+    "cost_shape": list(COST_SHAPE),
     "epochs": config.epochs,
     "steps": total,
     "time_s": elapsed(),
@@ -217,20 +211,3 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
       flush=True,
     )
   return SegRetrainResult(workdir, genotype, state, scores, n_params, macs, total)
-
-
-def main() -> None:
-  """``python -m nasjax.seg_retrain`` (see :mod:`nasjax.cli`)."""
-  from nasjax.cli import main as cli_main
-
-  cli_main(
-    run,
-    program="nasjax.seg_retrain",
-    example="configs/seg/two_stage_retrain.py:runlocal",
-    genotype="the architecture: a trellis genotype file (a segmentation search's genotype.json, "
-    "a selection's selection.json, a genotype JSON or string)",
-  )
-
-
-if __name__ == "__main__":
-  main()

@@ -19,7 +19,7 @@ real examples, 0 for padding) where a batch is padded. An LR patch cut at
 90-degree rotations act on both alike.
 
 A search splits the *images* of the training set into a weight part and an
-alpha part with the policies of :func:`nasjax.data.split_indices`. An SR
+alpha part with the policies of :func:`nasjax.data.split.split_indices`. An SR
 epoch is ``config.data.steps_per_epoch`` steps. Step ``t`` of each part draws
 ``batch_size`` patches (a random image of the part, a random position, a
 random flip and rotation) from ``np.random.default_rng`` seeded with
@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.data.split import ImageSplit, SearchData, check_split, process_rows
+from nasjax.config.checks import boolean, check, integer, one_of
+from nasjax.data.batches import StepBatches, process_rows
+from nasjax.data.split import ImageSplit, check_split
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.tasks.super_resolution.images import (
   SRImages,
@@ -64,7 +66,7 @@ def sr_data_config() -> ConfigDict:
   validation), ``data_dir`` / ``download`` (tfds), ``train_limit`` (first N
   training images, 0 = all), ``patch_size`` (HR training patch side),
   ``eval_patch_size`` (HR side of the fixed centre crops), ``steps_per_epoch``,
-  ``split_policy`` / ``split_ratio`` (:func:`nasjax.data.check_split`) and
+  ``split_policy`` / ``split_ratio`` (:func:`nasjax.data.split.check_split`) and
   ``augment.flip`` / ``augment.rotate``.
   """
   # fmt: off
@@ -76,40 +78,57 @@ def sr_data_config() -> ConfigDict:
   # fmt: on
 
 
-def _int_at_least(value: Any, low: int, field: str) -> None:
-  if isinstance(value, bool) or not isinstance(value, int) or value < low:
-    raise ConfigError(f"{field} must be an integer >= {low}, got {value!r}")
-
-
 def validate_sr_data(cfg: ConfigDict) -> None:
   """Raises ConfigError (one sentence naming the fix) for an impossible SR ``config.data``."""
-  if cfg.source not in SR_SOURCES:
-    raise ConfigError(f"config.data.source must be one of {list(SR_SOURCES)}, got {cfg.source!r}")
-  if cfg.source == "tfds" and cfg.name not in SR_DATASETS:
-    raise ConfigError(f"config.data.name must be one of {list(SR_DATASETS)}, got {cfg.name!r}")
-  if isinstance(cfg.scale, bool) or cfg.scale not in SR_SCALES:
-    raise ConfigError(f"config.data.scale must be one of {list(SR_SCALES)}, got {cfg.scale!r}")
+  one_of(cfg.source, SR_SOURCES, "config.data.source")
+  if cfg.source == "tfds":
+    one_of(cfg.name, SR_DATASETS, "config.data.name")
+  check(
+    not isinstance(cfg.scale, bool) and cfg.scale in SR_SCALES,
+    f"config.data.scale must be one of {list(SR_SCALES)}, got {cfg.scale!r}",
+  )
   for field in ("patch_size", "eval_patch_size"):
     value = cfg[field]
-    _int_at_least(value, cfg.scale, f"config.data.{field}")
-    if value % cfg.scale:
-      raise ConfigError(
-        f"config.data.{field}={value} is not a multiple of config.data.scale={cfg.scale}; use "
-        f"{value - value % cfg.scale} or {value - value % cfg.scale + cfg.scale}"
-      )
-  _int_at_least(cfg.steps_per_epoch, 1, "config.data.steps_per_epoch")
-  _int_at_least(cfg.train_limit, 0, "config.data.train_limit")
+    integer(value, f"config.data.{field}", low=cfg.scale)
+    check(
+      not value % cfg.scale,
+      f"config.data.{field}={value} is not a multiple of config.data.scale={cfg.scale}; use "
+      f"{value - value % cfg.scale} or {value - value % cfg.scale + cfg.scale}",
+    )
+  integer(cfg.steps_per_epoch, "config.data.steps_per_epoch", low=1)
+  integer(cfg.train_limit, "config.data.train_limit", low=0)
   check_split(cfg.split_policy, cfg.split_ratio)
-  for field in ("download", "augment.flip", "augment.rotate"):
-    value = cfg.download if field == "download" else cfg.augment[field.split(".")[1]]
-    if not isinstance(value, bool):
-      raise ConfigError(f"config.data.{field} must be True or False, got {value!r}")
+  boolean(cfg.download, "config.data.download")
+  for field in ("flip", "rotate"):
+    boolean(cfg.augment[field], f"config.data.augment.{field}")
   if cfg.source == "folder":
     for field in ("train_dir", "test_dir"):
-      if not isinstance(cfg[field], str) or not cfg[field]:
-        raise ConfigError(
-          f"config.data.{field} must name a folder of HR images with config.data.source='folder'"
-        )
+      check(
+        isinstance(cfg[field], str) and bool(cfg[field]),
+        f"config.data.{field} must name a folder of HR images with config.data.source='folder'",
+      )
+
+
+def validate_data(config: ConfigDict) -> None:
+  """The super-resolution task's checks: ``config.data``, and its scale against the space's.
+
+  Raises:
+    ConfigError: naming the field and what it accepts.
+  """
+  validate_sr_data(config.data)
+  check(
+    config.data.scale == config.space.scale,
+    f"config.data.scale={config.data.scale} but config.space.scale={config.space.scale}; "
+    "set both to the same factor",
+  )
+
+
+def search_data(config: ConfigDict, process_index: int = 0, process_count: int = 1) -> SRSearchData:
+  """The search batches of a super-resolution ``config``: patches of its images, split by image."""
+  train, test = load_sr_dataset(config.data)
+  return SRSearchData(
+    train, config.data, config.seed, config.batch_size, process_index, process_count, test=test
+  )
 
 
 def load_sr_dataset(cfg: ConfigDict) -> tuple[SRImages, SRImages]:
@@ -179,7 +198,7 @@ def random_patches(
   return np.stack(lrs), np.stack(hrs)
 
 
-class _PatchData:
+class _PatchData(StepBatches):
   """What :class:`SRSearchData` and :class:`SRTrainData` share: checks, sharding, evaluation."""
 
   def __init__(
@@ -236,8 +255,6 @@ class _PatchData:
       raise ValueError("this data was built without test images; pass test=SRImages(...)")
     patch = _fitting_patch(self.test.hr, self.test.scale, self.cfg.eval_patch_size)
     yield from _padded_batches(self.test, np.arange(len(self.test)), batch_size, patch, limit)
-
-  batches = SearchData.batches
 
 
 class SRSearchData(ImageSplit, _PatchData):

@@ -1,11 +1,6 @@
 """Evaluate super-resolution networks on test sets: the PSNR / SSIM table of SR papers.
 
-Command line::
-
-  python -m nasjax.evaluate_sr --workdir=/tmp/sr_retrain \\
-      --sets='$NASJAX_DATA_DIR/sr/Set5,$NASJAX_DATA_DIR/sr/Set14'
-  python -m nasjax.evaluate_sr --workdir=runs/imdn,runs/imdn_sa --sets=data/Set5,data/B100 \\
-      --output=runs/table
+Its command line is ``python -m nasjax.evaluate_sr`` (:mod:`nasjax.evaluate_sr`).
 
 ``--workdir`` names one or more (comma-separated) runs that saved an SR
 network: an ``nasjax.sr_retrain`` workdir, a single-stage selection
@@ -29,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,9 +31,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from nasjax.errors import DataNotFoundError, NasjaxError
-from nasjax.run.records import write_json
-from nasjax.run.single_stage import SingleStageNetwork, find_network, load_network, run_name
+from nasjax.errors import NasjaxError
+from nasjax.infra.jsonfiles import write_json
+from nasjax.spaces.saved import SingleStageNetwork, find_network, load_network, run_name
 from nasjax.tasks.super_resolution import images as sr_images
 from nasjax.tasks.super_resolution import metrics as sr_metrics
 from nasjax.tasks.super_resolution.retrain import COST_OUTPUT, cost_shape
@@ -170,34 +164,3 @@ def evaluate_networks(
     write_json(out / "sr_table.json", {"sets": set_names, "rows": rows})
     (out / "sr_table.md").write_text(table.markdown())
   return table
-
-
-def main(argv: list[str] | None = None) -> None:
-  """``python -m nasjax.evaluate_sr --workdir=RUN[,RUN...] --sets=DIR[,DIR...] [--output=DIR]``."""
-  import argparse
-
-  parser = argparse.ArgumentParser(
-    prog="python -m nasjax.evaluate_sr", description=__doc__.split("\n\n")[0]
-  )
-  parser.add_argument(
-    "--workdir", required=True, help="run(s) with a saved SR network, comma-separated"
-  )
-  parser.add_argument(
-    "--sets", required=True, help="folders of HR PNG test images, comma-separated"
-  )
-  parser.add_argument("--output", default=None, help="folder for sr_table.json / sr_table.md")
-  args = parser.parse_args(argv)
-  try:
-    table = evaluate_networks(
-      [w for w in args.workdir.split(",") if w],
-      [s for s in args.sets.split(",") if s],
-      args.output,
-    )
-  except (NasjaxError, DataNotFoundError) as e:
-    print(f"nasjax.evaluate_sr: error: {e}", file=sys.stderr)
-    sys.exit(1)
-  print(table.markdown(), end="", flush=True)
-
-
-if __name__ == "__main__":
-  main()

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from nasjax.data.split import expand_path, tfds_records
+from nasjax.data.files import expand_path, tfds_records
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.tasks.super_resolution.imresize import crop_to_multiple, downsample
 

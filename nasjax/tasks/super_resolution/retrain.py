@@ -1,10 +1,6 @@
 """Train a searched super-resolution network from scratch, from the command line or a notebook.
 
-Command line::
-
-  python -m nasjax.sr_retrain --config=configs/sr/retrain.py:runlocal \\
-      --genotype=/tmp/sr_imdn_sa/genotype.json --workdir=/tmp/sr_retrain
-  python -m nasjax.sr_retrain --config=configs/sr/retrain.py --genotype=IMDN --workdir=runs/imdn
+Its command line is ``python -m nasjax.sr_retrain`` (:mod:`nasjax.sr_retrain`).
 
 ``--genotype`` is a genotype file of an SR space (a search's
 ``genotype.json``, a selection's ``selection.json``, a genotype JSON, or a
@@ -38,17 +34,20 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from nasjax.config.sr import validate_sr_retrain_config
 from nasjax.core.optimizers import weight_optimizer
 from nasjax.core.training import TaskTrainSetup, TrainState
 from nasjax.infra.compilation import enable_compilation_cache
+from nasjax.infra.jsonfiles import write_json
 from nasjax.run import safety as runs
-from nasjax.run.records import write_json
-from nasjax.run.single_stage import save_network
 from nasjax.spaces import flops
 from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.registry import get_space, load_genotype
+from nasjax.spaces.saved import save_network
+from nasjax.spaces.sr.imdn import IMDN_ORIGINAL
 from nasjax.tasks.classification.retrain import open_workdir, resume_and_train
-from nasjax.tasks.losses import SUPER_RESOLUTION
+from nasjax.tasks.super_resolution import data as sr_data
+from nasjax.tasks.super_resolution.task import SUPER_RESOLUTION
 
 Array = jax.Array
 PyTree = Any
@@ -68,7 +67,6 @@ def resolve_genotype(spec: Any, space_config: ml_collections.ConfigDict) -> Any:
   if isinstance(spec, (str, os.PathLike)) and str(spec).upper() == "IMDN":
     if space.name != "imdn":
       raise GenotypeError(f"--genotype=IMDN needs --config.space.name=imdn, not {space.name!r}")
-    from nasjax.spaces.sr.imdn import IMDN_ORIGINAL
 
     spec = IMDN_ORIGINAL
   if isinstance(spec, (str, os.PathLike)):
@@ -101,8 +99,6 @@ def halving_schedule(lr: float, halve_every: int, steps_per_epoch: int) -> optax
 
 def make_setup(config: ml_collections.ConfigDict, steps_per_epoch: int, genotype: Any):
   """Validates ``config`` and builds the functions of training ``genotype``'s network."""
-  from nasjax.config.sr import validate_sr_retrain_config
-
   validate_sr_retrain_config(config)
   opt = config.optimizer
   schedule = halving_schedule(opt.lr, opt.halve_every, steps_per_epoch)
@@ -145,10 +141,7 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
     NasjaxError: for a bad config or genotype, missing data, an unusable
       checkpoint, or a diverged run, with a message naming the fix.
   """
-  from nasjax.tasks.super_resolution import data as sr_data
-
   t_start = time.perf_counter()
-  from nasjax.config.sr import validate_sr_retrain_config
 
   validate_sr_retrain_config(config)
   genotype = resolve_genotype(genotype, config.space)
@@ -208,20 +201,3 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
       flush=True,
     )
   return SRRetrainResult(workdir, genotype, state, test, n_params, macs, total)
-
-
-def main() -> None:
-  """``python -m nasjax.sr_retrain`` (see :mod:`nasjax.cli`)."""
-  from nasjax.cli import main as cli_main
-
-  cli_main(
-    run,
-    program="nasjax.sr_retrain",
-    example="configs/sr/retrain.py:runlocal",
-    genotype="the architecture: a genotype file of the config's SR space (a search's "
-    "genotype.json, a selection's selection.json, a genotype JSON or string) or IMDN",
-  )
-
-
-if __name__ == "__main__":
-  main()
