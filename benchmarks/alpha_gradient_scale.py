@@ -48,7 +48,8 @@ def _batches(x: np.ndarray, y: np.ndarray, batch: int, count: int, rng: np.rando
 def measure(scale: str, steps: list[int], num_batches: int, seed: int) -> list[dict[str, float]]:
   from nasjax.config.protocols import nb201_protocol
   from nasjax.config.search import search_config
-  from nasjax.core import bilevel
+  from nasjax.core.setup import make_search_setup
+  from nasjax.core.state import ForwardContext
   from nasjax.tasks.classification.datasets import downsample
 
   channels, cells, size, batch = SCALES[scale]
@@ -60,7 +61,7 @@ def measure(scale: str, steps: list[int], num_batches: int, seed: int) -> list[d
     x, y = d["x_train"], d["y_train"]
   x = downsample(x, 32 // size)
   half = len(x) // 2  # weights train on the first half, gradients are taken on the second
-  setup = bilevel.make_search_setup(config, steps_per_epoch=half // batch)
+  setup = make_search_setup(config, steps_per_epoch=half // batch)
   state = setup.init(jax.random.key(seed), x.shape[1:])
   step = jax.jit(setup.step)
   epoch = jnp.zeros((), jnp.int32)
@@ -68,7 +69,11 @@ def measure(scale: str, steps: list[int], num_batches: int, seed: int) -> list[d
   def alpha_grad(state, batch_):
     def loss(alphas):
       return setup.loss(
-        state.params, alphas, batch_, state.batch_stats, None, state.betas, epoch, state.projection
+        state.params,
+        alphas,
+        batch_,
+        ForwardContext(state.batch_stats, epoch=epoch, projection=state.projection),
+        state.betas,
       )[0]
 
     return jax.grad(loss)(state.alphas)["cell"]

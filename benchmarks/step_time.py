@@ -91,7 +91,7 @@ def measure(
 
   from nasjax.config.protocols import darts_protocol
   from nasjax.config.search import search_config
-  from nasjax.core import bilevel
+  from nasjax.core.setup import make_search_setup
   from nasjax.infra import fused
   from nasjax.infra import seeds as seeds_lib
 
@@ -108,7 +108,7 @@ def measure(
   config.hypergradient = mode
   config.batch_size = batch
   config.space.channels = args.channels
-  setup = bilevel.make_search_setup(config, steps_per_epoch=1000)
+  setup = make_search_setup(config, steps_per_epoch=1000)
   image_shape = (args.image, args.image, 3)
   step = setup.step
   if seeds > 1:

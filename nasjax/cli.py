@@ -223,7 +223,7 @@ def _run_args(command: Command, defined: _Flags) -> tuple[Any, ...]:
 
 
 def _quiet_logging() -> None:
-  """JAX (absent accelerator plugins) and tfds (dataset info) report at INFO; runs print their own."""
+  """JAX (absent accelerator plugins) and tfds (dataset info) log at INFO; runs print their own."""
   if not flags.FLAGS["verbosity"].present:
     logging.getLogger("jax").setLevel(logging.WARNING)
     absl_logging.set_verbosity(absl_logging.WARNING)

@@ -27,7 +27,8 @@ from conftest import data_dir
 
 from nasjax.config.protocols import nb201_protocol
 from nasjax.config.search import search_config
-from nasjax.core import bilevel
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import ForwardContext
 
 #: nasjax's NB201 op order; a torch edge's candidate ``k`` is ``OPS[k]``.
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -153,7 +154,7 @@ class Golden:
   def __init__(self, trs: int):
     self.trs = trs
     self.d = _golden(trs)
-    self.setup = bilevel.make_search_setup(_config(trs), steps_per_epoch=10)
+    self.setup = make_search_setup(_config(trs), steps_per_epoch=10)
     self.params, self.stats = transplant(_getter(self.d, "sd0"))
     self.alphas = {"cell": self.d["sd0/arch_parameters"]}
     images, labels = self.d["images_nhwc"], self.d["labels"].astype(np.int32)
@@ -168,7 +169,7 @@ class Golden:
 
   def step(self, step_order: str):
     """nasjax's state and metrics after one search step from the golden initial state."""
-    setup = bilevel.make_search_setup(_config(self.trs, step_order), steps_per_epoch=10)
+    setup = make_search_setup(_config(self.trs, step_order), steps_per_epoch=10)
     assert float(setup.lr_schedule(0)) == pytest.approx(float(self.d["step_lr"]))
     arch = {"alphas": self.alphas, "betas": {}}
     params = jax.tree.map(jnp.asarray, self.params)
@@ -185,7 +186,7 @@ class Golden:
 
 def _train_pass(setup, params, stats, alphas, batch):
   def loss(p, a):
-    return setup.loss(p, a, batch, stats, None)
+    return setup.loss(p, a, batch, ForwardContext(stats))
 
   (value, (logits, new_stats)), (g_w, g_a) = jax.jit(
     jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)

@@ -10,9 +10,11 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax.core import bilevel
 from nasjax.core import hypergradient as hg
+from nasjax.core import optimizers
 from nasjax.core import regularizers as R
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import ForwardContext
 
 
 def _trees_identical(a, b):
@@ -29,7 +31,7 @@ def _setup(mode="first_order", sa=False):
   if sa:
     config.regularizers.sa.update(enabled=True, schedule="constant", strength=0.5)
     config.optimizer.alpha.weight_decay = 0.0
-  return bilevel.make_search_setup(config, steps_per_epoch=4)
+  return make_search_setup(config, steps_per_epoch=4)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,7 @@ def test_alpha_update_wiring_first_order_with_regulariser(batches):
   state = _warm_state(setup, batches, steps=5)  # epoch 1 of 4-step epochs
   new, metrics = jax.jit(setup.alpha_update)(state, batches[5], batches[6])
   grad_val = jax.grad(
-    lambda a: setup.loss(state.params, a, batches[6], state.batch_stats, None)[0]
+    lambda a: setup.loss(state.params, a, batches[6], ForwardContext(state.batch_stats))[0]
   )(state.alphas)
   grad_reg = jax.grad(lambda a: 0.5 * R.sa_penalty(a["cell"]))(state.alphas)
   grads = {"alphas": jax.tree.map(jnp.add, grad_val, grad_reg), "betas": {}}
@@ -102,14 +104,14 @@ def test_alpha_update_wiring_second_order(batches):
   cfg = setup.config.optimizer.weights
   inner = hg.InnerStep(
     lr=setup.lr_schedule(state.step),
-    momentum_buffer=bilevel.momentum_buffer(state.weight_opt_state),
+    momentum_buffer=optimizers.momentum_buffer(state.weight_opt_state),
     momentum=cfg.momentum,
     weight_decay=cfg.weight_decay,
   )
   assert float(optax.tree.norm(inner.momentum_buffer)) > 0
 
   def loss_fn(p, a, b):
-    return setup.loss(p, a, b, state.batch_stats, None)
+    return setup.loss(p, a, b, ForwardContext(state.batch_stats))
 
   grads, _ = jax.jit(
     lambda s: hg.second_order_exact(loss_fn, s.params, s.alphas, batches[5], batches[6], inner)
@@ -149,7 +151,7 @@ def test_short_search_on_real_data_learns(batches):
 
 
 def test_epoch_cosine_schedule():
-  sched = bilevel.epoch_cosine_schedule(0.025, 0.001, epochs=50, steps_per_epoch=10)
+  sched = optimizers.epoch_cosine_schedule(0.025, 0.001, epochs=50, steps_per_epoch=10)
   expected = lambda e: 0.001 + 0.024 * 0.5 * (1 + math.cos(math.pi * e / 50))
   for step in (0, 9, 10, 255, 499):
     assert float(sched(step)) == pytest.approx(expected(step // 10), rel=1e-6)
@@ -161,7 +163,7 @@ def test_weight_optimiser_is_pytorch_sgd():
   """Clip the raw gradient, add wd * w, momentum buffer b = m b + g, w -= lr * b."""
   cfg = tiny_config().optimizer.weights
   cfg.grad_clip = 1.0
-  tx = bilevel.weight_optimizer(cfg, lambda step: 0.1 / (1 + step))
+  tx = optimizers.weight_optimizer(cfg, lambda step: 0.1 / (1 + step))
   w = {"x": jnp.array([1.0, -2.0, 3.0])}
   state = tx.init(w)
   w_ref, buf = np.array([1.0, -2.0, 3.0]), np.zeros(3)
@@ -176,7 +178,7 @@ def test_weight_optimiser_is_pytorch_sgd():
 
 def test_alpha_optimiser_is_adam_with_coupled_l2():
   cfg = tiny_config().optimizer.alpha
-  tx = bilevel.alpha_optimizer(cfg)
+  tx = optimizers.alpha_optimizer(cfg)
   a = jnp.array([0.5, -1.0])
   state = tx.init(a)
   a_ref, m, v = np.array([0.5, -1.0]), np.zeros(2), np.zeros(2)
@@ -196,7 +198,7 @@ def test_state_starts_as_the_design_says():
   assert int(state.step) == 0 and state.rng.dtype == jnp.uint32
   alpha = np.asarray(state.alphas["cell"])
   assert alpha.shape == (6, 5) and 0 < alpha.std() < 5e-3  # 1e-3 * N(0, 1)
-  assert float(optax.tree.norm(bilevel.momentum_buffer(state.weight_opt_state))) == 0.0
+  assert float(optax.tree.norm(optimizers.momentum_buffer(state.weight_opt_state))) == 0.0
   again = setup.init(jax.random.key(3), (32, 32, 3))
   assert _trees_identical(state, again)
   other = setup.init(jax.random.key(4), (32, 32, 3))
@@ -206,7 +208,7 @@ def test_state_starts_as_the_design_says():
 def test_warmup_skips_the_alpha_update_inside_the_step(batches):
   """PC-DARTS' warm-up: during the first epochs only the weights train."""
   config = tiny_config(**{"optimizer.alpha.warmup_epochs": 1})
-  setup = bilevel.make_search_setup(config, steps_per_epoch=4)
+  setup = make_search_setup(config, steps_per_epoch=4)
   state = _warm_state(setup, batches, steps=3)  # step 3: the last step of epoch 0
   assert "cond" in str(jax.make_jaxpr(setup.step)(state, batches[3], batches[4]))
   step = jax.jit(setup.step)
@@ -235,7 +237,7 @@ def _edge_setup(mode="first_order"):
   config = tiny_config(hypergradient=mode, **{"space.edge_normalization": True})
   config.regularizers.sa.update(enabled=True, schedule="constant", strength=0.5)
   config.optimizer.alpha.weight_decay = 0.0
-  return bilevel.make_search_setup(config, steps_per_epoch=4)
+  return make_search_setup(config, steps_per_epoch=4)
 
 
 def test_edge_betas_get_the_hypergradient_and_no_regulariser(batches):
@@ -247,7 +249,7 @@ def test_edge_betas_get_the_hypergradient_and_no_regulariser(batches):
 
   def val_loss(arch):
     return setup.loss(
-      state.params, arch["alphas"], batches[3], state.batch_stats, None, arch["betas"]
+      state.params, arch["alphas"], batches[3], ForwardContext(state.batch_stats), arch["betas"]
     )[0]
 
   grads = jax.jit(jax.grad(val_loss))(state.arch_params)

@@ -4,7 +4,7 @@ import pytest
 from conftest import tiny_config
 
 from nasjax.config.search import search_config, validate_search_config
-from nasjax.core import bilevel
+from nasjax.core.setup import make_search_setup
 from nasjax.errors import ConfigError
 
 
@@ -38,7 +38,7 @@ def test_the_default_config_is_valid_and_its_errors_surface_in_setup():
   validate_search_config(search_config())
   config = tiny_config(**{"optimizer.weights.lr": -1.0})
   with pytest.raises(ConfigError):
-    bilevel.make_search_setup(config, steps_per_epoch=1)
+    make_search_setup(config, steps_per_epoch=1)
 
 
 def test_unknown_space_field_is_refused():

@@ -82,7 +82,7 @@ PAPER_SCHEDULES = {
 
 def _schedules(config):
   """``{name: [lambda_t for t < epochs]}`` of the enabled regularisers, as a search builds them."""
-  from nasjax.core.bilevel import make_search_setup
+  from nasjax.core.setup import make_search_setup
 
   reg = make_search_setup(config, steps_per_epoch=3).regularizer
   return {

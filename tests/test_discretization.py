@@ -10,7 +10,8 @@ import pytest
 from conftest import normalized_batch, tiny_config
 
 from nasjax.config.protocols import darts_space
-from nasjax.core import bilevel, discretization
+from nasjax.core import discretization
+from nasjax.core.setup import make_search_setup
 from nasjax.spaces import get_space, ops
 from nasjax.spaces.darts.genotype import DARTS_V1, DARTS_V2, PC_DARTS, DartsGenotype
 from nasjax.spaces.genotype import GenotypeError
@@ -152,7 +153,7 @@ def test_darts_genotype_weights_errors():
 def nb201(cifar_subset):
   config = tiny_config()
   config.data.source = "npz"
-  setup = bilevel.make_search_setup(config, steps_per_epoch=10)
+  setup = make_search_setup(config, steps_per_epoch=10)
   state = setup.init(jax.random.key(0), (32, 32, 3))
   alphas = {"cell": 2.0 * jax.random.normal(jax.random.key(1), (6, 5))}
   state = state.replace(alphas=alphas)
@@ -376,7 +377,7 @@ def test_discretization_error_darts_edge_normalization_partial_channels(cifar_su
   """RobustDARTS S4 (noise op) with PC-DARTS' partial channels and edge normalisation."""
   config = tiny_config()
   config.space = _darts_cfg("s4", partial_channels=2, edge_normalization=True)
-  setup = bilevel.make_search_setup(config, steps_per_epoch=10)
+  setup = make_search_setup(config, steps_per_epoch=10)
   state = setup.init(jax.random.key(0), (32, 32, 3))
   shapes = DARTS.alpha_shapes(config.space)
   keys = jax.random.split(jax.random.key(3), 4)

@@ -7,7 +7,8 @@ import pytest
 from conftest import normalized_batch, tiny_config, to_float64
 
 from nasjax.analysis import hessian
-from nasjax.core import bilevel
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import ForwardContext
 from nasjax.errors import ConfigError
 
 WD = 1e-3  # the default alpha weight decay
@@ -116,7 +117,7 @@ OPS = {"space.ops": ("none", "skip_connect", "nor_conv_3x3")}
 def problem(cifar_subset):
   """A float64 tiny NB201 search state, two stacked real validation batches, raw jax.hessian."""
   with jax.enable_x64(True):
-    setup = bilevel.make_search_setup(tiny_config(**OPS), steps_per_epoch=10)
+    setup = make_search_setup(tiny_config(**OPS), steps_per_epoch=10)
     state = setup.init(jax.random.key(0), (32, 32, 3))
     alphas = {"cell": jnp.asarray(0.5 * np.random.default_rng(0).normal(size=(6, 3)))}
     state = state.replace(
@@ -151,7 +152,10 @@ def test_objective_is_the_mean_validation_loss_plus_l2(problem):
       padded_fn = hessian.alpha_objective(setup, state, padded)[0]
       by_hand = jax.vmap(
         lambda batch, k: setup.loss(
-          state.params, state.alphas, batch, state.batch_stats, jax.random.fold_in(key, k)
+          state.params,
+          state.alphas,
+          batch,
+          ForwardContext(state.batch_stats, jax.random.fold_in(key, k)),
         )
       )
       losses, (logits, _) = by_hand(stacked, jnp.arange(2))
@@ -175,7 +179,7 @@ def test_raw_hessian_is_symmetric(problem):
 
 
 def test_l2_term_shifts_every_eigenvalue_by_wd(problem):
-  setup0 = bilevel.make_search_setup(
+  setup0 = make_search_setup(
     tiny_config(**OPS, **{"optimizer.alpha.weight_decay": 0.0}), steps_per_epoch=10
   )
   out = _measure(problem, setup0, "full")

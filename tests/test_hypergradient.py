@@ -7,8 +7,10 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config, to_float64
 
-from nasjax.core import bilevel
 from nasjax.core import hypergradient as hg
+from nasjax.core import optimizers
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import ForwardContext
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +19,7 @@ def problem(cifar_subset):
   with jax.enable_x64(True):
     # Three ops keep compile times down; conv, skip and `none` exercise every path.
     config = tiny_config(**{"space.ops": ("none", "skip_connect", "nor_conv_3x3")})
-    setup = bilevel.make_search_setup(config, steps_per_epoch=10)
+    setup = make_search_setup(config, steps_per_epoch=10)
     state = setup.init(jax.random.key(0), (32, 32, 3))
     rng = np.random.default_rng(0)
     params = to_float64(state.params)
@@ -28,7 +30,7 @@ def problem(cifar_subset):
     stats = to_float64(state.batch_stats)
 
     def loss_fn(p, a, batch):
-      return setup.loss(p, a, batch, stats, None)
+      return setup.loss(p, a, batch, ForwardContext(stats))
 
     def jitted(mode, **kw):
       return jax.jit(lambda *args: mode(loss_fn, *args, **kw)[0]["cell"])
@@ -151,7 +153,7 @@ def test_unrolled_step_matches_the_weight_optimiser():
     config.optimizer.weights.grad_clip = 0.0
     for nesterov in (False, True):
       config.optimizer.weights.nesterov = nesterov
-      tx = bilevel.weight_optimizer(config.optimizer.weights, lambda step: jnp.float64(0.3))
+      tx = optimizers.weight_optimizer(config.optimizer.weights, lambda step: jnp.float64(0.3))
       opt_state = optax.tree_utils.tree_set(tx.init(params), trace=buffer)
       updates, _ = tx.update(grads, opt_state, params)
       expected = jax.tree.map(jnp.add, params, updates)

@@ -6,27 +6,25 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from nasjax.core import bilevel
+from nasjax.core.setup import compute_dtype, make_search_setup
 from nasjax.errors import ConfigError
 
 
 def test_auto_is_float32_on_cpu_and_bfloat16_is_honoured():
   assert jax.default_backend() == "cpu"
-  assert bilevel.compute_dtype("auto") is None
-  assert bilevel.compute_dtype("float32") is None
-  assert bilevel.compute_dtype("bfloat16") == jnp.bfloat16
+  assert compute_dtype("auto") is None
+  assert compute_dtype("float32") is None
+  assert compute_dtype("bfloat16") == jnp.bfloat16
 
 
 def test_an_unknown_precision_is_refused():
   with pytest.raises(ConfigError, match="config.precision must be one of"):
-    bilevel.make_search_setup(tiny_config(precision="float16"), 10)
+    make_search_setup(tiny_config(precision="float16"), 10)
 
 
 @pytest.fixture(scope="module")
 def setups():
-  return {
-    p: bilevel.make_search_setup(tiny_config(precision=p), 10) for p in ("float32", "bfloat16")
-  }
+  return {p: make_search_setup(tiny_config(precision=p), 10) for p in ("float32", "bfloat16")}
 
 
 def _batch(seed):

@@ -10,8 +10,8 @@ import optax
 import pytest
 
 from nasjax.config.search import search_config
-from nasjax.core import bilevel
 from nasjax.core import regularizers as R
+from nasjax.core.optimizers import alpha_optimizer
 from nasjax.core.relax import Softmax
 from nasjax.errors import ConfigError
 
@@ -210,7 +210,7 @@ def test_sa_eq8_changes_probabilities_under_adam_but_not_under_sgd():
   under SGD (a uniform shift), but Adam rescales each coordinate, so p moves."""
   cfg = search_config().optimizer.alpha
   cfg.weight_decay = 0.0  # SA runs turn alpha weight decay off
-  adam = bilevel.alpha_optimizer(cfg)
+  adam = alpha_optimizer(cfg)
   p_plain, p_sa = _run_alpha(adam), _run_alpha(adam, sa_strength=1.0)
   assert float(jnp.max(jnp.abs(p_plain - p_sa))) > 1e-3
   sgd = optax.sgd(0.1)

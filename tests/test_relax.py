@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax.core import bilevel
 from nasjax.core.relax import Dirichlet, GumbelSoftmax, Softmax, make_relaxation, relaxation_config
+from nasjax.core.setup import make_search_setup
 from nasjax.errors import ConfigError
 
 LOGITS = np.array([1.0, 0.0, -1.0, 0.5, -0.5], np.float32)
@@ -202,9 +202,9 @@ def test_bad_relaxation_in_a_search_config_is_a_config_error():
   config = tiny_config()
   config.relaxation.name = "gumbel"  # softmax's temperature field is left behind
   with pytest.raises(ConfigError, match="temperature"):
-    bilevel.make_search_setup(config, steps_per_epoch=4)
+    make_search_setup(config, steps_per_epoch=4)
   config.relaxation = relaxation_config("gumbel")
-  bilevel.make_search_setup(config, steps_per_epoch=4)
+  make_search_setup(config, steps_per_epoch=4)
 
 
 # -- inside a real search step ------------------------------------------------------
@@ -229,7 +229,7 @@ def test_search_step_runs_and_alpha_gets_gradient(batches, relaxation):
   config.optimizer.alpha.weight_decay = 0.0  # so alpha's gradient is the hypergradient alone
   if relaxation.name == "dirichlet":
     config.regularizers.dirichlet_kl.enabled = True
-  setup = bilevel.make_search_setup(config, steps_per_epoch=4)
+  setup = make_search_setup(config, steps_per_epoch=4)
   state = setup.init(jax.random.key(0), (32, 32, 3))
   before = np.asarray(state.alphas["cell"])
   step = jax.jit(setup.step)

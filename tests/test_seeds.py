@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import REPO  # noqa: F401 (sets NASJAX_DATA_DIR)
 
+from nasjax.core.setup import make_search_setup
 from nasjax.errors import ConfigError
 from nasjax.infra import fused, seeds
 from nasjax.run import search
@@ -37,9 +38,7 @@ def _config(**overrides):
 def _initial_alpha(seed):
   import jax
 
-  from nasjax.core import bilevel
-
-  setup = bilevel.make_search_setup(_config(seed=seed), 4)
+  setup = make_search_setup(_config(seed=seed), 4)
   return np.asarray(setup.init(jax.random.key(seed), (32, 32, 3)).alphas["cell"])
 
 

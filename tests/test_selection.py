@@ -10,10 +10,11 @@ import optax
 import pytest
 from conftest import normalized_batch, tiny_config
 
-from nasjax.core import bilevel, projection
 from nasjax.core import perturbation as selection
-from nasjax.run import single_stage
-from nasjax.spaces import get_space
+from nasjax.core import projection
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import ForwardContext
+from nasjax.spaces import get_space, saved
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def batches(cifar_subset):
 @pytest.fixture(scope="module")
 def trained(batches):
   """A tiny NB201 supernet after a few search steps on real data."""
-  setup = bilevel.make_search_setup(tiny_config(), steps_per_epoch=4)
+  setup = make_search_setup(tiny_config(), steps_per_epoch=4)
   state = setup.init(jax.random.key(0), (32, 32, 3))
   step = jax.jit(setup.step)
   for k in range(4):
@@ -126,12 +127,18 @@ def test_projection_reaches_the_step_and_the_loss(trained, batches):
     mutable=["batch_stats"],
   )[0]
   loss, (logits, _) = setup.loss(
-    state.params, state.alphas, batches[0], state.batch_stats, None, state.betas, 0, proj
+    state.params,
+    state.alphas,
+    batches[0],
+    ForwardContext(state.batch_stats, projection=proj),
+    state.betas,
   )
   np.testing.assert_allclose(logits, direct, rtol=1e-5, atol=1e-5)
   # The alpha of a decided edge gets no hypergradient from the loss.
   grads = jax.grad(
-    lambda a: setup.loss(state.params, a, batches[0], state.batch_stats, None, None, 0, proj)[0]
+    lambda a: setup.loss(
+      state.params, a, batches[0], ForwardContext(state.batch_stats, projection=proj)
+    )[0]
   )(state.alphas)
   assert float(jnp.abs(grads["cell"][2]).max()) == 0.0
   assert float(jnp.abs(grads["cell"][0]).max()) > 0.0
@@ -141,7 +148,7 @@ def test_projection_reaches_the_step_and_the_loss(trained, batches):
 def test_frozen_alpha_stays_and_the_weights_train(batches):
   config = tiny_config()
   config.optimizer.alpha.update(frozen=True, init_std=0.0)
-  setup = bilevel.make_search_setup(config, steps_per_epoch=4)
+  setup = make_search_setup(config, steps_per_epoch=4)
   state = setup.init(jax.random.key(1), (32, 32, 3))
   assert float(jnp.abs(state.alphas["cell"]).max()) == 0.0  # uniform
   before = jax.device_get(state.params)
@@ -159,8 +166,8 @@ def test_skip_biased_and_negative_alpha_start():
   biased = tiny_config()
   biased.optimizer.alpha.update(init_bias=0.1, init_offset=-1.0)
   key = jax.random.key(7)
-  a0 = bilevel.make_search_setup(base, 4).init(key, (32, 32, 3)).alphas["cell"]
-  a1 = bilevel.make_search_setup(biased, 4).init(key, (32, 32, 3)).alphas["cell"]
+  a0 = make_search_setup(base, 4).init(key, (32, 32, 3)).alphas["cell"]
+  a1 = make_search_setup(biased, 4).init(key, (32, 32, 3)).alphas["cell"]
   ops = get_space("nb201").op_names(base.space)
   expected = np.full(a0.shape, -1.0) + 0.1 * (np.array(ops) == "skip_connect")[None, :]
   np.testing.assert_allclose(np.asarray(a1) - np.asarray(a0), expected, atol=1e-6)
@@ -169,7 +176,7 @@ def test_skip_biased_and_negative_alpha_start():
 def test_single_stage_network_equals_the_frozen_supernet(trained, batches, tmp_path):
   setup, state = trained
   probs = jax.device_get(setup.relaxation.probs(state.alphas))
-  path = single_stage.save_network(
+  path = saved.save_network(
     tmp_path / "network",
     setup.config.space,
     state.params,
@@ -178,7 +185,7 @@ def test_single_stage_network_equals_the_frozen_supernet(trained, batches, tmp_p
     state.betas,
     {"note": "test"},
   )
-  net = single_stage.load_network(path)
+  net = saved.load_network(path)
   images = batches[5]["image"]
   np.testing.assert_allclose(net(images), setup.logits(state, images), rtol=1e-6, atol=1e-6)
   assert Path(path, "network.json").is_file()
@@ -188,7 +195,7 @@ def test_load_network_explains_a_wrong_folder(tmp_path):
   from nasjax.infra.checkpoint import CheckpointError
 
   with pytest.raises(CheckpointError, match="holds no single-stage network"):
-    single_stage.load_network(tmp_path)
+    saved.load_network(tmp_path)
 
 
 def test_pt_prunes_a_darts_node_to_the_two_inputs_whose_removal_hurts_most(batches, tmp_path):
@@ -198,7 +205,7 @@ def test_pt_prunes_a_darts_node_to_the_two_inputs_whose_removal_hurts_most(batch
   config.space = darts_space()
   config.space.update(channels=4, layers=3, steps=3, multiplier=3)
   config.space.ops = ("none", "skip_connect", "max_pool_3x3", "sep_conv_3x3")
-  setup = bilevel.make_search_setup(config, steps_per_epoch=4)
+  setup = make_search_setup(config, steps_per_epoch=4)
   state = setup.init(jax.random.key(0), (32, 32, 3))
   shapes = setup.space.alpha_shapes(config.space)
   proj = projection.empty(shapes)

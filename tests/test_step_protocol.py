@@ -16,7 +16,9 @@ import pytest
 from conftest import normalized_batch, tiny_config
 
 from nasjax.config.search import validate_search_config
-from nasjax.core import bilevel, optimizers
+from nasjax.core import optimizers
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import ForwardContext
 from nasjax.errors import ConfigError
 
 #: conv, skip and `none` exercise every path and keep compiles short.
@@ -31,7 +33,7 @@ def _setup(
   config.space.update(ops=OPS, track_running_stats=True, conv_bias=True)
   config.optimizer.weights.update(grad_clip=grad_clip, grad_clip_scope=clip)
   config.optimizer.alpha.warmup_epochs = warmup
-  return bilevel.make_search_setup(config, steps_per_epoch=4)
+  return make_search_setup(config, steps_per_epoch=4)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def _stats_of_forward(setup, state, batch, alphas=None, params=None):
   """BN statistics after one training-mode forward from ``state``'s."""
   alphas = state.alphas if alphas is None else alphas
   params = state.params if params is None else params
-  return setup.loss(params, alphas, batch, state.batch_stats, None)[1][1]
+  return setup.loss(params, alphas, batch, ForwardContext(state.batch_stats))[1][1]
 
 
 @pytest.mark.parametrize("order", ["alpha_first", "weights_first"])
@@ -101,7 +103,9 @@ def test_second_order_bn_statistics_come_from_the_unrolling_forward(batches):
 def _train_alpha_grad(setup, state, batch):
   """d L_train / d(alpha, betas) at the state's weights and alpha."""
   return jax.grad(
-    lambda arch: setup.loss(state.params, arch["alphas"], batch, state.batch_stats, None)[0]
+    lambda arch: setup.loss(state.params, arch["alphas"], batch, ForwardContext(state.batch_stats))[
+      0
+    ]
   )(state.arch_params)
 
 
@@ -151,9 +155,9 @@ def test_an_active_clip_scales_the_weight_gradients_as_pytorch(batches):
   total = float(metrics["weights/clip_norm"])
   assert total > 0.1
   # The unclipped gradient through the same optimiser arithmetic, scaled by hand.
-  grads = jax.grad(lambda p: clip.loss(p, state.alphas, batches[0], state.batch_stats, None)[0])(
-    state.params
-  )
+  grads = jax.grad(
+    lambda p: clip.loss(p, state.alphas, batches[0], ForwardContext(state.batch_stats))[0]
+  )(state.params)
   scale = 0.1 / (total + 1e-6)
   tx = optimizers.weight_optimizer(free.config.optimizer.weights, clip.lr_schedule)
   updates, _ = tx.update(
@@ -191,7 +195,7 @@ def test_frozen_alpha_clips_the_weights_alone(batches):
   config = tiny_config(step_order="weights_first")
   config.optimizer.weights.grad_clip_scope = "weights_and_alpha"
   config.optimizer.alpha.frozen = True
-  setup = bilevel.make_search_setup(config, steps_per_epoch=4)
+  setup = make_search_setup(config, steps_per_epoch=4)
   state = setup.init(jax.random.key(0), (32, 32, 3))
   assert state.alpha_grad == {}
   _, metrics = jax.jit(setup.step)(state, batches[0], batches[1])

@@ -154,6 +154,7 @@ class ImportGraph:
   def hazards(self) -> list[str]:
     """Import-order hazards, importing each module first (see the module docstring)."""
     found: list[str] = []
+    _Simulation(self, found, empty_top=False).run(self.package)  # ``import nasjax`` as it is
     for entry in sorted(self.files):
       _Simulation(self, found).run(entry)
     return sorted(set(found))
@@ -180,11 +181,13 @@ class _Simulation:
   module) from a running module that has not bound it yet is a hazard.
   """
 
-  def __init__(self, graph: ImportGraph, found: list[str]):
+  def __init__(self, graph: ImportGraph, found: list[str], empty_top: bool = True):
     self.graph = graph
     self.found = found
-    self.state: dict[str, str] = {graph.package: "done"}  # the top-level package as if empty
-    self.bound: dict[str, set[str]] = {graph.package: set()}
+    self.state: dict[str, str] = {}
+    self.bound: dict[str, set[str]] = {}
+    if empty_top:  # the top-level package as if it imported nothing
+      self.state[graph.package], self.bound[graph.package] = "done", set()
     self.stack: list[str] = []
 
   def run(self, module: str) -> None:
@@ -194,7 +197,7 @@ class _Simulation:
 
   def _start_packages(self, module: str) -> None:
     parts = module.split(".")
-    for k in range(1, len(parts)):
+    for k in range(1, len(parts) + (module == self.graph.package)):
       package = ".".join(parts[:k])
       if package in self.graph.files and package not in self.state:
         self._execute(package)

@@ -14,12 +14,40 @@ Launch:
   python -m nasjax.search --config=configs/nb201/beta_darts.py:runlocal --workdir=/tmp/beta_darts
 """
 
-from nasjax.config.protocols import beta_darts_protocol, nb201_protocol, runlocal
-from nasjax.config.search import parse_variants, search_config
+from nasjax.config import autodl_step, parse_variants, runlocal, search_config
 
 
 def get_config(arg=None):
   variants = parse_variants(arg, ("runlocal",))
-  config = beta_darts_protocol(nb201_protocol(search_config()))  # lambda_t = 0.5 * epoch
+  config = search_config()
+  # The NAS-Bench-201 space: its 5 ops on each of the cell's 6 edges, C=16, N=5 cells per stage.
+  config.space.update(name="nb201", channels=16, cells_per_stage=5, num_classes=10)
+  # 100 epochs, batch 64 per half of the disjoint 50/50 split of CIFAR-10's training set.
   config.epochs = 100
+  config.batch_size = 64
+  config.data.name = "cifar10"
+  config.hypergradient = "first_order"
+  # Weights: SGD, Nesterov momentum 0.9, lr 0.025 cosine to 0.001, wd 5e-4, clip 5.
+  config.optimizer.weights.update(
+    name="sgd",
+    lr=0.025,
+    lr_min=0.001,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    grad_clip=5.0,
+  )
+  # Alpha: Adam lr 3e-4, betas (0.5, 0.999), coupled L2 1e-3, initialised 1e-3 * N(0, 1).
+  config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3, init_std=1e-3)
+  # Beta-decay on alpha's logits, lambda_t = 50 * epoch / 100 (0.5 per epoch from 0).
+  config.regularizers.beta_decay.update(
+    enabled=True,
+    schedule="slope",
+    start=0.0,
+    slope=0.5,
+    strength=0.0,
+    ramp_epochs=0,
+    apply_to="logits",
+  )
+  autodl_step(config)  # the step of AutoDL's DARTS-V1 code
   return runlocal(config) if "runlocal" in variants else config

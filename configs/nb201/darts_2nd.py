@@ -11,7 +11,7 @@ current weight lr. The full-size exact run unrolls the cells
 for a 65 s compile against 26 s).
 
 Code followed: AutoDL-Projects' ``exps/NAS-Bench-201-algos/DARTS-V2.py``
-(:func:`nasjax.config.protocols.nb201_protocol` with its order): the alpha update
+(:func:`nasjax.config.autodl_step` with its order): the alpha update
 first (unrolled at the current weights), then the weight update with the new
 alpha; cell BNs keep running statistics, updated by the weight update's
 forward and by the alpha update's forward on the training batch at the
@@ -34,15 +34,34 @@ Launch:
   python -m nasjax.search --config=configs/nb201/darts_2nd.py:runlocal --workdir=/tmp/darts_2nd
 """
 
-from nasjax.config.protocols import nb201_protocol, runlocal
-from nasjax.config.search import parse_variants, search_config
+from nasjax.config import autodl_step, parse_variants, runlocal, search_config
 
 
 def get_config(arg=None):
   variants = parse_variants(arg, ("runlocal", "fd"))
-  config = nb201_protocol(search_config())
+  config = search_config()
+  # The NAS-Bench-201 space: its 5 ops on each of the cell's 6 edges, C=16, N=5 cells per stage.
+  config.space.update(name="nb201", channels=16, cells_per_stage=5, num_classes=10)
+  # 50 epochs, batch 64 per half of the disjoint 50/50 split of CIFAR-10's training set.
+  config.epochs = 50
+  config.batch_size = 64
+  config.data.name = "cifar10"
   config.hypergradient = "second_order_fd" if "fd" in variants else "second_order_exact"
-  config.step_order = "alpha_first"  # AutoDL's DARTS-V2
+  # Weights: SGD, Nesterov momentum 0.9, lr 0.025 cosine to 0.001, wd 5e-4, clip 5.
+  config.optimizer.weights.update(
+    name="sgd",
+    lr=0.025,
+    lr_min=0.001,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    grad_clip=5.0,
+  )
+  # Alpha: Adam lr 3e-4, betas (0.5, 0.999), coupled L2 1e-3, initialised 1e-3 * N(0, 1).
+  config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3, init_std=1e-3)
+  # No regulariser.
+  autodl_step(config)
+  config.step_order = "alpha_first"  # AutoDL's DARTS-V2: the alpha update first
   if "runlocal" in variants:
     return runlocal(config)  # compile time dominates a short run: keep the scanned cells
   config.space.scan_cells = "fd" in variants

@@ -19,12 +19,31 @@ Launch:
 $NASJAX_DATA_DIR in about a minute on a 2-core CPU.
 """
 
-from nasjax.config.protocols import fix_alpha, nb201_protocol, runlocal
-from nasjax.config.search import parse_variants, search_config
+from nasjax.config import autodl_step, parse_variants, runlocal, search_config
 
 
 def get_config(arg=None):
   variants = parse_variants(arg, ("runlocal",))
-  config = fix_alpha(nb201_protocol(search_config()))
+  config = search_config()
+  # The NAS-Bench-201 space: its 5 ops on each of the cell's 6 edges, C=16, N=5 cells per stage.
+  config.space.update(name="nb201", channels=16, cells_per_stage=5, num_classes=10)
+  # 100 epochs, batch 64 per half of the disjoint 50/50 split of CIFAR-10's training set.
   config.epochs = 100
+  config.batch_size = 64
+  config.data.name = "cifar10"
+  config.hypergradient = "first_order"
+  # Weights: SGD, Nesterov momentum 0.9, lr 0.025 cosine to 0.001, wd 5e-4, clip 5.
+  config.optimizer.weights.update(
+    name="sgd",
+    lr=0.025,
+    lr_min=0.001,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    grad_clip=5.0,
+  )
+  # Alpha: uniform (all logits 0) and never updated: only the weights train.
+  config.optimizer.alpha.update(init_std=0.0, init_offset=0.0, init_bias=0.0, frozen=True)
+  # No regulariser.
+  autodl_step(config)  # the step of AutoDL's DARTS-V1 code
   return runlocal(config) if "runlocal" in variants else config

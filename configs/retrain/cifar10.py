@@ -23,8 +23,8 @@ Launch (``--genotype``: a published name, or a search's genotype.json):
       --genotype=DARTS_V2 --workdir=/tmp/retrain
 """
 
-from nasjax.config.retrain import retrain_config, runlocal
-from nasjax.config.search import parse_variants
+from nasjax.config import parse_variants, retrain_config
+from nasjax.config.retrain import runlocal
 from nasjax.errors import ConfigError
 
 
@@ -33,6 +33,18 @@ def get_config(arg=None):
   if {"cifar100", "svhn"} <= variants:
     raise ConfigError("choose one dataset variant: cifar100 or svhn")
   config = retrain_config()
+  # 20 cells of C=36 (reductions at 1/3 and 2/3), auxiliary head (weight 0.4), drop path to 0.2.
+  config.network.update(
+    name="cifar", channels=36, layers=20, auxiliary=True, aux_weight=0.4, drop_path_prob=0.2
+  )
+  # 600 epochs of batch 96 on the whole training set; crop (padding 4), flip, cutout 16.
+  config.epochs = 600
+  config.batch_size = 96
+  config.data.augment.update(crop_padding=4, flip=True, cutout=16)
+  # SGD momentum 0.9, lr 0.025 cosine to 0 per epoch, wd 3e-4, clip 5.
+  config.optimizer.update(
+    lr=0.025, lr_min=0.0, schedule="cosine", momentum=0.9, weight_decay=3e-4, grad_clip=5.0
+  )
   if "cifar100" in variants:
     config.data.name = "cifar100"
     config.network.num_classes = 100

@@ -25,13 +25,24 @@ on the first 32 training images and evaluates on 16 validation images (a
 check of the pipeline on a CPU, not a result).
 """
 
-from nasjax.config.retrain import imagenet_protocol, retrain_config
-from nasjax.config.search import parse_variants
+from nasjax.config import imagenet_protocol, parse_variants, retrain_config
 
 
 def get_config(arg=None):
   variants = parse_variants(arg, ("runlocal",))
   config = imagenet_protocol(retrain_config())
+  # 14 cells of C=48, auxiliary head (weight 0.4), no drop path.
+  config.network.update(
+    name="imagenet", channels=48, layers=14, auxiliary=True, aux_weight=0.4, drop_path_prob=0.0
+  )
+  # 250 epochs of batch 128; label smoothing 0.1.
+  config.epochs = 250
+  config.batch_size = 128
+  config.label_smoothing = 0.1
+  # SGD momentum 0.9, lr 0.1 decayed by 0.97 per epoch, wd 3e-5, clip 5.
+  config.optimizer.update(
+    lr=0.1, schedule="exponential", gamma=0.97, momentum=0.9, weight_decay=3e-5, grad_clip=5.0
+  )
   if "runlocal" in variants:
     config.epochs = 2
     config.batch_size = 8

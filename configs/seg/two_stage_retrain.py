@@ -17,8 +17,28 @@ Launch:
       --genotype=/tmp/seg/genotype.json --workdir=/tmp/seg_two_stage
 """
 
-from nasjax.config.seg import seg_retrain_config
+from nasjax.config import parse_variants, seg_retrain_config
+from nasjax.config.seg import VARIANTS, camvid, runlocal
 
 
 def get_config(arg=None):
-  return seg_retrain_config(arg)
+  variants = parse_variants(arg, VARIANTS)
+  # Cityscapes crops of the whole training set; the trellis block (--genotype picks path and cell).
+  config = seg_retrain_config()
+  config.space.update(layers=12, levels=4, blocks=5, filter_multiplier=8)
+  # 100 epochs of batch 8 (defaults chosen here; Auto-DeepLab's retraining batch).
+  config.epochs = 100
+  config.batch_size = 8
+  # SGD momentum 0.9, lr 0.05 with the poly schedule (power 0.9), wd 1e-4, no clipping.
+  config.optimizer.update(
+    name="sgd", lr=0.05, power=0.9, momentum=0.9, nesterov=False, weight_decay=1e-4, grad_clip=0.0
+  )
+  if "camvid" in variants or "runlocal" in variants:
+    camvid(config)
+  if "runlocal" in variants:  # 4 epochs of 8 steps of 4 CamVid crops, lr 0.02
+    runlocal(config)
+    config.data.steps_per_epoch = 8
+    config.epochs = 4
+    config.batch_size = 4
+    config.optimizer.lr = 0.02
+  return config

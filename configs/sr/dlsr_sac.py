@@ -16,8 +16,43 @@ Launch:
       --workdir=/tmp/sr_dlsr_sac
 """
 
-from nasjax.config.sr import method_config, sac
+from nasjax.config import parse_variants, sr_search_config
+from nasjax.config.sr import runlocal
 
 
 def get_config(arg=None):
-  return method_config("dlsr", arg, sac)
+  variants = parse_variants(arg, ("runlocal", "x3", "x4"))
+  scale = 3 if "x3" in variants else 4 if "x4" in variants else 2
+  # The x``scale`` SR data (DIV2K through tensorflow-datasets) and the dlsr space's block.
+  config = sr_search_config("dlsr", scale)
+  # The DLSR space: 6 RFDN-style cells of 48 features, three searched ops per cell over the
+  # 9 candidates, and the two earlier cells each cell reads.
+  config.space.update(features=48, num_cells=6, partial_channels=4)
+  # DLSR's public code: 100 epochs (its lr halvings replaced by a cosine, a choice made here) of
+  # 1000 steps, 64 HR patches of 192 pixels; images 1-600 train the weights, 601-800 alpha.
+  config.epochs = 100
+  config.batch_size = 64
+  config.data.update(patch_size=192, split_policy="ratio", split_ratio=0.75)
+  config.hypergradient = "first_order"
+  # Weights: Adam (0.9, 0.999), lr 5e-4 cosine to 1e-5, decay 1e-8, no clipping.
+  config.optimizer.weights.update(
+    name="adam", lr=5e-4, lr_min=1e-5, b1=0.9, b2=0.999, weight_decay=1e-8, grad_clip=0.0
+  )
+  # Alpha: Adam lr 3e-4, betas (0.5, 0.999), no L2 (SA's), updated from epoch 20 on.
+  config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=0.0, warmup_epochs=20)
+  # SA (Eq. 8) on alpha's logits, a=1, mu=0; lambda_t = epoch / 5 (0.2 per epoch from 0).
+  config.regularizers.sa.update(
+    enabled=True,
+    schedule="slope",
+    start=0.0,
+    slope=0.2,
+    strength=0.0,
+    ramp_epochs=0,
+    a=1.0,
+    mu=0.0,
+    apply_to="logits",
+    reduction="sum",
+  )
+  if "runlocal" in variants:  # a few steps on Set14 patches, evaluated on Set5 crops
+    runlocal(config)
+  return config

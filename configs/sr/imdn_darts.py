@@ -1,6 +1,6 @@
 """DARTS (first order) on the IMDN space (x2 super-resolution, DIV2K).
 
-Protocol: :func:`nasjax.config.sr.sr_search_config` (L1 loss; Adam for the
+Protocol: :func:`nasjax.config.sr_search_config` (L1 loss; Adam for the
 weights and alpha; DIV2K patches; the search length and weight learning rate
 are defaults chosen here) plus plain first-order DARTS: no regulariser.
 
@@ -13,8 +13,29 @@ Launch:
       --workdir=/tmp/sr_imdn_darts
 """
 
-from nasjax.config.sr import method_config
+from nasjax.config import parse_variants, sr_search_config
+from nasjax.config.sr import runlocal
 
 
 def get_config(arg=None):
-  return method_config("imdn", arg)
+  variants = parse_variants(arg, ("runlocal", "x3", "x4"))
+  scale = 3 if "x3" in variants else 4 if "x4" in variants else 2
+  # The x``scale`` SR data (DIV2K through tensorflow-datasets) and the imdn space's block.
+  config = sr_search_config("imdn", scale)
+  # The IMDN space: 6 information multi-distillation blocks of 64 features (16 split off per
+  # step), their four 3x3 convolutions mixed over the 12 candidates; one alpha for all blocks.
+  config.space.update(features=64, num_blocks=6, distill=16, share_alpha=True)
+  # 20 epochs of 1000 steps, 16 HR patches of 96 pixels per half (defaults chosen here).
+  config.epochs = 20
+  config.batch_size = 16
+  config.hypergradient = "first_order"
+  # Weights: Adam (0.9, 0.999), lr 5e-4 cosine to 1e-5, no decay, no clipping (chosen here).
+  config.optimizer.weights.update(
+    name="adam", lr=5e-4, lr_min=1e-5, b1=0.9, b2=0.999, weight_decay=0.0, grad_clip=0.0
+  )
+  # Alpha: Adam lr 3e-4, betas (0.5, 0.999), coupled L2 1e-3 (DARTS').
+  config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3)
+  # No regulariser.
+  if "runlocal" in variants:  # a few steps on Set14 patches, evaluated on Set5 crops
+    runlocal(config)
+  return config

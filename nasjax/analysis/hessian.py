@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from nasjax.core.state import ForwardContext
 from nasjax.errors import ConfigError
 
 Array = jax.Array
@@ -236,7 +237,7 @@ def alpha_objective(
 
   Args:
     setup: the search's :class:`nasjax.core.bilevel.SearchSetup`.
-    state: a :class:`nasjax.core.bilevel.SearchState`.
+    state: a :class:`nasjax.core.state.SearchState`.
     batches: one batch ``{'image': (B, H, W, C), 'label': (B,)}`` or ``k``
       stacked along a leading axis (``(k, B, ...)``).
     rng: the key for the relaxation's sample and the supernet's noise
@@ -260,11 +261,13 @@ def alpha_objective(
       state.params,
       alphas,
       {"image": batch["image"], "label": batch["label"]},
-      state.batch_stats,
-      jax.random.fold_in(rng, index),
+      ForwardContext(
+        state.batch_stats,
+        rng=jax.random.fold_in(rng, index),
+        epoch=epoch,
+        projection=state.projection,
+      ),
       state.betas,
-      epoch,
-      state.projection,
     )
     if "weight" not in batch:
       count = jnp.asarray(batch["label"].shape[0], loss.dtype)
@@ -302,7 +305,7 @@ def make_hessian_fn(
     tol: the relative change at which ``'power'`` stops early.
 
   Returns:
-    A function of a :class:`nasjax.core.bilevel.SearchState` and the batches (as
+    A function of a :class:`nasjax.core.state.SearchState` and the batches (as
     :func:`alpha_objective`) returning ``max_eig`` (a scalar) and
     ``eigenvalues``: all ``n`` in ascending order (``'full'``), the
     ``min(num_iters, n)`` ascending Ritz values (``'lanczos'``), or shape
@@ -345,7 +348,7 @@ def alpha_hessian(
 
   Args:
     setup: the search's :class:`nasjax.core.bilevel.SearchSetup`.
-    state: a :class:`nasjax.core.bilevel.SearchState`.
+    state: a :class:`nasjax.core.state.SearchState`.
     batches: one validation batch or ``k`` stacked (see :func:`alpha_objective`).
     method: ``'full'``, ``'lanczos'`` or ``'power'`` (see :func:`make_hessian_fn`).
     num_iters: iterations for ``'lanczos'`` and ``'power'``.

@@ -1,5 +1,8 @@
 """Published search protocols, as config transformations.
 
+The step protocols of the two public code bases are :func:`autodl_step`
+(AutoDL-Projects' NAS-Bench-201 code) and :func:`quark0_step` (DARTS' own).
+
 NAS-Bench-201's DARTS protocol (AutoDL-Projects' code), SA-DARTS' and
 Beta-DARTS' regularisers (their schedules as per-epoch slopes), the
 ``runlocal`` shrink of a NAS-Bench-201 search, and the protocols of the DARTS
@@ -32,40 +35,62 @@ ConfigDict = ml_collections.ConfigDict
 ROBUST_DATASETS = {"cifar10": 10, "cifar100": 100, "svhn": 10}
 
 
+def autodl_step(config: ConfigDict) -> ConfigDict:
+  """The step of AutoDL-Projects' NAS-Bench-201 DARTS code (``exps/NAS-Bench-201-algos``).
+
+  The weight update first, then the alpha update at the new weights
+  (``step_order='weights_first'``, DARTS-V1; a second-order config sets
+  ``'alpha_first'``, as DARTS-V2 runs); cell BNs keep running statistics
+  (``track_running_stats``, as the documented ``DARTS-V1.sh cifar10 1``
+  command), updated by the training-mode forwards of both updates
+  (``bn_stats_update='both_steps'``); the weight clip on the norm of all of
+  the network's parameters' gradients, alpha's included
+  (``grad_clip_scope='weights_and_alpha'``); the cells' convolutions carry a
+  bias (AutoDL's ``bias = not affine``, ``conv_bias``). nasjax matches that
+  code's forward, backward and step to float32 rounding
+  (``tests/test_autodl_golden.py``). The search length, batch, optimisers,
+  regularisers and space size are the config's own.
+  """
+  config.step_order = "weights_first"
+  config.bn_stats_update = "both_steps"
+  config.optimizer.weights.grad_clip_scope = "weights_and_alpha"
+  config.space.update(track_running_stats=True, conv_bias=True)
+  return config
+
+
+def quark0_step(config: ConfigDict) -> ConfigDict:
+  """The step of DARTS' own code (github quark0/darts, ``train_search.py``, ``architect.py``).
+
+  The alpha update first, then the weight update with the new alpha
+  (``step_order='alpha_first'``); the weight clip on the weight gradients
+  only (its alphas are not module parameters: ``grad_clip_scope='weights'``);
+  the training-mode forwards of both updates update the BN statistics where
+  a BN tracks them (``bn_stats_update='both_steps'``: the stem's; the
+  search cells' BNs keep none here, a choice of these protocols, since
+  DARTS' cells track them for its end-of-epoch evaluation only).
+  """
+  config.step_order = "alpha_first"
+  config.bn_stats_update = "both_steps"
+  config.optimizer.weights.grad_clip_scope = "weights"
+  return config
+
+
 def nb201_protocol(config: ConfigDict) -> ConfigDict:
   """NAS-Bench-201's DARTS search protocol on CIFAR-10, as AutoDL-Projects' code runs it.
 
   50 epochs, batch 64, the NB201 space (C=16, N=5), weights by SGD with
   Nesterov momentum 0.9, lr 0.025 cosine to 0.001, weight decay 5e-4 and
-  gradient clipping 5; alpha as DARTS (Adam 3e-4, betas (0.5, 0.999), L2 1e-3).
-  The step follows AutoDL's DARTS-V1 (``exps/NAS-Bench-201-algos/DARTS-V1.py``,
-  the code of the benchmark's DARTS results): the weight update first, then
-  the alpha update at the new weights (``step_order='weights_first'``; a
-  second-order config sets ``'alpha_first'``, as AutoDL's DARTS-V2 runs);
-  cell BNs keep running statistics (``track_running_stats``, as the
-  documented ``DARTS-V1.sh cifar10 1`` command), updated by the training-mode
-  forwards of both updates (``bn_stats_update='both_steps'``); the clip 5 on
-  the norm of all of the network's parameters' gradients, alpha's included
-  (``grad_clip_scope='weights_and_alpha'``); the cells' convolutions carry a
-  bias (AutoDL's ``bias = not affine``, ``conv_bias``). nasjax matches that
-  code's forward, backward and step to float32 rounding
-  (``tests/test_autodl_golden.py``).
+  gradient clipping 5; alpha as DARTS (Adam 3e-4, betas (0.5, 0.999), L2
+  1e-3); the step of AutoDL's DARTS-V1 (:func:`autodl_step`). The config
+  files under ``configs/nb201/`` state these values themselves.
   """
   config.epochs = 50
   config.batch_size = 64
   config.space.name = "nb201"
-  config.space.update(track_running_stats=True, conv_bias=True)
   config.optimizer.weights.update(
-    lr=0.025,
-    lr_min=0.001,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=5e-4,
-    grad_clip=5.0,
-    grad_clip_scope="weights_and_alpha",
+    lr=0.025, lr_min=0.001, momentum=0.9, nesterov=True, weight_decay=5e-4, grad_clip=5.0
   )
-  config.step_order = "weights_first"
-  config.bn_stats_update = "both_steps"
+  autodl_step(config)
   config.data.name = "cifar10"
   config.space.num_classes = 10
   return config
@@ -179,30 +204,16 @@ def darts_protocol(config: ConfigDict, op_set: str = "darts") -> ConfigDict:
   the DARTS space (C=16, 8 cells); weights: SGD momentum 0.9 (not Nesterov),
   lr 0.025 cosine to 0.001 per epoch, weight decay 3e-4, gradient clipping 5;
   alpha: Adam 3e-4, betas (0.5, 0.999), coupled L2 1e-3. No cutout in search.
-  The step follows DARTS' code (github quark0/darts, ``train_search.py`` and
-  ``architect.py``): the alpha update first, then the weight update with the
-  new alpha (``step_order='alpha_first'``); the clip on the weight gradients
-  only (its alphas are not module parameters: ``grad_clip_scope='weights'``);
-  convolutions without bias; search-cell BNs without running statistics (a
-  choice of these protocols: DARTS' cells track them, for its end-of-epoch
-  evaluation only); the stem's BN, which tracks them, is updated by the
-  training-mode forwards of both updates as in that code
-  (``bn_stats_update='both_steps'``).
+  The step of DARTS' code (:func:`quark0_step`). The config files under
+  ``configs/darts/`` state these values themselves.
   """
   config.epochs = 50
   config.batch_size = 64
   config.space = darts_space(op_set, config.space.num_classes)
   config.optimizer.weights.update(
-    lr=0.025,
-    lr_min=0.001,
-    momentum=0.9,
-    nesterov=False,
-    weight_decay=3e-4,
-    grad_clip=5.0,
-    grad_clip_scope="weights",
+    lr=0.025, lr_min=0.001, momentum=0.9, nesterov=False, weight_decay=3e-4, grad_clip=5.0
   )
-  config.step_order = "alpha_first"
-  config.bn_stats_update = "both_steps"
+  quark0_step(config)
   config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3, init_std=1e-3)
   config.data.augment.cutout = 0
   return config
@@ -314,10 +325,10 @@ def runlocal_darts(config: ConfigDict) -> ConfigDict:
 ROBUST_VARIANTS = ("runlocal", "cifar100", "svhn", "2nd", "fd")
 
 
-def robust_config(space: str, arg: str | None) -> ConfigDict:
-  """The config of ``configs/robust/<space>.py`` for its variants ``arg``.
+def robust_variants(arg: str | None) -> tuple[set[str], str, str]:
+  """The variants of a ``configs/robust/`` file: ``(variants, dataset, hypergradient)``.
 
-  Variants: a dataset (``cifar100``, ``svhn``; CIFAR-10 otherwise), the
+  Variants: a dataset (``cifar100``, ``svhn``; ``cifar10`` otherwise), the
   hypergradient (``2nd`` exact second order, ``fd`` DARTS' finite
   difference; first order otherwise) and ``runlocal``.
 
@@ -331,10 +342,21 @@ def robust_config(space: str, arg: str | None) -> ConfigDict:
     raise ConfigError(
       f"choose at most one dataset and one hypergradient variant, got {datasets + orders}"
     )
-  config = robust_protocol(search_config(), space, datasets[0] if datasets else "cifar10")
-  config.hypergradient = {"2nd": "second_order_exact", "fd": "second_order_fd"}.get(
+  hypergradient = {"2nd": "second_order_exact", "fd": "second_order_fd"}.get(
     orders[0] if orders else "", "first_order"
   )
+  return variants, datasets[0] if datasets else "cifar10", hypergradient
+
+
+def robust_config(space: str, arg: str | None) -> ConfigDict:
+  """RobustDARTS' search on ``space`` for the variants ``arg`` (:func:`robust_variants`).
+
+  Raises:
+    ConfigError: for an unknown or contradictory variant.
+  """
+  variants, dataset, hypergradient = robust_variants(arg)
+  config = robust_protocol(search_config(), space, dataset)
+  config.hypergradient = hypergradient
   return runlocal_darts(config) if "runlocal" in variants else config
 
 

@@ -97,9 +97,10 @@ def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple
   """The fields that differ between two configs (as nested dicts), except :data:`RESUMABLE_CHANGES`.
 
   A field of :data:`ADDED_FIELDS` that ``saved`` lacks counts as its listed
-  value (the behaviour of runs written before it existed), and regulariser
-  schedules are compared by their per-epoch strengths, so a run written with
-  SA's ``linear`` strength ``epochs / 5`` resumes under ``slope=0.2``.
+  value (the behaviour of runs written before it existed), a regulariser
+  registered since counts as off, and regulariser schedules are compared by
+  their per-epoch strengths, so a run written with SA's ``linear`` strength
+  ``epochs / 5`` resumes under ``slope=0.2``.
 
   Returns:
     ``(dotted field, saved value, current value)`` for each change, sorted by field.
@@ -109,6 +110,11 @@ def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple
   for field, value in ADDED_FIELDS.items():
     if field in new and field not in old:
       old[field] = value
+  for field in new:  # a regulariser registered since the run was written: off in it
+    parts = field.split(".")
+    is_switch = len(parts) == 3 and parts[0] == "regularizers" and parts[2] == "enabled"
+    if is_switch and not any(k.startswith(f"regularizers.{parts[1]}.") for k in old):
+      old[field] = False
   return [
     (k, old.get(k), new.get(k))
     for k in sorted(set(old) | set(new))

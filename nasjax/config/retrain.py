@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from nasjax.config.checks import check, in_unit, non_negative, positive
+from nasjax.checks import check, in_unit, non_negative, positive
 from nasjax.config.run_fields import validate_run_fields
 from nasjax.errors import ConfigError
 from nasjax.infra.distributed import distributed_config, validate_distributed

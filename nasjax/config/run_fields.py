@@ -12,7 +12,7 @@ from collections.abc import Collection
 
 import ml_collections
 
-from nasjax.config.checks import check, integer, non_negative, one_of, positive
+from nasjax.checks import check, integer, non_negative, one_of, positive
 from nasjax.core.optimizers import WEIGHT_OPTIMIZERS
 from nasjax.infra.distributed import validate_distributed
 

@@ -25,11 +25,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 import ml_collections
 
-from nasjax.config.checks import (
+from nasjax.checks import (
   boolean,
   check,
   in_unit,
@@ -42,7 +40,7 @@ from nasjax.config.checks import (
 from nasjax.config.run_fields import validate_run_fields
 from nasjax.core.hypergradient import HYPERGRADIENTS
 from nasjax.core.optimizers import WEIGHT_OPTIMIZERS
-from nasjax.core.regularizers import make_regularizer
+from nasjax.core.regularizers import default_regularizers, make_regularizer
 from nasjax.core.relax import make_relaxation
 from nasjax.errors import ConfigError
 from nasjax.infra.distributed import distributed_config, validate_distributed
@@ -62,20 +60,6 @@ BN_STATS_UPDATES = ("weight_step", "both_steps")
 GRAD_CLIP_SCOPES = ("weights", "weights_and_alpha")
 #: ``config.precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
-
-
-def _regularizer(**fields: Any) -> ConfigDict:
-  base = dict(
-    enabled=False,
-    schedule="constant",
-    strength=0.0,
-    start=0.0,
-    ramp_epochs=0,
-    slope=0.0,
-    apply_to="logits",
-  )
-  base.update(fields)
-  return ConfigDict(base)
 
 
 def search_config() -> ConfigDict:
@@ -121,14 +105,15 @@ def search_config() -> ConfigDict:
       ``init_std=0`` alpha stays uniform). ``init_offset`` is added to
       every logit and ``init_bias`` to the column of op ``init_bias_op``
       at the start (SA-DARTS' skip-biased recovery experiment).
-    regularizers: ``sa``, ``beta_decay``, ``entropy``, ``l2``,
-      ``dirichlet_kl`` (DrNAS; strength 1e-3 is a default chosen here),
-      ``flops`` (super-resolution spaces: lambda times the expected GMAC of
-      the candidates at a 1280x720 output; strength 1e-3 is a default chosen
-      here); each
-      has ``enabled``, a strength ``schedule`` (``constant``, ``linear`` or
-      ``slope``: SA's lambda_t = epoch / 5 is ``slope=0.2``, Beta-DARTS'
-      50 * epoch / 100 ``slope=0.5``, the defaults of ``sa`` and
+    regularizers: one block per registered regulariser
+      (:func:`nasjax.core.regularizers.default_regularizers`): ``sa``,
+      ``beta_decay``, ``entropy``, ``l2``, ``dirichlet_kl`` (DrNAS; strength
+      1e-3 is a default chosen here), ``flops`` (super-resolution spaces:
+      lambda times the expected GMAC of the candidates at a 1280x720 output;
+      strength 1e-3 is a default chosen here); each has ``enabled``, a
+      strength ``schedule`` (``constant``, ``linear`` or ``slope``: SA's
+      lambda_t = epoch / 5 is ``slope=0.2``, Beta-DARTS' 50 * epoch / 100
+      ``slope=0.5``, the defaults of ``sa`` and
       ``beta_decay``) and ``apply_to`` (see :mod:`nasjax.core.regularizers`).
 
   Fields of a search run (:mod:`nasjax.run.search`):
@@ -233,16 +218,7 @@ def search_config() -> ConfigDict:
       frozen=False,
     )
   )
-  c.regularizers = ConfigDict(
-    dict(
-      sa=_regularizer(schedule="slope", slope=0.2, a=1.0, mu=0.0, reduction="sum"),
-      beta_decay=_regularizer(schedule="slope", slope=0.5),
-      entropy=_regularizer(apply_to="probs", reduction="sum"),
-      l2=_regularizer(reduction="sum"),
-      dirichlet_kl=_regularizer(strength=1e-3, reduction="sum"),
-      flops=_regularizer(strength=1e-3, apply_to="probs"),
-    )
-  )
+  c.regularizers = ConfigDict(default_regularizers())
   c.data = data_config()
   c.eval = ConfigDict(dict(every_epochs=1, batch_size=256, limit=0))
   c.analysis = ConfigDict(

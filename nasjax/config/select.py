@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from nasjax.config.checks import check
+from nasjax.checks import check
 from nasjax.core.perturbation import CRITERIA, EDGE_ORDERS
 
 ConfigDict = ml_collections.ConfigDict

@@ -56,18 +56,8 @@ and after a skipped update). The state carries that gradient
 (:attr:`SearchState.alpha_grad`). With frozen alpha (no alpha gradient at
 all, as a parameter without ``requires_grad``) only the weights count.
 
-Example:
-  >>> import jax, jax.numpy as jnp
-  >>> from nasjax.core import bilevel
-  >>> from nasjax.config import search as cfg
-  >>> config = cfg.search_config()
-  >>> config.space.channels, config.space.cells_per_stage = 4, 1
-  >>> setup = bilevel.make_search_setup(config, steps_per_epoch=10)
-  >>> state = setup.init(jax.random.key(0), (32, 32, 3))
-  >>> batch = {'image': jnp.zeros((8, 32, 32, 3)), 'label': jnp.zeros((8,), jnp.int32)}
-  >>> state, metrics = jax.jit(setup.step)(state, batch, batch)
-  >>> int(state.step), sorted(metrics)[:3]
-  (1, ['alpha/entropy', 'alpha/grad_norm', 'lr'])
+The state is :mod:`nasjax.core.state`'s; :func:`nasjax.core.setup.make_search_setup`
+builds a :class:`SearchSetup` from a config.
 """
 
 from __future__ import annotations
@@ -78,29 +68,24 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 
-from nasjax.config.search import validate_search_config
 from nasjax.core import hypergradient as hg
 from nasjax.core import projection as projection_lib
 from nasjax.core.optimizers import (
   CLIP_EXTRA_ARG,
-  alpha_optimizer,
   clip_norm,
-  epoch_cosine_schedule,
   momentum_buffer,
-  weight_optimizer,
 )
-from nasjax.core.regularizers import Regularizer, entropy, make_regularizer
-from nasjax.core.relax import Relaxation, make_relaxation
+from nasjax.core.regularizers import Regularizer, entropy
+from nasjax.core.relax import Relaxation
+from nasjax.core.state import ForwardContext, SearchState, biased, edge_kwargs, normal_tree
 from nasjax.infra.compilation import init_variables
 from nasjax.spaces.base import SearchSpace
-from nasjax.spaces.registry import get_space
 from nasjax.tasks.base import Task
 from nasjax.tasks.registry import get_task
 
@@ -108,46 +93,6 @@ Array = jax.Array
 PyTree = Any
 Batch = dict[str, Array]
 Metrics = dict[str, Array]
-
-
-@flax.struct.dataclass
-class SearchState:
-  """Everything a search carries from one step to the next.
-
-  Attributes:
-    step: the number of completed search steps (int32 scalar).
-    params: supernet weights ``w``.
-    batch_stats: BN running statistics (may be empty).
-    alphas: architecture logits, ``{name: (edges, ops)}``.
-    betas: raw edge-normalisation logits, ``{name: (edges,)}``; ``{}`` when
-      the space config turns edge normalisation off.
-    weight_opt_state: the weight optimiser's state (momentum buffer, ...).
-    alpha_opt_state: the alpha optimiser's state (Adam moments, ...) over
-      :attr:`arch_params`, i.e. alpha and betas together.
-    rng: raw ``uint32`` key data; step ``t`` uses ``fold_in(rng, t)``.
-    projection: decided and pruned edges (:mod:`nasjax.core.projection`), applied
-      to the mixing weights in every forward pass; ``{}`` in an ordinary search.
-    alpha_grad: the last alpha update's gradient, ``{'alphas': ..., 'betas':
-      ...}`` like :attr:`arch_params` (zeros before the first update), which
-      the weight update's gradient clip counts with
-      ``grad_clip_scope='weights_and_alpha'``; ``{}`` otherwise.
-  """
-
-  step: Array
-  params: PyTree
-  batch_stats: PyTree
-  alphas: PyTree
-  betas: PyTree
-  weight_opt_state: optax.OptState
-  alpha_opt_state: optax.OptState
-  rng: Array
-  projection: PyTree = dataclasses.field(default_factory=dict)
-  alpha_grad: PyTree = dataclasses.field(default_factory=dict)
-
-  @property
-  def arch_params(self) -> dict[str, PyTree]:
-    """``{'alphas': alphas, 'betas': betas}``: what the alpha optimiser updates."""
-    return {"alphas": self.alphas, "betas": self.betas}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,9 +165,9 @@ class SearchSetup:
       rng = jax.random.wrap_key_data(rng)
     k_params, k_alpha, k_run = jax.random.split(rng, 3)
     std = self.config.optimizer.alpha.init_std
-    alphas = _normal_tree(k_alpha, self.space.alpha_shapes(self.config.space), std)
-    alphas = _biased(alphas, self.config.optimizer.alpha, self.space.ops_per_row(self.config.space))
-    betas = _normal_tree(
+    alphas = normal_tree(k_alpha, self.space.alpha_shapes(self.config.space), std)
+    alphas = biased(alphas, self.config.optimizer.alpha, self.space.ops_per_row(self.config.space))
+    betas = normal_tree(
       jax.random.fold_in(k_alpha, 1), self.space.beta_shapes(self.config.space), std
     )
     dummy = jnp.zeros((2,) + tuple(image_shape), jnp.float32)
@@ -232,7 +177,7 @@ class SearchSetup:
       dummy,
       self.relaxation.probs(alphas),
       train=True,
-      **_edge_kwargs(betas),
+      **edge_kwargs(betas),
     )
     params = variables["params"]
     return SearchState(
@@ -254,11 +199,8 @@ class SearchSetup:
     params: PyTree,
     alphas: PyTree,
     batch: Batch,
-    batch_stats: PyTree,
-    rng: Array | None,
+    context: ForwardContext,
     betas: PyTree | None = None,
-    epoch: Array | int = 0,
-    projection: PyTree | None = None,
   ) -> tuple[Array, tuple[Array, PyTree]]:
     """Training-mode loss ``L(w, alpha[, beta])`` on ``batch``; aux = (logits, new BN stats).
 
@@ -266,16 +208,13 @@ class SearchSetup:
       params: supernet weights.
       alphas: architecture logits.
       batch: ``{'image', 'label'}``.
-      batch_stats: BN running statistics.
-      rng: a typed key: ``fold_in(rng, 0)`` draws the relaxation's sample,
-        ``fold_in(rng, 1)`` is the supernet's ``'noise'`` stream. ``None``
-        only for deterministic relaxations (and a fixed noise key).
+      context: what the forward pass reads besides them (BN statistics,
+        the step's key, the epoch, decided edges; :class:`ForwardContext`).
       betas: raw edge logits, passed as ``edge_logits`` when non-empty.
-      epoch: the (integer) epoch, for the relaxation's temperature schedule.
-      projection: decided/pruned edges applied to the mixing weights
-        (:func:`nasjax.core.projection.apply`); None or ``{}`` for none.
     """
-    kwargs = _edge_kwargs(betas)
+    rng, epoch, projection = context.rng, context.epoch, context.projection
+    batch_stats = context.batch_stats
+    kwargs = edge_kwargs(betas)
     relax_key = None
     if rng is not None:
       relax_key = jax.random.fold_in(rng, 0)
@@ -309,7 +248,7 @@ class SearchSetup:
       images,
       projection_lib.apply(self.relaxation.probs(state.alphas), state.projection),
       train=False,
-      **_edge_kwargs(state.betas),
+      **edge_kwargs(state.betas),
     )
 
   @property
@@ -384,14 +323,7 @@ class SearchSetup:
       key, _ = self._keys(state)
       epoch = self.epoch(state.step)
       val_loss, (val_logits, _) = self.loss(
-        state.params,
-        state.alphas,
-        val_batch,
-        state.batch_stats,
-        key,
-        state.betas,
-        epoch,
-        state.projection,
+        state.params, state.alphas, val_batch, ForwardContext.of(state, key, epoch), state.betas
       )
       reg, parts = self.regularizer(state.alphas, epoch)
       known = {
@@ -432,17 +364,10 @@ class SearchSetup:
       nesterov=w_cfg.nesterov,
     )
 
+    context = ForwardContext.of(state, key, epoch)
+
     def loss_fn(params, arch, batch):
-      return self.loss(
-        params,
-        arch["alphas"],
-        batch,
-        state.batch_stats,
-        key,
-        arch["betas"],
-        epoch,
-        state.projection,
-      )
+      return self.loss(params, arch["alphas"], batch, context, arch["betas"])
 
     arch = state.arch_params
     g_hyper, (val_loss, (val_logits, val_stats)), train_aux = self.hypergradient(
@@ -481,17 +406,10 @@ class SearchSetup:
     _, key = self._keys(state)
     epoch = self.epoch(state.step)
 
+    context = ForwardContext.of(state, key, epoch)
+
     def loss_fn(params, arch):
-      return self.loss(
-        params,
-        arch["alphas"],
-        train_batch,
-        state.batch_stats,
-        key,
-        arch["betas"],
-        epoch,
-        state.projection,
-      )
+      return self.loss(params, arch["alphas"], train_batch, context, arch["betas"])
 
     extra: dict[str, Array] = {}
     if self.clip_with_alpha:
@@ -538,104 +456,8 @@ class SearchSetup:
     return state.replace(step=state.step + 1), {**alpha_metrics, **weight_metrics}
 
 
-def _hypergradient(config: ml_collections.ConfigDict) -> Callable[..., Any]:
-  fn = hg.HYPERGRADIENTS[config.hypergradient]
-  if fn is hg.second_order_fd:
-    fn = functools.partial(fn, radius=config.fd_radius)
-  return fn
-
-
-def make_search_setup(config: ml_collections.ConfigDict, steps_per_epoch: int) -> SearchSetup:
-  """Validates ``config`` and builds the search's pure functions.
-
-  Args:
-    config: a search config (see :func:`nasjax.config.search_config`).
-    steps_per_epoch: search steps per epoch; sets the cosine schedule and the
-      epoch that regulariser schedules see.
-
-  Raises:
-    ConfigError: for an invalid config, naming the field.
-  """
-  validate_search_config(config)
-  if not (isinstance(steps_per_epoch, int) and steps_per_epoch >= 1):
-    raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
-  space = get_space(config.space.name)
-  relaxation = make_relaxation(config.relaxation, total_epochs=config.epochs)
-  w_cfg = config.optimizer.weights
-  lr_schedule = epoch_cosine_schedule(w_cfg.lr, w_cfg.lr_min, config.epochs, steps_per_epoch)
-  return SearchSetup(
-    config=config,
-    space=space,
-    model=space.build_supernet(config.space),
-    relaxation=relaxation,
-    regularizer=make_regularizer(
-      config.regularizers, config.epochs, relaxation.probs, space.costs(config.space)
-    ),
-    weight_tx=weight_optimizer(w_cfg, lr_schedule),
-    alpha_tx=alpha_optimizer(config.optimizer.alpha),
-    lr_schedule=lr_schedule,
-    hypergradient=_hypergradient(config),
-    steps_per_epoch=steps_per_epoch,
-    compute_dtype=compute_dtype(config.get("precision", "float32")),
-  )
-
-
-def compute_dtype(precision: str) -> Any:
-  """The arithmetic dtype of ``config.precision``; None for float32 (no casts).
-
-  ``auto`` is bfloat16 on GPU and TPU and float32 on CPU, where bfloat16
-  arithmetic is emulated and slower.
-  """
-  if precision == "auto":
-    precision = "float32" if jax.default_backend() == "cpu" else "bfloat16"
-  return jnp.bfloat16 if precision == "bfloat16" else None
-
-
 def _cast_floats(tree: PyTree, dtype: Any) -> PyTree:
   """Floating-point leaves of ``tree`` cast to ``dtype`` (others unchanged)."""
   return jax.tree.map(
     lambda x: x.astype(dtype) if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x, tree
   )
-
-
-def _normal_tree(rng: Array, shapes: dict[str, tuple[int, ...]], std: float) -> dict[str, Array]:
-  """``{name: std * N(0, 1)}`` of the given shapes, one key per name (in sorted order)."""
-  keys = dict(zip(sorted(shapes), jax.random.split(rng, len(shapes)), strict=True))
-  return {name: std * jax.random.normal(keys[name], shape) for name, shape in shapes.items()}
-
-
-def _biased(
-  alphas: dict[str, Array], cfg: ml_collections.ConfigDict, ops: dict[str, tuple]
-) -> dict[str, Array]:
-  """``alphas + init_offset``, plus ``init_bias`` on the columns of op ``init_bias_op``."""
-  offset, bias = float(cfg.get("init_offset", 0.0)), float(cfg.get("init_bias", 0.0))
-  if not offset and not bias:
-    return alphas
-  target = cfg.get("init_bias_op", "skip_connect")
-  out = {}
-  for name, a in alphas.items():
-    hit = jnp.asarray([[float(op == target) for op in row] for row in ops[name]], a.dtype)
-    out[name] = a + offset + bias * hit
-  return out
-
-
-def _edge_kwargs(betas: PyTree | None) -> dict[str, Any]:
-  """``{'edge_logits': betas}`` when there are betas, else nothing (no edge normalisation)."""
-  return {"edge_logits": betas} if betas is not None and jax.tree.leaves(betas) else {}
-
-
-def init_search_state(
-  config: ml_collections.ConfigDict, rng: Array, image_shape: tuple[int, ...] = (32, 32, 3)
-) -> SearchState:
-  """A fresh :class:`SearchState` for ``config`` (see :meth:`SearchSetup.init`)."""
-  return make_search_setup(config, steps_per_epoch=1).init(rng, image_shape)
-
-
-def make_search_step(
-  config: ml_collections.ConfigDict, steps_per_epoch: int
-) -> Callable[[SearchState, Batch, Batch], tuple[SearchState, Metrics]]:
-  """The jitted search step ``(state, train_batch, val_batch) -> (state, metrics)``.
-
-  The state argument is donated: do not reuse it after the call.
-  """
-  return jax.jit(make_search_setup(config, steps_per_epoch).step, donate_argnums=0)

@@ -78,6 +78,7 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.core import projection as projection_lib
+from nasjax.core.state import edge_kwargs
 from nasjax.spaces import ops
 from nasjax.tasks.base import Task
 
@@ -109,10 +110,6 @@ def _as_f32(tree: PyTree) -> PyTree:
   return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), dict(tree or {}))
 
 
-def _edge_kwargs(betas: PyTree) -> dict[str, Any]:
-  return {"edge_logits": betas} if betas and jax.tree.leaves(betas) else {}
-
-
 def _fields(batch: Batch, task: Task) -> dict[str, Array]:
   """The image, label and example weight of a batch (weight 1 where the batch has none)."""
   labels = jnp.asarray(batch["label"], task.label_dtype)
@@ -132,7 +129,7 @@ def _eval_fn(model: nn.Module, bn: str, task: Task) -> Callable[..., Array]:
 
   def per_batch(params, batch_stats, weights, betas, batch, key, index):
     variables = {"params": params, "batch_stats": batch_stats}
-    kwargs = dict(_edge_kwargs(betas), rngs={"noise": jax.random.fold_in(key, index)})
+    kwargs = dict(edge_kwargs(betas), rngs={"noise": jax.random.fold_in(key, index)})
     if train:  # batch statistics; the updated running statistics are dropped
       logits, _ = model.apply(
         variables, batch["image"], weights, train=True, mutable=["batch_stats"], **kwargs
@@ -228,7 +225,7 @@ def _stats_fn(model: nn.Module) -> Callable[..., PyTree]:
       train=True,
       mutable=["batch_stats"],
       rngs={"noise": jax.random.fold_in(key, index)},
-      **_edge_kwargs(betas),
+      **edge_kwargs(betas),
     )
     return mutated["batch_stats"]
 
@@ -237,7 +234,7 @@ def _stats_fn(model: nn.Module) -> Callable[..., PyTree]:
 
 def _layout(model: nn.Module, image: Array, weights: PyTree, betas: PyTree) -> PyTree:
   return jax.eval_shape(
-    lambda: model.init(jax.random.key(0), image, weights, train=True, **_edge_kwargs(betas))
+    lambda: model.init(jax.random.key(0), image, weights, train=True, **edge_kwargs(betas))
   )
 
 
@@ -317,7 +314,7 @@ def discretization_error(
 
   Args:
     setup: the search's :class:`~nasjax.core.bilevel.SearchSetup`.
-    state: a :class:`~nasjax.core.bilevel.SearchState`.
+    state: a :class:`~nasjax.core.state.SearchState`.
     eval_batches: evaluation batches (the alpha half), of one shape, with a
       ``weight`` field; an iterable or a callable returning one.
     recal_batches: batches to re-estimate BN statistics on (the weight half).

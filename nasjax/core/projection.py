@@ -5,7 +5,7 @@ edges one at a time: a decided edge mixes its ops with a fixed one-hot row
 instead of the relaxation's weights, and in the DARTS space a pruned edge
 contributes nothing. A projection is data, ``{name: {'fixed': (E, O),
 'decided': (E,), 'keep': (E,)}}`` per alpha tensor, carried in
-:class:`~nasjax.core.bilevel.SearchState` (empty during an ordinary search), so
+:class:`~nasjax.core.state.SearchState` (empty during an ordinary search), so
 fine-tuning the supernet between decisions is the ordinary jitted search
 step, compiled once.
 

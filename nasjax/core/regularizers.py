@@ -228,59 +228,130 @@ def describe_schedule(cfg: Mapping[str, Any], total_epochs: int) -> str:
   return f"{form} ({values[0]:.4g} at epoch 0, {values[-1]:.4g} at epoch {last})"
 
 
-def _leafwise(penalty: Callable[[Array], Array]) -> Callable[[PyTree], Array]:
+def leafwise(penalty: Callable[[Array], Array]) -> Callable[[PyTree], Array]:
+  """The penalty of a whole alpha pytree: the sum of ``penalty`` over its tensors."""
   return lambda tree: sum(penalty(z) for z in jax.tree.leaves(tree))
 
 
-def _penalty(name: str, cfg: Mapping[str, Any], costs: Mapping[str, Any] | None) -> Callable:
-  """The penalty of a whole alpha (or probability) pytree."""
-  if name == "flops":
-    return lambda tree: flops_penalty(tree, costs)
-  return _leafwise(_leaf_penalty(name, cfg))
+@dataclasses.dataclass(frozen=True)
+class Penalty:
+  """One regulariser: its penalty, where it may act, and its config fields.
+
+  Attributes:
+    name: its key in ``config.regularizers``.
+    build: ``(fields, costs) -> P``, the penalty of a whole alpha (or
+      probability) pytree from the regulariser's config fields (with
+      ``apply_to`` filled in) and the space's candidate costs (None where
+      the space has none).
+    fields: the regulariser's own fields and their defaults (e.g. SA's
+      ``a``, ``mu`` and ``reduction``).
+    defaults: its defaults of the common fields (:data:`COMMON_DEFAULTS`),
+      e.g. a ``slope`` schedule or ``apply_to='probs'``.
+    apply_to: what it may act on: ``logits``, ``probs`` or both.
+    needs_costs: it weights the space's candidate costs
+      (:attr:`nasjax.spaces.base.SearchSpace.op_costs`); spaces without them
+      reject it.
+    check: ``(fields, where) -> None``, raises ConfigError for an impossible
+      value of its own fields; None for no check.
+  """
+
+  name: str
+  build: Callable[[Mapping[str, Any], Mapping[str, Any] | None], Callable[[PyTree], Array]]
+  fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  apply_to: tuple[str, ...] = APPLY_TO
+  needs_costs: bool = False
+  check: Callable[[Mapping[str, Any], str], None] | None = None
+
+  def default_config(self) -> dict[str, Any]:
+    """The ``config.regularizers.<name>`` block: off, with every field at its default."""
+    return {**COMMON_DEFAULTS, **self.defaults, **self.fields}
 
 
-def _leaf_penalty(name: str, cfg: Mapping[str, Any]) -> Callable[[Array], Array]:
-  reduction = cfg.get("reduction", "sum")
-  if name == "sa":
-    return lambda z: sa_penalty(z, cfg["a"], cfg["mu"], reduction)
-  if name == "beta_decay":
-    return beta_decay
-  if name == "entropy":
-    if cfg["apply_to"] == "logits":
-      return lambda z: entropy(jax.nn.softmax(z, axis=-1), reduction)
-    return lambda z: entropy(z, reduction)
-  if name == "l2":
-    return lambda z: l2(z, reduction)
-  if name == "dirichlet_kl":
-    return lambda z: dirichlet_kl(z, reduction)
-  raise ConfigError(f"unknown regulariser {name!r}; choose from {sorted(REGULARIZER_FIELDS)}")
-
-
-#: Fields each regulariser accepts besides the common ones.
-REGULARIZER_FIELDS: dict[str, tuple[str, ...]] = {
-  "sa": ("a", "mu", "reduction"),
-  "beta_decay": (),
-  "entropy": ("reduction",),
-  "l2": ("reduction",),
-  "dirichlet_kl": ("reduction",),
-  "flops": (),
-}
-#: Regularisers defined on logits only (``apply_to='probs'`` is an error).
-LOGITS_ONLY = ("dirichlet_kl",)
-#: Regularisers defined on probabilities only.
-PROBS_ONLY = ("flops",)
-COMMON_FIELDS = (
-  "enabled",
-  "schedule",
-  "strength",
-  "start",
-  "ramp_epochs",
-  "slope",
-  "apply_to",
-  "tensors",
+#: The common fields of every regulariser and their defaults (``tensors`` is optional).
+COMMON_DEFAULTS: dict[str, Any] = dict(
+  enabled=False,
+  schedule="constant",
+  strength=0.0,
+  start=0.0,
+  ramp_epochs=0,
+  slope=0.0,
+  apply_to="logits",
 )
+COMMON_FIELDS = (*COMMON_DEFAULTS, "tensors")
 #: The fields that define a regulariser's strength schedule.
 SCHEDULE_FIELDS = ("schedule", "strength", "start", "ramp_epochs", "slope")
+
+#: Every registered regulariser, by name, in the order of ``config.regularizers``.
+PENALTIES: dict[str, Penalty] = {}
+
+
+def register_regularizer(penalty: Penalty, replace: bool = False) -> Penalty:
+  """Adds ``penalty`` to the registry (and so to :func:`default_regularizers`), and returns it.
+
+  Raises:
+    ValueError: if another regulariser has that name (unless ``replace``).
+  """
+  if penalty.name in PENALTIES and PENALTIES[penalty.name] is not penalty and not replace:
+    raise ValueError(f"a regulariser named {penalty.name!r} is registered already")
+  PENALTIES[penalty.name] = penalty
+  return penalty
+
+
+def default_regularizers() -> dict[str, dict[str, Any]]:
+  """``config.regularizers`` of a new search config: every registered regulariser, off."""
+  return {name: penalty.default_config() for name, penalty in PENALTIES.items()}
+
+
+def _check_sa(cfg: Mapping[str, Any], where: str) -> None:
+  if not cfg.get("mu", 0.0) >= 0:
+    raise ConfigError(f"{where}.mu (smoothness) must be >= 0, got {cfg['mu']}")
+
+
+def _entropy(cfg: Mapping[str, Any], costs: Any) -> Callable[[PyTree], Array]:
+  reduction = cfg.get("reduction", "sum")
+  if cfg["apply_to"] == "logits":
+    return leafwise(lambda z: entropy(jax.nn.softmax(z, axis=-1), reduction))
+  return leafwise(lambda z: entropy(z, reduction))
+
+
+for _penalty in (
+  Penalty(
+    "sa",
+    lambda cfg, costs: leafwise(
+      lambda z: sa_penalty(z, cfg["a"], cfg["mu"], cfg.get("reduction", "sum"))
+    ),
+    fields=dict(a=1.0, mu=0.0, reduction="sum"),
+    defaults=dict(schedule="slope", slope=0.2),
+    check=_check_sa,
+  ),
+  Penalty(
+    "beta_decay",
+    lambda cfg, costs: leafwise(beta_decay),
+    defaults=dict(schedule="slope", slope=0.5),
+  ),
+  Penalty("entropy", _entropy, fields=dict(reduction="sum"), defaults=dict(apply_to="probs")),
+  Penalty(
+    "l2",
+    lambda cfg, costs: leafwise(lambda z: l2(z, cfg.get("reduction", "sum"))),
+    fields=dict(reduction="sum"),
+  ),
+  Penalty(
+    "dirichlet_kl",
+    lambda cfg, costs: leafwise(lambda z: dirichlet_kl(z, cfg.get("reduction", "sum"))),
+    fields=dict(reduction="sum"),
+    defaults=dict(strength=1e-3),
+    apply_to=("logits",),
+  ),
+  Penalty(
+    "flops",
+    lambda cfg, costs: lambda tree: flops_penalty(tree, costs),
+    defaults=dict(strength=1e-3, apply_to="probs"),
+    apply_to=("probs",),
+    needs_costs=True,
+  ),
+):
+  register_regularizer(_penalty)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,10 +398,11 @@ def make_regularizer(
   """Builds the enabled regularisers of ``config`` (``config.regularizers``).
 
   Args:
-    config: maps a regulariser name (``sa``, ``beta_decay``, ``entropy``,
-      ``l2``, ``dirichlet_kl``) to its fields: ``enabled``, ``schedule``, ``strength``,
-      ``start``, ``ramp_epochs`` (0 = ``total_epochs``), ``slope``, ``apply_to``
-      and the regulariser's own fields (:data:`REGULARIZER_FIELDS`).
+    config: maps a registered regulariser's name (``sa``, ``beta_decay``,
+      ``entropy``, ``l2``, ``dirichlet_kl``, ``flops``, ...) to its fields:
+      ``enabled``, ``schedule``, ``strength``, ``start``, ``ramp_epochs``
+      (0 = ``total_epochs``), ``slope``, ``apply_to``, ``tensors`` and the
+      regulariser's own fields (:attr:`Penalty.fields`).
     total_epochs: the search length, the default ramp of linear schedules.
     probs: the relaxation's deterministic probabilities, for ``apply_to='probs'``.
     costs: the space's multiply-adds per candidate, ``{name: (E, O)}``, for
@@ -343,11 +415,12 @@ def make_regularizer(
   terms, tensors = [], []
   for name, cfg in dict(config).items():
     cfg = dict(cfg)
-    if name not in REGULARIZER_FIELDS:
+    if name not in PENALTIES:
       raise ConfigError(
-        f"unknown regulariser config.regularizers.{name}; choose from {sorted(REGULARIZER_FIELDS)}"
+        f"unknown regulariser config.regularizers.{name}; choose from {sorted(PENALTIES)}"
       )
-    allowed = set(COMMON_FIELDS) | set(REGULARIZER_FIELDS[name])
+    penalty = PENALTIES[name]
+    allowed = set(COMMON_FIELDS) | set(penalty.fields)
     unknown = sorted(set(cfg) - allowed)
     if unknown:
       raise ConfigError(
@@ -360,20 +433,19 @@ def make_regularizer(
     apply_to = cfg.get("apply_to", "logits")
     if apply_to not in APPLY_TO:
       raise ConfigError(f"{where}.apply_to must be one of {list(APPLY_TO)}, got {apply_to!r}")
-    if name in LOGITS_ONLY and apply_to != "logits":
-      raise ConfigError(
-        f"{where}.apply_to must be 'logits' (it is a function of them), got {apply_to!r}"
+    if apply_to not in penalty.apply_to:
+      why = (
+        "it is a function of them" if apply_to == "probs" else "it weights costs by probabilities"
       )
-    if name in PROBS_ONLY and apply_to != "probs":
       raise ConfigError(
-        f"{where}.apply_to must be 'probs' (it weights costs by probabilities), got {apply_to!r}"
+        f"{where}.apply_to must be {penalty.apply_to[0]!r} ({why}), got {apply_to!r}"
       )
     if cfg.get("reduction", "sum") not in REDUCTIONS:
       raise ConfigError(
         f"{where}.reduction must be one of {list(REDUCTIONS)}, got {cfg['reduction']!r}"
       )
-    if name == "sa" and not cfg.get("mu", 0.0) >= 0:
-      raise ConfigError(f"{where}.mu (smoothness) must be >= 0, got {cfg['mu']}")
+    if penalty.check is not None:
+      penalty.check(cfg, where)
     ramp = cfg.get("ramp_epochs", 0) or total_epochs
     if ramp <= 0:
       raise ConfigError(f"{where}.ramp_epochs must be >= 0, got {cfg.get('ramp_epochs')}")
@@ -387,15 +459,13 @@ def make_regularizer(
           )
     if not cfg.get("enabled", True):  # checked all the same: a typo is an error either way
       continue
-    if name == "flops" and not costs:
+    if penalty.needs_costs and not costs:
       raise ConfigError(
-        "config.regularizers.flops needs candidate costs, which only the super-resolution "
-        "spaces (imdn, dlsr) define; set --config.regularizers.flops.enabled=False"
+        f"config.regularizers.{name} needs candidate costs, which only the super-resolution "
+        f"spaces (imdn, dlsr) define; set --config.regularizers.{name}.enabled=False"
       )
-    cfg.setdefault("a", 1.0)
-    cfg.setdefault("mu", 0.0)
-    cfg["apply_to"] = apply_to
+    cfg = {**penalty.fields, **cfg, "apply_to": apply_to}
     lam = schedule(**_schedule_args(cfg, total_epochs))
-    terms.append((name, _penalty(name, cfg, costs), lam, apply_to))
+    terms.append((name, penalty.build(cfg, costs), lam, apply_to))
     tensors.append(tuple(cfg.get("tensors", ()) or ()))
   return Regularizer(tuple(terms), probs, tuple(tensors))

@@ -33,7 +33,7 @@ def process_rows(batch_size: int, process_index: int, process_count: int) -> sli
 
 
 class StepBatches:
-  """The prefetching iterator of a data class whose ``batch(step)`` is a pure function of the step."""
+  """The prefetching iterator of a data class whose ``batch(step)`` is a function of the step."""
 
   def batch(self, step: int) -> Any:
     """The batch (or ``(train, val)`` pair) of step ``step``."""

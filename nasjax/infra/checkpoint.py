@@ -1,6 +1,6 @@
 """Checkpoints of a search, through orbax's CheckpointManager.
 
-A checkpoint holds the whole :class:`~nasjax.core.bilevel.SearchState` (weights,
+A checkpoint holds the whole :class:`~nasjax.core.state.SearchState` (weights,
 BN statistics, alpha, both optimiser states, the step, which fixes the
 schedules and the data position, and the rng) plus a small JSON record.
 Orbax writes each checkpoint into a temporary folder and renames it when
@@ -116,7 +116,7 @@ class Checkpointer:
     """Checkpoint ``step`` read leaf by leaf into ``target``'s layout, or None if it does not fit.
 
     A state written before a field was added to it (an empty one, such as
-    :attr:`~nasjax.core.bilevel.SearchState.projection`) has a different tree
+    :attr:`~nasjax.core.state.SearchState.projection`) has a different tree
     but the same arrays: each leaf of ``target`` is looked up by its path.
     """
     try:

@@ -5,11 +5,11 @@ would run alone: its own initialisation, its own data order and its own
 random streams. The states of the K seeds are stacked along a new leading
 axis and the step runs all K of them in one compiled program
 (:func:`batched_step`): ``jax.vmap`` on GPU and TPU, so the K searches share
-every kernel launch and the devices' spare width; ``lax.map`` on the CPU. Each seed logs
-into its own folder ``seed_<s+i>/`` of the workdir; the run's checkpoints
-hold the stacked state (:func:`nasjax.infra.fused.stack`); ``seeds_summary.json`` gives mean and standard
-deviation over seeds of the final figures (NAS-Bench-201 accuracies when the
-table is configured).
+every kernel launch and the devices' spare width; ``lax.map`` on the CPU.
+Each seed logs into its own folder ``seed_<s+i>/`` of the workdir; the run's
+checkpoints hold the stacked state (:func:`nasjax.infra.fused.stack`);
+``seeds_summary.json`` gives mean and standard deviation over seeds of the
+final figures (NAS-Bench-201 accuracies when the table is configured).
 """
 
 from __future__ import annotations

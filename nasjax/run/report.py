@@ -41,8 +41,8 @@ from nasjax.config.retrain import retrain_config
 from nasjax.core.training import make_train_setup
 from nasjax.infra.jsonfiles import write_json
 from nasjax.infra.seeds import mean_std
-from nasjax.run.search import load_table
 from nasjax.spaces import flops
+from nasjax.spaces.nb201.benchmark import load_table
 from nasjax.spaces.registry import genotype_from_dict
 
 #: NAS-Bench-201 columns of the table: (key, header, column of ``nb201.csv.gz`` or None).

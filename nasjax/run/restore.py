@@ -24,12 +24,14 @@ import ml_collections
 from nasjax.config.resume import merge_defaults
 from nasjax.config.search import search_config, validate_search_config
 from nasjax.core import bilevel
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import SearchState
 from nasjax.errors import NasjaxError
 from nasjax.infra import fused
 from nasjax.infra import seeds as seeds_lib
 from nasjax.infra.checkpoint import Checkpointer, CheckpointError
 from nasjax.run import search
-from nasjax.spaces.registry import SPACES, genotype_from_dict
+from nasjax.spaces.registry import SPACES, genotype_from_dict, get_space
 from nasjax.tasks.registry import get_task, task_of
 
 ConfigDict = ml_collections.ConfigDict
@@ -84,7 +86,7 @@ class LoadedSearch:
   config: ConfigDict
   search_data: Any
   setup: bilevel.SearchSetup
-  state: bilevel.SearchState
+  state: SearchState
   step: int
   early_stop: dict[str, Any] | None
 
@@ -103,7 +105,7 @@ def open_search(
   """
   config = load_search_config(workdir)
   search_data = task_of(config).search_data(config)
-  return config, search_data, bilevel.make_search_setup(config, search_data.steps_per_epoch)
+  return config, search_data, make_search_setup(config, search_data.steps_per_epoch)
 
 
 def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSearch:
@@ -161,10 +163,8 @@ def search_genotype(loaded: LoadedSearch) -> Any:
 
 
 def benchmark_record(config: ConfigDict, genotype: Any) -> dict[str, Any] | None:
-  """The genotype's NAS-Bench-201 record when the space and the configured table allow it."""
-  if config.space.name != "nb201":
-    return None
-  table = search.load_table(config.nb201_table)
+  """The genotype's record in its space's benchmark (NAS-Bench-201's), when there is one."""
+  table = get_space(config.space.name).load_benchmark(config.nb201_table)
   return table.lookup(genotype).to_dict() if table is not None else None
 
 
@@ -183,10 +183,10 @@ def continued_config(search_cfg: ConfigDict, config: ConfigDict) -> ConfigDict:
   return c
 
 
-def continue_from(loaded: LoadedSearch, **changes: Any) -> Callable[..., bilevel.SearchState]:
+def continue_from(loaded: LoadedSearch, **changes: Any) -> Callable[..., SearchState]:
   """An ``initial_state`` for ``search.run``: the search state at step 0, w optimiser reset."""
 
-  def initial_state(setup: bilevel.SearchSetup, image_shape) -> bilevel.SearchState:
+  def initial_state(setup: bilevel.SearchSetup, image_shape) -> SearchState:
     del image_shape
     state = loaded.state
     params = jax.tree.map(jnp.array, state.params)  # copies: the step donates its input

@@ -24,10 +24,11 @@ from typing import Any
 
 import jax
 import ml_collections
-import numpy as np
 
 from nasjax.config.search import validate_search_config
 from nasjax.core import bilevel
+from nasjax.core.setup import make_search_setup
+from nasjax.core.state import SearchState
 from nasjax.errors import ConfigError
 from nasjax.infra import fused, parallel
 from nasjax.infra import seeds as seeds_lib
@@ -40,70 +41,16 @@ from nasjax.run.safety import check_or_write_config as _check_or_write_config
 from nasjax.run.safety import deferred_interrupt
 from nasjax.run.safety import save_on_interrupt as _save_on_interrupt
 from nasjax.run.safety import say as _say
-from nasjax.spaces.nb201.benchmark import DATA_DIR_ENV, TABLE_FILENAME, NB201Table
-from nasjax.spaces.registry import genotype_from_dict
+from nasjax.run.search_log import MultiSeedResult, SearchResult
 from nasjax.tasks.registry import task_of
-
-
-@dataclasses.dataclass
-class SearchResult:
-  """What a finished search returns (everything is also in its workdir).
-
-  Attributes:
-    workdir: where the outputs are.
-    genotype: the final argmax genotype.
-    alphas: the final architecture logits, ``{name: array}``.
-    probs: their op probabilities (the relaxation's ``probs``).
-    step: the number of search steps run in total.
-    benchmark: the genotype's NAS-Bench-201 record (a dict), when the table is configured.
-    last_epoch: the last epoch's summary metrics.
-    betas: the final raw edge-normalisation logits, ``{name: array}`` (empty
-      without edge normalisation).
-  """
-
-  workdir: Path
-  genotype: Any
-  alphas: dict[str, np.ndarray]
-  probs: dict[str, np.ndarray]
-  step: int
-  benchmark: dict[str, Any] | None
-  last_epoch: dict[str, float]
-  betas: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass
-class MultiSeedResult:
-  """What a finished multi-seed search (``config.num_seeds > 1``) returns.
-
-  Attributes:
-    workdir: the run's folder; seed ``s`` wrote into ``workdir / f"seed_{s}"``.
-    seeds: the seeds, in order.
-    results: one :class:`SearchResult` per seed.
-    summary: mean and std over seeds (also in ``seeds_summary.json``).
-  """
-
-  workdir: Path
-  seeds: list[int]
-  results: list[SearchResult]
-  summary: dict[str, Any]
-
-
-def load_table(setting: str) -> NB201Table | None:
-  if setting.lower() == "none":
-    return None
-  if setting:
-    return NB201Table.load(setting)
-  default = Path(os.environ.get(DATA_DIR_ENV, "")) / TABLE_FILENAME
-  return NB201Table.load(default) if os.environ.get(DATA_DIR_ENV) and default.is_file() else None
 
 
 def run(
   config: ml_collections.ConfigDict,
   workdir: str | os.PathLike,
   *,
-  initial_state: Callable[[bilevel.SearchSetup, tuple[int, ...]], bilevel.SearchState]
-  | None = None,
-  step_hook: Callable[[int, bilevel.SearchState], bilevel.SearchState] | None = None,
+  initial_state: Callable[[bilevel.SearchSetup, tuple[int, ...]], SearchState] | None = None,
+  step_hook: Callable[[int, SearchState], SearchState] | None = None,
   kind: str = "search",
 ) -> SearchResult | MultiSeedResult:
   """Runs (or resumes) the search ``config`` describes, writing into ``workdir``.
@@ -138,188 +85,293 @@ def run(
       diverged run, with a message naming the fix.
   """
   t_start = time.perf_counter()
+  search = _open(config, Path(workdir).absolute(), initial_state, step_hook, kind)
+  state, start, total, stopped = _starting_state(search, initial_state)
+  logs = _seed_logs(search, start)
+  state, total, stopped, compile_s = _train(search, logs, state, start, total, stopped)
+  state = _close(search, state, total)
+  results = search_log.final_results(search, logs, state, total, stopped)
+  return _report(search, results, total, time.perf_counter() - t_start, compile_s)
+
+
+@dataclasses.dataclass
+class _Search:
+  """What one search run holds fixed: its config, seeds, data, setup, mesh and workdir."""
+
+  config: ml_collections.ConfigDict
+  workdir: Path
+  kind: str
+  seed_ids: list[int]
+  configs: list[ml_collections.ConfigDict]  # one per seed
+  datas: list[Any]  # the task's search batches, one per seed
+  setup: bilevel.SearchSetup
+  mesh: Any
+  steps_per_call: int
+  checkpointer: Checkpointer
+  table: Any  # the space's benchmark table, or None
+  step_hook: Callable[[int, SearchState], SearchState] | None
+  is_main: bool
+  carried: dict[str, Any] = dataclasses.field(default_factory=dict)  # a checkpoint's partial epoch
+
+  @property
+  def multi(self) -> bool:
+    """Whether the seeds run as one program (``config.num_seeds > 1``)."""
+    return len(self.seed_ids) > 1
+
+  @property
+  def spe(self) -> int:
+    """Steps per epoch."""
+    return self.datas[0].steps_per_epoch
+
+  @property
+  def outs(self) -> list[Path]:
+    """Each seed's output folder (the workdir itself for a single seed)."""
+    if not self.multi:
+      return [self.workdir]
+    return [seeds_lib.seed_dir(self.workdir, s) for s in self.seed_ids]
+
+  def say(self, message: str) -> None:
+    _say(self.is_main, message)
+
+
+def _open(config, workdir, initial_state, step_hook, kind) -> _Search:
+  """Validates the config and builds the run's pieces; records the config in the workdir."""
   validate_search_config(config)
-  workdir = Path(workdir).absolute()
-  is_main = jax.process_index() == 0
   enable_compilation_cache(config.compilation_cache or None)
   seed_ids = seeds_lib.seed_list(config)
-  multi = len(seed_ids) > 1
-  if multi and (initial_state is not None or step_hook is not None):
+  if len(seed_ids) > 1 and (initial_state is not None or step_hook is not None):
     raise ConfigError(
       f"{kind} continues one trained supernet; run it on a single-seed search "
       "(config.num_seeds=1), e.g. on one seed's folder of a multi-seed run"
     )
-  steps_per_call = 1 if step_hook is not None else config.steps_per_call
   mesh = parallel.make_mesh()
   parallel.check_batch(config.batch_size, mesh)
-
-  table = load_table(config.nb201_table) if config.space.name == "nb201" else None
-  configs = [seeds_lib.seed_config(config, s) for s in seed_ids] if multi else [config]
+  configs = [seeds_lib.seed_config(config, s) for s in seed_ids] if len(seed_ids) > 1 else [config]
   task = task_of(config)
   datas = [task.search_data(c, jax.process_index(), jax.process_count()) for c in configs]
-  spe = datas[0].steps_per_epoch
-  total = config.epochs * spe
-  setup = bilevel.make_search_setup(config, spe)
-
+  setup = make_search_setup(config, datas[0].steps_per_epoch)
   workdir.mkdir(parents=True, exist_ok=True)
-  checkpointer = Checkpointer(
-    workdir / "checkpoints", config.checkpoint.keep, config.checkpoint.async_save
+  search = _Search(
+    config=config,
+    workdir=workdir,
+    kind=kind,
+    seed_ids=seed_ids,
+    configs=configs,
+    datas=datas,
+    setup=setup,
+    mesh=mesh,
+    steps_per_call=1 if step_hook is not None else config.steps_per_call,
+    checkpointer=Checkpointer(
+      workdir / "checkpoints", config.checkpoint.keep, config.checkpoint.async_save
+    ),
+    table=setup.space.load_benchmark(config.nb201_table),
+    step_hook=step_hook,
+    is_main=jax.process_index() == 0,
   )
-  start = checkpointer.latest_step()
-  _check_or_write_config(workdir, config, start is not None, is_main)
-  _say(is_main, "\n".join(search_log.header_lines(config)))
+  resuming = search.checkpointer.latest_step() is not None
+  _check_or_write_config(workdir, config, resuming, search.is_main)
+  search.say("\n".join(search_log.header_lines(config)))
+  return search
 
-  image_shape = datas[0].image_shape
+
+def _starting_state(search: _Search, initial_state) -> tuple[Any, int, int, dict | None]:
+  """The state to start from (fresh or restored), its step, the total, DARTS-ES' stop."""
+  setup, image_shape = search.setup, search.datas[0].image_shape
   if initial_state is not None:  # also the layout a resumed checkpoint is restored into
     state = initial_state(setup, image_shape)
-  elif multi:
-    state = fused.stack([setup.init(jax.random.key(s), image_shape) for s in seed_ids])
+  elif search.multi:
+    state = fused.stack([setup.init(jax.random.key(s), image_shape) for s in search.seed_ids])
   else:
-    state = setup.init(jax.random.key(config.seed), image_shape)
-  carried: dict[str, Any] = {}
+    state = setup.init(jax.random.key(search.config.seed), image_shape)
+  start = search.checkpointer.latest_step()
   if start is not None:
-    state, meta = checkpointer.restore(start, state)
-    carried = meta.get("partial_epoch", carried)
-    _say(is_main, f"resuming {workdir} from step {start} (epoch {start // spe} of {config.epochs})")
-  state = parallel.put_replicated(state, mesh)
+    state, meta = search.checkpointer.restore(start, state)
+    search.carried = meta.get("partial_epoch", {})
+    search.say(
+      f"resuming {search.workdir} from step {start} "
+      f"(epoch {start // search.spe} of {search.config.epochs})"
+    )
+  state = parallel.put_replicated(state, search.mesh)
   start = start or 0
-  stopped = _read_early_stop(workdir)
+  total = search.config.epochs * search.spe
+  stopped = _read_early_stop(search.workdir)
   if stopped is not None and stopped["step"] == start:
     total = start  # DARTS-ES stopped this search; nothing left to run
   elif stopped is not None:  # resumed before the stop (e.g. with changed settings): run on
-    if is_main:
-      (workdir / EARLY_STOP_FILE).unlink()
+    if search.is_main:
+      (search.workdir / EARLY_STOP_FILE).unlink()
     stopped = None
+  return state, start, total, stopped
 
-  op_names = setup.space.op_names(config.space)
-  outs = [seeds_lib.seed_dir(workdir, s) for s in seed_ids] if multi else [workdir]
+
+def _seed_logs(search: _Search, start: int) -> list[search_log.SeedLog]:
+  """One record keeper per seed, cut back to ``start`` and given the unfinished epoch's records."""
+  op_names = search.setup.space.op_names(search.config.space)
   logs = [
-    search_log.SeedLog(c, setup, op_names, d, out, is_main)
-    for c, d, out in zip(configs, datas, outs, strict=True)
+    search_log.SeedLog(c, search.setup, op_names, d, out, search.is_main)
+    for c, d, out in zip(search.configs, search.datas, search.outs, strict=True)
   ]
-  for log, partial in zip(logs, search_log.split_carried(carried, len(logs)), strict=True):
+  carried = search_log.split_carried(search.carried, len(logs))
+  for log, partial in zip(logs, carried, strict=True):
     log.truncate_after(start)
     log.restore_partial(partial)
+  return logs
 
-  step_fn = _make_step_fn(setup, mesh, multi, steps_per_call)
-  eval_fn = jax.jit(setup.evaluate)
-  progress = ProgressBar(is_main and config.progress_bar, total, start, desc=kind)
-  leading = int(steps_per_call > 1) + int(multi)
+
+@dataclasses.dataclass
+class _Clock:
+  """The step-time clock: the first call compiles, the steps after it are timed."""
+
+  mark: float = dataclasses.field(default_factory=time.perf_counter)
+  compile_s: float | None = None
+  timed_steps: int = 0
+
+  def called(self, metrics: Any, steps: int) -> None:
+    if self.compile_s is None:
+      jax.block_until_ready(metrics)
+      self.compile_s = time.perf_counter() - self.mark
+      self.mark = time.perf_counter()
+    else:
+      self.timed_steps += steps
+
+  def step_time(self) -> float | None:
+    """Seconds per step since the last call of this method (None before any timed step)."""
+    now = time.perf_counter()
+    step_time = (now - self.mark) / self.timed_steps if self.timed_steps else None
+    self.mark, self.timed_steps = now, 0
+    return step_time
+
+
+def _train(search: _Search, logs, state, start: int, total: int, stopped):
+  """The step loop: host calls, a log line at logging points, measurements at epoch ends.
+
+  Returns:
+    ``(state, total, stopped, compile_s)``: ``total`` is the step DARTS-ES
+    stopped at if it did.
+  """
+  config, spe = search.config, search.spe
+  step_fn = _make_step_fn(search.setup, search.mesh, search.multi, search.steps_per_call)
+  eval_fn = jax.jit(search.setup.evaluate)
+  progress = ProgressBar(search.is_main and config.progress_bar, total, start, desc=search.kind)
+  leading = int(search.steps_per_call > 1) + int(search.multi)
   calls = parallel.prefetch(
-    _host_calls(datas, start, total, steps_per_call, spe, config.log_every_steps),
-    lambda call: (call[0], call[1], parallel.put_batch(call[2], mesh, leading)),
+    _host_calls(search.datas, start, total, search.steps_per_call, spe, config.log_every_steps),
+    lambda call: (call[0], call[1], parallel.put_batch(call[2], search.mesh, leading)),
   )
   # Metrics of the calls since the last log line; see search_log.SeedLog for the epoch's records.
   pending: list[tuple[int, int, Any]] = []
-  new_steps = 0
-  compile_s = None
-  timed_steps = 0
-  t_mark = time.perf_counter()
+  clock = _Clock()
   guard = contextlib.ExitStack()
   interrupted = guard.enter_context(deferred_interrupt())
   try:
     for begin, end, (train_batch, val_batch) in calls:
-      if step_hook is not None:
-        state = step_hook(begin, state)
+      if search.step_hook is not None:
+        state = search.step_hook(begin, state)
       state, metrics = step_fn(state, train_batch, val_batch)
-      if compile_s is None:  # the first call compiles; time the steps after it
-        jax.block_until_ready(metrics)
-        compile_s = time.perf_counter() - t_mark
-        t_mark = time.perf_counter()
-      else:
-        timed_steps += end - begin
+      clock.called(metrics, end - begin)
       pending.append((begin, end, metrics))
-      new_steps += end - begin
       if interrupted():  # Ctrl-C during the call: now the state is whole
         raise KeyboardInterrupt
-      done = end
-      epoch_end = done % spe == 0
-      if done % config.log_every_steps and not epoch_end:
+      epoch_end = end % spe == 0
+      if end % config.log_every_steps and not epoch_end:
         continue
-
-      per_seed = search_log.per_seed(pending, steps_per_call > 1, len(logs))
-      now = time.perf_counter()
-      step_time = (now - t_mark) / timed_steps if timed_steps else None
-      t_mark, timed_steps = now, 0
-      summaries = [
-        log.log_steps(steps, checkpointer, spe, done, step_time)
-        for log, steps in zip(logs, per_seed, strict=True)
-      ]
-      metric = setup.task.metric
-      progress.update(
-        new_steps,
-        loss=summaries[0]["train/loss"],
-        **{
-          metric: summaries[0][f"train/{metric}"],
-          f"val_{metric}": summaries[0][f"val/{metric}"],
-        },
-      )
-      pending, new_steps = [], 0
-
+      _log_point(search, logs, pending, progress, clock.step_time(), end)
+      pending = []
       if epoch_end:
-        epoch = done // spe
-        local = parallel.local_view(state)
-        for i, log in enumerate(logs):
-          log.end_of_epoch(fused.take(local, i) if multi else local, eval_fn, epoch, done, table)
-        stopped = logs[0].analysis.early_stop() if not multi else None
-        if epoch % config.checkpoint.every_epochs == 0 or done == total or stopped:
-          checkpointer.save(done, state, {"epoch": epoch, "steps_per_epoch": spe})
+        stopped = _end_of_epoch(search, logs, state, eval_fn, end, total)
         if stopped:
-          stopped = _early_stop_record(stopped, logs[0].genotypes)
-          if is_main:
-            write_json(workdir / EARLY_STOP_FILE, stopped)
-          _say(
-            is_main,
-            f"DARTS-ES: the dominant eigenvalue grew by more than {stopped['factor']}x over "
-            f"{stopped['window']} epochs; stopping at epoch {epoch} with the architecture of "
-            f"epoch {stopped['selected_epoch']}",
-          )
-          total = done
+          total = end
           break
   except KeyboardInterrupt:
     progress.close()
-    per_seed = search_log.per_seed(pending, steps_per_call > 1, len(logs))
+    per_seed = search_log.per_seed(pending, search.steps_per_call > 1, len(logs))
     partials = [log.partial(steps) for log, steps in zip(logs, per_seed, strict=True)]
-    _save_on_interrupt(checkpointer, state, spe, is_main, partials if multi else partials[0])
+    _save_on_interrupt(
+      search.checkpointer, state, spe, search.is_main, partials if search.multi else partials[0]
+    )
     raise
   finally:
     guard.close()
     progress.close()
     for log in logs:
       log.writer.close()
+  return state, total, stopped, clock.compile_s
 
-  if step_hook is not None:
-    state = step_hook(total, state)
-  if total and checkpointer.latest_step() != total:
-    checkpointer.save(total, state, {"epoch": total // spe, "steps_per_epoch": spe})
-  checkpointer.close()
 
+def _log_point(search: _Search, logs, pending, progress, step_time, done: int) -> None:
+  """Checks, averages and writes the metrics of the calls since the last log line."""
+  per_seed = search_log.per_seed(pending, search.steps_per_call > 1, len(logs))
+  summaries = [
+    log.log_steps(steps, search.checkpointer, search.spe, done, step_time)
+    for log, steps in zip(logs, per_seed, strict=True)
+  ]
+  metric = search.setup.task.metric
+  progress.update(
+    sum(end - begin for begin, end, _ in pending),
+    loss=summaries[0]["train/loss"],
+    **{
+      metric: summaries[0][f"train/{metric}"],
+      f"val_{metric}": summaries[0][f"val/{metric}"],
+    },
+  )
+
+
+def _end_of_epoch(search: _Search, logs, state, eval_fn, done: int, total: int) -> dict | None:
+  """Each seed's end-of-epoch records, the checkpoint, and DARTS-ES' stop (or None)."""
+  epoch = done // search.spe
   local = parallel.local_view(state)
-  results = []
-  for i, out in enumerate(outs):
-    one = fused.take(local, i) if multi else local
-    result = _final(config, setup, one, out, table, total, logs[i].last_epoch, stopped)
-    if is_main:
-      search_log.write_genotype(out, result, total, spe, stopped, op_names)
-    results.append(result)
-  elapsed = time.perf_counter() - t_start
-  head = f"{kind} finished: {total} steps, {total // spe} epochs, {elapsed:.1f} s" + (
+  for i, log in enumerate(logs):
+    one = fused.take(local, i) if search.multi else local
+    log.end_of_epoch(one, eval_fn, epoch, done, search.table)
+  stopped = logs[0].analysis.early_stop() if not search.multi else None
+  if epoch % search.config.checkpoint.every_epochs == 0 or done == total or stopped:
+    search.checkpointer.save(done, state, {"epoch": epoch, "steps_per_epoch": search.spe})
+  if not stopped:
+    return None
+  stopped = _early_stop_record(stopped, logs[0].genotypes)
+  if search.is_main:
+    write_json(search.workdir / EARLY_STOP_FILE, stopped)
+  search.say(
+    f"DARTS-ES: the dominant eigenvalue grew by more than {stopped['factor']}x over "
+    f"{stopped['window']} epochs; stopping at epoch {epoch} with the architecture of "
+    f"epoch {stopped['selected_epoch']}"
+  )
+  return stopped
+
+
+def _close(search: _Search, state, total: int):
+  """The step hook's last call, the final checkpoint; the checkpointer closes."""
+  if search.step_hook is not None:
+    state = search.step_hook(total, state)
+  if total and search.checkpointer.latest_step() != total:
+    search.checkpointer.save(
+      total, state, {"epoch": total // search.spe, "steps_per_epoch": search.spe}
+    )
+  search.checkpointer.close()
+  return state
+
+
+def _report(search: _Search, results, total: int, elapsed: float, compile_s):
+  """Prints the outcome (and, for several seeds, writes their summary); the run's result."""
+  spe = search.spe
+  head = f"{search.kind} finished: {total} steps, {total // spe} epochs, {elapsed:.1f} s" + (
     f" (step compile {compile_s:.1f} s)" if compile_s is not None else ""
   )
-  if not multi:
-    if is_main:
-      print(
-        "\n".join([head, *search_log.result_lines(results[0]), f"outputs: {workdir}"]), flush=True
-      )
+  if not search.multi:
+    if search.is_main:
+      lines = [head, *search_log.result_lines(results[0]), f"outputs: {search.workdir}"]
+      print("\n".join(lines), flush=True)
     return results[0]
-  summary = seeds_lib.summarize(seed_ids, results)
-  if is_main:
-    write_json(workdir / seeds_lib.SUMMARY_FILENAME, summary)
+  summary = seeds_lib.summarize(search.seed_ids, results)
+  if search.is_main:
+    write_json(search.workdir / seeds_lib.SUMMARY_FILENAME, summary)
     lines = [head, *seeds_lib.summary_lines(summary)]
-    for seed, result in zip(seed_ids, results, strict=True):
+    for seed, result in zip(search.seed_ids, results, strict=True):
       lines.append(f"seed {seed}: " + "; ".join(search_log.result_lines(result)))
-    print("\n".join([*lines, f"outputs: {workdir}"]), flush=True)
-  return MultiSeedResult(workdir=workdir, seeds=seed_ids, results=results, summary=summary)
+    print("\n".join([*lines, f"outputs: {search.workdir}"]), flush=True)
+  return MultiSeedResult(
+    workdir=search.workdir, seeds=search.seed_ids, results=results, summary=summary
+  )
 
 
 def _make_step_fn(setup, mesh, multi: bool, steps_per_call: int):
@@ -353,23 +405,3 @@ def _early_stop_record(stopped: dict[str, Any], genotypes: GenotypeLog) -> dict[
   """DARTS-ES' stop, with the genotype of the epoch it returns (``window`` epochs back)."""
   chosen = [r for r in genotypes.read() if r["epoch"] == stopped["selected_epoch"]]
   return {**stopped, "genotype": chosen[-1]["genotype"] if chosen else None}
-
-
-def _final(config, setup, state, workdir, table, total, last_epoch, stopped=None) -> SearchResult:
-  alphas = {k: np.asarray(v) for k, v in jax.device_get(state.alphas).items()}
-  betas = {k: np.asarray(v) for k, v in jax.device_get(state.betas).items()}
-  probs = {k: np.asarray(v) for k, v in jax.device_get(setup.relaxation.probs(alphas)).items()}
-  genotype = search_log.derive(setup, state, probs, betas)
-  if stopped and stopped.get("genotype"):
-    genotype = genotype_from_dict(stopped["genotype"])
-  benchmark = table.lookup(genotype).to_dict() if table is not None else None
-  return SearchResult(
-    workdir=workdir,
-    genotype=genotype,
-    alphas=alphas,
-    probs=probs,
-    step=total,
-    benchmark=benchmark,
-    last_epoch=last_epoch,
-    betas=betas,
-  )

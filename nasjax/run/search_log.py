@@ -1,4 +1,4 @@
-"""A search run's records: per-seed logs, end-of-epoch measurements, final outputs.
+"""A search run's records and results: per-seed logs, end-of-epoch measurements, final outputs.
 
 :func:`nasjax.search.run` keeps one :class:`SeedLog` per seed (one in an
 ordinary search): the metrics written at logging points and epoch ends, the
@@ -9,11 +9,13 @@ its step protocol and the resolved schedule of every enabled regulariser.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 from nasjax.analysis.epoch import EpochAnalysis
 from nasjax.core import projection
@@ -23,6 +25,7 @@ from nasjax.infra.jsonfiles import write_json
 from nasjax.run.records import AlphaHistory, GenotypeLog, MetricWriter
 from nasjax.run.safety import check_finite, partial_epoch
 from nasjax.run.safety import mean_metrics as _mean
+from nasjax.spaces.registry import genotype_from_dict
 
 
 def header_lines(config: Any) -> list[str]:
@@ -230,3 +233,84 @@ def derive(setup, state, probs, betas):
   if state.projection:
     probs = jax.device_get(projection.apply(probs, state.projection))
   return setup.space.derive_genotype(probs, setup.config.space, betas)
+
+
+@dataclasses.dataclass
+class SearchResult:
+  """What a finished search returns (everything is also in its workdir).
+
+  Attributes:
+    workdir: where the outputs are.
+    genotype: the final argmax genotype.
+    alphas: the final architecture logits, ``{name: array}``.
+    probs: their op probabilities (the relaxation's ``probs``).
+    step: the number of search steps run in total.
+    benchmark: the genotype's NAS-Bench-201 record (a dict), when the table is configured.
+    last_epoch: the last epoch's summary metrics.
+    betas: the final raw edge-normalisation logits, ``{name: array}`` (empty
+      without edge normalisation).
+  """
+
+  workdir: Path
+  genotype: Any
+  alphas: dict[str, np.ndarray]
+  probs: dict[str, np.ndarray]
+  step: int
+  benchmark: dict[str, Any] | None
+  last_epoch: dict[str, float]
+  betas: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class MultiSeedResult:
+  """What a finished multi-seed search (``config.num_seeds > 1``) returns.
+
+  Attributes:
+    workdir: the run's folder; seed ``s`` wrote into ``workdir / f"seed_{s}"``.
+    seeds: the seeds, in order.
+    results: one :class:`SearchResult` per seed.
+    summary: mean and std over seeds (also in ``seeds_summary.json``).
+  """
+
+  workdir: Path
+  seeds: list[int]
+  results: list[SearchResult]
+  summary: dict[str, Any]
+
+
+def final_result(
+  config, setup, state, workdir, table, total, last_epoch, stopped=None
+) -> SearchResult:
+  alphas = {k: np.asarray(v) for k, v in jax.device_get(state.alphas).items()}
+  betas = {k: np.asarray(v) for k, v in jax.device_get(state.betas).items()}
+  probs = {k: np.asarray(v) for k, v in jax.device_get(setup.relaxation.probs(alphas)).items()}
+  genotype = derive(setup, state, probs, betas)
+  if stopped and stopped.get("genotype"):
+    genotype = genotype_from_dict(stopped["genotype"])
+  benchmark = table.lookup(genotype).to_dict() if table is not None else None
+  return SearchResult(
+    workdir=workdir,
+    genotype=genotype,
+    alphas=alphas,
+    probs=probs,
+    step=total,
+    benchmark=benchmark,
+    last_epoch=last_epoch,
+    betas=betas,
+  )
+
+
+def final_results(search: Any, logs, state, total: int, stopped) -> list[SearchResult]:
+  """Each seed's result, its ``genotype.json`` written."""
+  local = parallel.local_view(state)
+  op_names = search.setup.space.op_names(search.config.space)
+  results = []
+  for i, out in enumerate(search.outs):
+    one = fused.take(local, i) if search.multi else local
+    result = final_result(
+      search.config, search.setup, one, out, search.table, total, logs[i].last_epoch, stopped
+    )
+    if search.is_main:
+      write_genotype(out, result, total, search.spe, stopped, op_names)
+    results.append(result)
+  return results

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from nasjax.core import bilevel
+from nasjax.core.setup import make_search_setup
 from nasjax.errors import ConfigError
 from nasjax.infra.jsonfiles import write_json
 from nasjax.run import search, search_log
@@ -112,7 +112,7 @@ def train(config: ConfigDict, loaded: LoadedSearch, out: Path) -> dict[str, Any]
 
   search.run(c, out, initial_state=initial_state, step_hook=capture, kind="single-stage")
   state = final_state["state"]
-  setup = bilevel.make_search_setup(c, spe)
+  setup = make_search_setup(c, spe)
   test = search_log.evaluate_test_split(
     jax.jit(setup.evaluate), state, loaded.search_data, config.eval.batch_size, config.eval.limit
   )

@@ -1,4 +1,4 @@
-"""The DARTS CNN space (with RobustDARTS' S1-S4): its supernet, genotypes and evaluation networks."""
+"""The DARTS CNN space (with RobustDARTS' S1-S4): supernet, genotypes, evaluation networks."""
 
 from nasjax.spaces.darts.genotype import (
   DARTS_OPS,

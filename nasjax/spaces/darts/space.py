@@ -1,4 +1,4 @@
-"""The DARTS space as a :class:`~nasjax.spaces.base.SearchSpace` record and its functions of ``config.space``.
+"""The DARTS space: its :class:`~nasjax.spaces.base.SearchSpace` record and functions of its config.
 
 ``config.space`` of the DARTS space has the fields ``name='darts'``,
 ``channels`` (16), ``layers`` (8), ``steps`` (4), ``multiplier`` (4),

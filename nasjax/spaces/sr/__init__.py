@@ -1,4 +1,4 @@
-"""The super-resolution spaces ``imdn`` and ``dlsr``: their ops, supernets, networks and genotypes."""
+"""The super-resolution spaces ``imdn`` and ``dlsr``: ops, supernets, networks, genotypes."""
 
 from nasjax.spaces.sr.dlsr import DLSRNetwork, DLSRSupernet
 from nasjax.spaces.sr.dlsr_encoding import DLSR_OPS, DLSRGenotype

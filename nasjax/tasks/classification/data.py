@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.config.checks import check, is_int, non_negative, one_of
+from nasjax.checks import check, is_int, non_negative, one_of
 from nasjax.data.batches import StepBatches, process_rows
 from nasjax.data.split import check_split, split_indices
 from nasjax.errors import ConfigError

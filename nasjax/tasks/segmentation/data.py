@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from ml_collections import ConfigDict
 
-from nasjax.config.checks import boolean, check, integer, is_number, one_of
+from nasjax.checks import boolean, check, integer, is_number, one_of
 from nasjax.data.batches import StepBatches, process_rows
 from nasjax.data.split import ImageSplit, check_split
 from nasjax.errors import ConfigError, DataNotFoundError

@@ -153,7 +153,7 @@ def evaluate_networks(
   """Evaluates the networks of ``workdirs`` on their runs' test images; writes the table.
 
   Args:
-    workdirs: runs that saved a segmentation network (see :func:`nasjax.run.single_stage.find_network`).
+    workdirs: runs that saved a segmentation network (see :func:`nasjax.spaces.saved.find_network`).
     output: where ``seg_table.json`` and ``seg_table.md`` go (default
       ``evaluation/`` beside the first network).
     overrides: ``config.data`` fields to change (:data:`OVERRIDES`).

@@ -7,9 +7,10 @@ network: an ``nasjax.sr_retrain`` workdir, a single-stage selection
 (``SEARCH/select/single_stage``), or a ``network/`` folder itself. Each is a
 row of the table. ``--sets`` names folders of HR PNGs (Set5, Set14, B100,
 Urban100, ...); each HR image is cropped to a multiple of the network's scale
-and downsampled with MATLAB's bicubic kernel (:func:`nasjax.tasks.super_resolution.imresize.downsample`)
-to make its LR input. The whole image goes through the network (one compile
-per image size); the output is clipped to [0, 1] and quantised to 8 bits, and
+and downsampled with MATLAB's bicubic kernel
+(:func:`nasjax.tasks.super_resolution.imresize.downsample`) to make its LR
+input. The whole image goes through the network (one compile per image
+size); the output is clipped to [0, 1] and quantised to 8 bits, and
 PSNR and SSIM are measured on the Y channel (ITU-R BT.601) with ``scale``
 pixels cut from each border (:mod:`nasjax.tasks.super_resolution.metrics`).
 

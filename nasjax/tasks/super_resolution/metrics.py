@@ -86,7 +86,8 @@ def _prepare(sr: np.ndarray, hr: np.ndarray, border: int, y_channel: bool) -> tu
   if sr.shape != hr.shape:
     raise ValueError(
       f"SR output {sr.shape} and HR image {hr.shape} differ in shape; crop the HR image to a "
-      f"multiple of the scale (nasjax.tasks.super_resolution.imresize.crop_to_multiple) before comparing"
+      "multiple of the scale (nasjax.tasks.super_resolution.imresize.crop_to_multiple) before "
+      "comparing"
     )
   if sr.ndim not in (2, 3):
     raise ValueError(f"SR metrics take HxW or HxWxC images, got shape {sr.shape}")

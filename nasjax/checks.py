@@ -2,12 +2,15 @@
 
 Each helper raises :class:`~nasjax.errors.ConfigError` naming the field
 (``where``, e.g. ``'config.optimizer.alpha.lr'``), the value it got and what
-it accepts; validators of search, retrain and selection configs, of each
-space's ``config.space`` block and of each task's ``config.data`` block are
-written with them.
+it accepts. The validators of search, retrain and selection configs
+(:mod:`nasjax.config`), of each space's ``config.space`` block, each task's
+``config.data`` block, each regulariser and relaxation and the
+``distributed`` block are written with them; :mod:`nasjax.config` exports
+them too. They sit below every other module (they import only
+:mod:`nasjax.errors`), so any module can check its own config block.
 
 Example:
-  >>> from nasjax.config import checks
+  >>> from nasjax import checks
   >>> checks.positive(0.1, "config.optimizer.alpha.lr")
   >>> checks.integer(0, "config.epochs", low=1)
   Traceback (most recent call last):
