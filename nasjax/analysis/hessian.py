@@ -18,6 +18,8 @@ products (:func:`hvp`, forward-over-reverse). :func:`make_hessian_fn`
 compiles the measurement once for a search; :func:`should_stop_early` is the
 DARTS-ES rule on the sequence of measured eigenvalues.
 
+The formulas, defaults and their sources: ``docs/methods.md`` (Hessian and DARTS-ES).
+
 Example:
   >>> import jax.numpy as jnp
   >>> from nasjax.analysis import hessian

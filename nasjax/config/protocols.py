@@ -14,6 +14,8 @@ compose the same runs: ``pc_darts_protocol(darts_protocol(search_config()))``.
 Where a value is the method's published setting the docstring says so; values
 chosen here (where the papers are silent) are labelled as such.
 
+The formulas, defaults and their sources: ``docs/methods.md`` (The step and its protocol).
+
 Example:
   >>> from nasjax.config import darts_protocol, pc_darts_protocol, search_config
   >>> config = pc_darts_protocol(darts_protocol(search_config()))

@@ -25,9 +25,11 @@ same hypergradient, but the regularisers see alpha only. During the first
 ``config.optimizer.alpha.warmup_epochs`` epochs the whole alpha/beta update is
 skipped (``jax.lax.cond``; PC-DARTS' warm-up) and only the weights train.
 
-The optimisers are those of :mod:`nasjax.core.optimizers` (DESIGN.md §3): SGD
-with momentum, coupled weight decay, clipping and a per-epoch cosine learning
-rate for the weights; Adam with a coupled L2 term for alpha.
+The optimisers are those of :mod:`nasjax.core.optimizers`
+(``docs/methods.md``, Defaults on CIFAR): SGD with momentum, coupled weight
+decay, clipping and a per-epoch cosine learning rate for the weights; Adam
+with a coupled L2 term for alpha. The step protocol's options are
+``docs/methods.md``'s "The step and its protocol".
 
 Batch-norm running statistics (where a layer tracks them) are updated by the
 weight step only (``config.bn_stats_update='weight_step'``), i.e. from the

@@ -40,6 +40,8 @@ returns, third, the auxiliary output of its forward on the training batch at
 ``w`` (the one the unrolled step differentiates; None for first order): the
 search takes the BN statistics of the alpha step from it
 (:mod:`nasjax.core.bilevel`).
+
+The formulas, defaults and their sources: ``docs/methods.md`` (Hypergradients).
 """
 
 from __future__ import annotations

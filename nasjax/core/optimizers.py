@@ -9,7 +9,8 @@ learning rate stepped once per epoch
 ``name='adam'`` (super-resolution searches), Adam with the same clipping,
 coupled decay and schedule. Alpha uses
 Adam with a coupled L2 term added to the gradient before the moments:
-``chain(add_decayed_weights, adam)``, not ``adamw`` (DESIGN.md §3).
+``chain(add_decayed_weights, adam)``, not ``adamw`` (``docs/methods.md``,
+Defaults on CIFAR).
 
 Example:
   >>> from nasjax.core.optimizers import epoch_cosine_schedule

@@ -23,6 +23,8 @@ fine-tuning compiles once and scoring takes the mixing weights as data.
 :class:`PerturbationSelection` is the ``step_hook`` of
 :func:`nasjax.search.run` that makes the decisions at their steps; the
 command line is ``python -m nasjax.select --method=pt`` (:mod:`nasjax.select`).
+
+The formulas, defaults and their sources: ``docs/methods.md`` (Perturbation-based selection (PT)).
 """
 
 from __future__ import annotations

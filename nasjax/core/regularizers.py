@@ -56,6 +56,8 @@ so they follow ``--config.epochs`` and the ``runlocal`` variants;
 :func:`schedule_values` gives the resolved per-epoch strengths and
 :func:`describe_schedule` the line a search prints when it starts.
 
+The formulas, defaults and their sources: ``docs/methods.md`` (Regularisers of alpha).
+
 Example:
   >>> import jax.numpy as jnp
   >>> from nasjax.core import regularizers as R

@@ -22,6 +22,8 @@ by ``config.relaxation.name``:
 * ``dirichlet`` -- DrNAS: alpha parameterises Dirichlet concentrations
   ``ELU(alpha) + 1``; training weights are reparameterised Dirichlet samples.
 
+The formulas, defaults and their sources: ``docs/methods.md`` (Relaxations).
+
 Example:
   >>> import jax, jax.numpy as jnp
   >>> from nasjax.core.relax import GumbelSoftmax, Softmax

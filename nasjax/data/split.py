@@ -17,6 +17,8 @@ shared set):
 Every task's search data splits its training set this way: examples
 (classification) or whole images (super-resolution, segmentation;
 :class:`ImageSplit`).
+
+The formulas, defaults and their sources: ``docs/methods.md`` (Data split policies).
 """
 
 from __future__ import annotations

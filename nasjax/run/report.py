@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -119,8 +120,6 @@ def _nb201_record(table: Any, genotype: Any) -> dict[str, float]:
 
 def _darts_record(genotype: Any, retrain_config: Any) -> dict[str, Any]:
   """Parameters of ``genotype``'s network at the retraining size (shapes only, no compute)."""
-  import jax
-
   setup = make_train_setup(retrain_config, 1, genotype)
   size = retrain_config.data.image_size
   shapes = jax.eval_shape(lambda: setup.init(jax.random.key(0), (size, size, 3)).params)

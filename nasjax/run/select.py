@@ -10,10 +10,11 @@ Each method reads the search's final checkpoint and config from
 the same command resumes (``pt`` and ``single_stage`` train, with
 checkpoints, metrics and Ctrl-C handling like a search).
 
-* ``argmax``: the magnitude-based genotype (DESIGN.md §3; DARTS-ES' choice
-  when the search stopped early) and its discretisation gap: validation
-  accuracy of the supernet vs the derived network with inherited weights,
-  with and without BN recalibration (``selection.json``).
+* ``argmax``: the magnitude-based genotype (``docs/methods.md``,
+  Discretisation; DARTS-ES' choice when the search stopped early) and its
+  discretisation gap: validation accuracy of the supernet vs the derived
+  network with inherited weights, with and without BN recalibration
+  (``selection.json``).
 * ``pt``: perturbation-based selection (:mod:`nasjax.core.perturbation`): the weight
   optimiser reset (lr 0.0025 cosine to 0.001), one decision per round,
   ``proj_interval`` epochs of fine-tuning between decisions

@@ -5,6 +5,8 @@ search, alpha's gradient is stopped and its optimiser dropped, the same
 weights train on (``python -m nasjax.select --method=single_stage``), and
 the supernet itself, with its real-valued op weights, is the final network,
 saved for use (:mod:`nasjax.spaces.saved`).
+
+The formulas, defaults and their sources: ``docs/methods.md`` (Single-stage protocol).
 """
 
 from __future__ import annotations
