@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+import numpy as np
+
 from nasjax.errors import ConfigError
 
 
@@ -38,8 +40,8 @@ def is_number(value: Any) -> bool:
 
 
 def is_int(value: Any) -> bool:
-  """Whether ``value`` is an int (not a bool)."""
-  return isinstance(value, int) and not isinstance(value, bool)
+  """Whether ``value`` is an int or a numpy integer (not a bool)."""
+  return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def number(value: Any, where: str) -> None:

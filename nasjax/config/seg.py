@@ -49,7 +49,7 @@ from nasjax.errors import ConfigError
 from nasjax.infra.distributed import distributed_config
 from nasjax.spaces.registry import SPACES
 from nasjax.spaces.trellis import space_config
-from nasjax.tasks.segmentation.data import seg_data_config, validate_seg_data
+from nasjax.tasks.segmentation.data import check_classes, seg_data_config, validate_seg_data
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -287,16 +287,3 @@ def validate_seg_retrain_config(config: ConfigDict) -> None:
     if not (isinstance(opt[field], (int, float)) and opt[field] >= 0):
       raise ConfigError(f"config.optimizer.{field} must be >= 0, got {opt[field]!r}")
   validate_run_fields(config)
-
-
-def check_classes(config: ConfigDict) -> None:
-  """The space's classifier must have the dataset's number of classes.
-
-  Raises:
-    ConfigError: naming both fields.
-  """
-  if config.space.num_classes != config.data.num_classes:
-    raise ConfigError(
-      f"config.space.num_classes={config.space.num_classes} but config.data.num_classes="
-      f"{config.data.num_classes}; set both to the dataset's number of classes"
-    )

@@ -159,7 +159,7 @@ def _problem(key: str, value: object) -> str | None:
   return None
 
 
-def _check(values: dict[str, object], names: dict[str, str]) -> None:
+def _check_values(values: dict[str, object], names: dict[str, str]) -> None:
   """Raises a ConfigError for the first bad value, naming where it came from (``names``)."""
   for key, value in values.items():
     if why := _problem(key, value):
@@ -199,7 +199,7 @@ def validate_distributed(cfg: ml_collections.ConfigDict) -> None:
     ConfigError: one sentence naming the first bad field.
   """
   values = _complete(cfg)
-  _check(values, {key: f"config.distributed.{key}" for key in values})
+  _check_values(values, {key: f"config.distributed.{key}" for key in values})
 
 
 def _settings(cfg: ml_collections.ConfigDict, environ: Mapping[str, str]) -> dict[str, object]:
@@ -221,7 +221,7 @@ def _settings(cfg: ml_collections.ConfigDict, environ: Mapping[str, str]) -> dic
       values[key] = int(text)
     else:
       values[key] = text
-  _check(values, names)
+  _check_values(values, names)
   return values
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from nasjax.errors import ConfigError
+from nasjax.checks import boolean, check, integer, known_fields, one_of
 from nasjax.spaces.base import SearchSpace
 from nasjax.spaces.darts import network
 from nasjax.spaces.darts import supernet as darts
@@ -114,58 +114,46 @@ def build_supernet(cfg: SpaceConfig) -> darts.DartsSupernet:
   )
 
 
-def _is_int(value: Any) -> bool:
-  return isinstance(value, int) and not isinstance(value, bool)
-
-
 def validate(cfg: SpaceConfig) -> None:
   """Raises ConfigError, naming the field, for an invalid DARTS ``config.space``."""
-  known = {"name", *DEFAULTS}
-  unknown = sorted(set(cfg.keys()) - known)
-  if unknown:
-    raise ConfigError(
-      f"config.space has no field(s) {unknown} for space 'darts'; its fields are {sorted(known)}"
-    )
+  known_fields(cfg, {"name", *DEFAULTS}, "config.space", " for space 'darts'")
   for field in ("channels", "layers", "steps", "multiplier", "stem_multiplier", "num_classes"):
-    value = _get(cfg, field)
-    if not (_is_int(value) and value >= 1):
-      raise ConfigError(f"config.space.{field} must be an integer >= 1, got {value!r}")
-  if _get(cfg, "multiplier") > _get(cfg, "steps"):
-    raise ConfigError(
-      f"config.space.multiplier ({_get(cfg, 'multiplier')}) cannot exceed config.space.steps "
-      f"({_get(cfg, 'steps')}): a cell concatenates its last `multiplier` nodes"
-    )
+    integer(_get(cfg, field), f"config.space.{field}", low=1)
+  check(
+    _get(cfg, "multiplier") <= _get(cfg, "steps"),
+    f"config.space.multiplier ({_get(cfg, 'multiplier')}) cannot exceed config.space.steps "
+    f"({_get(cfg, 'steps')}): a cell concatenates its last `multiplier` nodes",
+  )
   for field in ("track_running_stats", "edge_normalization"):
-    if not isinstance(_get(cfg, field), bool):
-      raise ConfigError(f"config.space.{field} must be True or False, got {_get(cfg, field)!r}")
+    boolean(_get(cfg, field), f"config.space.{field}")
   k, c = _get(cfg, "partial_channels"), _get(cfg, "channels")
-  if not (_is_int(k) and k >= 1):
-    raise ConfigError(f"config.space.partial_channels must be an integer >= 1, got {k!r}")
-  if c % k:
-    raise ConfigError(
-      f"config.space.channels ({c}) must be divisible by config.space.partial_channels ({k})"
-    )
+  integer(k, "config.space.partial_channels", low=1)
+  check(
+    not c % k,
+    f"config.space.channels ({c}) must be divisible by config.space.partial_channels ({k})",
+  )
   op_set = _get(cfg, "op_set")
-  if op_set not in darts.OP_SETS:
-    raise ConfigError(f"config.space.op_set must be one of {list(darts.OP_SETS)}, got {op_set!r}")
+  one_of(op_set, darts.OP_SETS, "config.space.op_set")
   ops = _get(cfg, "ops") or ()
-  if isinstance(ops, str):
-    raise ConfigError(f"config.space.ops must be a list of op names, got the string {ops!r}")
+  check(
+    not isinstance(ops, str),
+    f"config.space.ops must be a list of op names, got the string {ops!r}",
+  )
   ops = tuple(ops)
   bad = [op for op in ops if op not in DARTS_GENOTYPE_OPS]
-  if bad:
-    raise ConfigError(
-      f"unknown op(s) {bad} in config.space.ops; DARTS-space ops are {list(DARTS_GENOTYPE_OPS)}"
-    )
-  if ops and (len(set(ops)) != len(ops) or ops == ("none",)):
-    raise ConfigError(
-      f"config.space.ops must list distinct ops with at least one besides 'none', got {list(ops)}"
-    )
-  if not ops and op_set == "s1" and _get(cfg, "steps") != 4:
-    raise ConfigError(
-      f"config.space.op_set 's1' defines 14 edges (steps=4), but config.space.steps is "
-      f"{_get(cfg, 'steps')}"
-    )
+  check(
+    not bad,
+    f"unknown op(s) {bad} in config.space.ops; DARTS-space ops are {list(DARTS_GENOTYPE_OPS)}",
+  )
+  check(
+    not ops or (len(set(ops)) == len(ops) and ops != ("none",)),
+    f"config.space.ops must list distinct ops with at least one besides 'none', got {list(ops)}",
+  )
+  check(
+    ops or op_set != "s1" or _get(cfg, "steps") == 4,
+    f"config.space.op_set 's1' defines 14 edges (steps=4), but config.space.steps is "
+    f"{_get(cfg, 'steps')}",
+  )
 
 
 def _node_edge_weights(betas: np.ndarray, steps: int) -> np.ndarray:

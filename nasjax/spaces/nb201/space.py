@@ -11,7 +11,7 @@ NAS-Bench-201 table (:mod:`nasjax.spaces.nb201.benchmark`).
 
 from __future__ import annotations
 
-from nasjax.errors import ConfigError
+from nasjax.checks import boolean, check, integer, known_fields
 from nasjax.spaces.base import SearchSpace, SpaceConfig
 from nasjax.spaces.nb201 import supernet
 from nasjax.spaces.nb201.benchmark import load_table
@@ -31,36 +31,30 @@ def _validate_nb201(cfg: SpaceConfig) -> None:
     "edge_normalization",
     "conv_bias",
   }
-  unknown = sorted(set(cfg.keys()) - known)
-  if unknown:
-    raise ConfigError(
-      f"config.space has no field(s) {unknown} for space 'nb201'; its fields are {sorted(known)}"
-    )
+  known_fields(cfg, known, "config.space", " for space 'nb201'")
   for field in ("channels", "cells_per_stage", "num_classes"):
-    value = cfg[field]
-    if not (isinstance(value, int) and value >= 1):
-      raise ConfigError(f"config.space.{field} must be an integer >= 1, got {value!r}")
+    check(
+      isinstance(cfg[field], int) and cfg[field] >= 1,
+      f"config.space.{field} must be an integer >= 1, got {cfg[field]!r}",
+    )
   ops = tuple(cfg.ops)
   bad = [op for op in ops if op not in NB201_OPS]
-  if bad:
-    raise ConfigError(
-      f"unknown op(s) {bad} in config.space.ops; NAS-Bench-201 ops are {list(NB201_OPS)}"
-    )
-  if not ops or len(set(ops)) != len(ops) or ops == ("none",):
-    raise ConfigError(
-      f"config.space.ops must list distinct ops with at least one besides 'none', got {list(ops)}"
-    )
+  check(
+    not bad, f"unknown op(s) {bad} in config.space.ops; NAS-Bench-201 ops are {list(NB201_OPS)}"
+  )
+  check(
+    bool(ops) and len(set(ops)) == len(ops) and ops != ("none",),
+    f"config.space.ops must list distinct ops with at least one besides 'none', got {list(ops)}",
+  )
   k = cfg.get("partial_channels", 1)
-  if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
-    raise ConfigError(f"config.space.partial_channels must be an integer >= 1, got {k!r}")
-  if cfg.channels % k:
-    raise ConfigError(
-      f"config.space.channels ({cfg.channels}) must be divisible by "
-      f"config.space.partial_channels ({k})"
-    )
+  integer(k, "config.space.partial_channels", low=1)
+  check(
+    not cfg.channels % k,
+    f"config.space.channels ({cfg.channels}) must be divisible by "
+    f"config.space.partial_channels ({k})",
+  )
   for field in ("edge_normalization", "conv_bias", "track_running_stats"):
-    if not isinstance(cfg.get(field, False), bool):
-      raise ConfigError(f"config.space.{field} must be True or False, got {cfg[field]!r}")
+    boolean(cfg.get(field, False), f"config.space.{field}")
 
 
 def _nb201_ops(cfg: SpaceConfig) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import ml_collections
 
-from nasjax.errors import ConfigError
+from nasjax.checks import boolean, check, integer, known_fields, one_of
 from nasjax.spaces.base import SearchSpace
 from nasjax.spaces.sr import dlsr, dlsr_encoding, imdn
 from nasjax.spaces.sr.ops import SR_OPS
@@ -56,68 +56,54 @@ def runlocal_space(name: str) -> dict[str, Any]:
   return dlsr_encoding.runlocal_fields()
 
 
-def _int_at_least(cfg: SpaceConfig, field: str, low: int) -> None:
-  value = cfg[field]
-  if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
-    raise ConfigError(f"config.space.{field} must be an integer >= {low}, got {value!r}")
-
-
 def _check_common(
   cfg: SpaceConfig, known: set[str], channel_fields: tuple[str, ...], candidates: tuple[str, ...]
 ) -> None:
-  unknown = sorted(set(cfg.keys()) - known)
-  if unknown:
-    raise ConfigError(
-      f"config.space has no field(s) {unknown} for space {cfg.name!r}; its fields are "
-      f"{sorted(known)}"
-    )
-  if cfg.scale not in SCALES:
-    raise ConfigError(f"config.space.scale must be one of {list(SCALES)}, got {cfg.scale!r}")
+  known_fields(cfg, known, "config.space", f" for space {cfg.name!r}")
+  one_of(cfg.scale, SCALES, "config.space.scale")
   ops = tuple(cfg.ops)
   bad = [op for op in ops if op not in candidates]
-  if bad:
-    raise ConfigError(
-      f"unknown op(s) {bad} in config.space.ops; the candidates of {cfg.name!r} are "
-      f"{list(candidates)}"
-    )
-  if not ops or len(set(ops)) != len(ops):
-    raise ConfigError(f"config.space.ops must list distinct candidates, got {list(ops)}")
-  if not isinstance(cfg.track_running_stats, bool):
-    raise ConfigError(
-      f"config.space.track_running_stats must be True or False, got {cfg.track_running_stats!r}"
-    )
-  _int_at_least(cfg, "partial_channels", 1)
+  check(
+    not bad,
+    f"unknown op(s) {bad} in config.space.ops; the candidates of {cfg.name!r} are "
+    f"{list(candidates)}",
+  )
+  check(
+    bool(ops) and len(set(ops)) == len(ops),
+    f"config.space.ops must list distinct candidates, got {list(ops)}",
+  )
+  boolean(cfg.track_running_stats, "config.space.track_running_stats")
+  integer(cfg.partial_channels, "config.space.partial_channels", low=1)
   k = cfg.partial_channels
   for field in channel_fields:
-    if cfg[field] % k:
-      raise ConfigError(
-        f"config.space.{field} ({cfg[field]}) must be divisible by "
-        f"config.space.partial_channels ({k})"
-      )
+    check(
+      not cfg[field] % k,
+      f"config.space.{field} ({cfg[field]}) must be divisible by "
+      f"config.space.partial_channels ({k})",
+    )
 
 
 def _validate_imdn(cfg: SpaceConfig) -> None:
   _check_common(cfg, set(IMDN_DEFAULTS), ("features", "distill"), SR_OPS)
   for field in ("features", "num_blocks", "distill"):
-    _int_at_least(cfg, field, 1)
-  if not isinstance(cfg.share_alpha, bool):
-    raise ConfigError(f"config.space.share_alpha must be True or False, got {cfg.share_alpha!r}")
-  if not cfg.distill < cfg.features:
-    raise ConfigError(
-      f"config.space.distill ({cfg.distill}) must be smaller than config.space.features "
-      f"({cfg.features})"
-    )
+    integer(cfg[field], f"config.space.{field}", low=1)
+  boolean(cfg.share_alpha, "config.space.share_alpha")
+  check(
+    cfg.distill < cfg.features,
+    f"config.space.distill ({cfg.distill}) must be smaller than config.space.features "
+    f"({cfg.features})",
+  )
 
 
 def _validate_dlsr(cfg: SpaceConfig) -> None:
   _check_common(cfg, set(dlsr_encoding.DEFAULTS), ("features",), dlsr_encoding.KNOWN_OPS)
-  _int_at_least(cfg, "features", 2)
-  _int_at_least(cfg, "num_cells", 3)
-  if cfg.features % (2 * cfg.partial_channels):
-    raise ConfigError(
-      f"config.space.features ({cfg.features}) must be divisible by 2 * "
-      f"config.space.partial_channels ({2 * cfg.partial_channels}): the cell distils half"
-    )
+  integer(cfg.features, "config.space.features", low=2)
+  integer(cfg.num_cells, "config.space.num_cells", low=3)
+  check(
+    not cfg.features % (2 * cfg.partial_channels),
+    f"config.space.features ({cfg.features}) must be divisible by 2 * "
+    f"config.space.partial_channels ({2 * cfg.partial_channels}): the cell distils half",
+  )
 
 
 def _dlsr_ops(cfg: SpaceConfig) -> tuple[str, ...]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import ml_collections
-import numpy as np
 
+from nasjax.checks import boolean, check, integer, is_int, known_fields
 from nasjax.errors import ConfigError
 from nasjax.spaces.darts import supernet as darts
 from nasjax.spaces.darts.genotype import DARTS_OPS
@@ -92,43 +92,29 @@ def pruned_ops(cfg: SpaceConfig) -> tuple[tuple[int, str], ...]:
   return tuple(sorted((int(e), str(op)) for e, op in field_value(cfg, "pruned_ops")))
 
 
-def _is_int(value: Any) -> bool:
-  return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def validate(cfg: SpaceConfig) -> None:
   """Raises ConfigError, naming the field, for an invalid trellis ``config.space``."""
-  known = set(DEFAULTS)
-  unknown = sorted(set(cfg.keys()) - known)
-  if unknown:
-    raise ConfigError(
-      f"config.space has no field(s) {unknown} for space 'trellis'; its fields are {sorted(known)}"
-    )
+  known_fields(cfg, set(DEFAULTS), "config.space", " for space 'trellis'")
   for field in _POSITIVE:
-    value = field_value(cfg, field)
-    if not (_is_int(value) and value >= 1):
-      raise ConfigError(f"config.space.{field} must be an integer >= 1, got {value!r}")
+    integer(field_value(cfg, field), f"config.space.{field}", low=1)
   levels = field_value(cfg, "levels")
-  if not (_is_int(levels) and levels >= 2):
-    raise ConfigError(
-      f"config.space.levels must be an integer >= 2 (a trellis needs two levels), got {levels!r}"
-    )
-  if not isinstance(field_value(cfg, "track_running_stats"), bool):
-    raise ConfigError(
-      f"config.space.track_running_stats must be True or False, got "
-      f"{field_value(cfg, 'track_running_stats')!r}"
-    )
+  check(
+    is_int(levels) and levels >= 2,
+    f"config.space.levels must be an integer >= 2 (a trellis needs two levels), got {levels!r}",
+  )
+  boolean(field_value(cfg, "track_running_stats"), "config.space.track_running_stats")
   ops = field_value(cfg, "ops")
-  if isinstance(ops, str):
-    raise ConfigError(f"config.space.ops must be a list of op names, got the string {ops!r}")
+  check(
+    not isinstance(ops, str),
+    f"config.space.ops must be a list of op names, got the string {ops!r}",
+  )
   ops = tuple(ops)
   bad = [op for op in ops if op not in DARTS_OPS]
-  if bad:
-    raise ConfigError(f"unknown op(s) {bad} in config.space.ops; trellis ops are {list(DARTS_OPS)}")
-  if len(set(ops)) != len(ops) or not set(ops) - {"none"}:
-    raise ConfigError(
-      f"config.space.ops must list distinct ops with at least one besides 'none', got {list(ops)}"
-    )
+  check(not bad, f"unknown op(s) {bad} in config.space.ops; trellis ops are {list(DARTS_OPS)}")
+  check(
+    len(set(ops)) == len(ops) and bool(set(ops) - {"none"}),
+    f"config.space.ops must list distinct ops with at least one besides 'none', got {list(ops)}",
+  )
   _validate_pruning(cfg)
 
 
@@ -139,7 +125,7 @@ def _validate_pruning(cfg: SpaceConfig) -> None:
     if (
       isinstance(tr, str)
       or len(tr) != 3
-      or not all(_is_int(v) for v in tr)
+      or not all(is_int(v) for v in tr)
       or tuple(tr) not in valid
     ):
       raise ConfigError(
@@ -149,7 +135,7 @@ def _validate_pruning(cfg: SpaceConfig) -> None:
       )
   edges, names = num_edges(cfg), set(op_names(cfg)) - {"none"}
   for item in field_value(cfg, "pruned_ops"):
-    ok = not isinstance(item, str) and len(item) == 2 and _is_int(item[0])
+    ok = not isinstance(item, str) and len(item) == 2 and is_int(item[0])
     if not (ok and 0 <= item[0] < edges and item[1] in names):
       raise ConfigError(
         f"config.space.pruned_ops holds {item!r}; each entry must be [edge, op] with edge in "

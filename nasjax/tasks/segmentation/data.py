@@ -97,16 +97,6 @@ def seg_data_config() -> ConfigDict:
   # fmt: on
 
 
-def _int_in(value: Any, low: int, high: int | None, field: str) -> None:
-  integer(value, f"config.data.{field}", low=low)
-  if high is not None:
-    integer(value, f"config.data.{field}", high=high)
-
-
-def _positive(value: Any, field: str) -> None:
-  check(is_number(value) and value > 0, f"config.data.{field} must be a number > 0, got {value!r}")
-
-
 def validate_seg_data(cfg: ConfigDict) -> None:
   """Raises ConfigError (one sentence naming the fix) for an impossible ``config.data``."""
   known = set(seg_data_config().keys())
@@ -129,14 +119,16 @@ def validate_seg_data(cfg: ConfigDict) -> None:
     isinstance(cfg.name, str) and bool(cfg.name),
     f"config.data.name must name the dataset, got {cfg.name!r}",
   )
-  _int_in(cfg.num_classes, 1, IGNORE_INDEX, "num_classes")
+  integer(cfg.num_classes, "config.data.num_classes", low=1)
+  integer(cfg.num_classes, "config.data.num_classes", high=IGNORE_INDEX)
   expected = SEG_NUM_CLASSES.get(cfg.name)
   check(
     expected is None or cfg.num_classes == expected,
     f"config.data.num_classes={cfg.num_classes} but {cfg.name} has {expected} classes; set "
     f"--config.data.num_classes={expected}",
   )
-  _int_in(cfg.void_label, -1, IGNORE_INDEX, "void_label")
+  integer(cfg.void_label, "config.data.void_label", low=-1)
+  integer(cfg.void_label, "config.data.void_label", high=IGNORE_INDEX)
   for field in ("data_dir", "manual_dir", "train_list", "test_list"):
     check(isinstance(cfg[field], str), f"config.data.{field} must be a string, got {cfg[field]!r}")
   if cfg.source == "folder":
@@ -146,9 +138,15 @@ def validate_seg_data(cfg: ConfigDict) -> None:
         f"config.data.{field} must be set with config.data.source='folder' (the dataset folder "
         f"and its 'image label' list files)",
       )
-  _int_in(cfg.crop_size, 1, None, "crop_size")
-  _positive(cfg.min_scale, "min_scale")
-  _positive(cfg.max_scale, "max_scale")
+  integer(cfg.crop_size, "config.data.crop_size", low=1)
+  check(
+    is_number(cfg.min_scale) and cfg.min_scale > 0,
+    f"config.data.min_scale must be a number > 0, got {cfg.min_scale!r}",
+  )
+  check(
+    is_number(cfg.max_scale) and cfg.max_scale > 0,
+    f"config.data.max_scale must be a number > 0, got {cfg.max_scale!r}",
+  )
   check(
     cfg.min_scale <= cfg.max_scale,
     f"config.data.min_scale={cfg.min_scale} exceeds config.data.max_scale={cfg.max_scale}; "
@@ -156,12 +154,16 @@ def validate_seg_data(cfg: ConfigDict) -> None:
   )
   boolean(cfg.flip, "config.data.flip")
   for field in ("train_limit", "test_limit", "steps_per_epoch"):
-    _int_in(cfg[field], 0, None, field)
+    integer(cfg[field], f"config.data.{field}", low=0)
   check_split(cfg.split_policy, cfg.split_ratio)
   one_of(cfg.eval_mode, EVAL_MODES, "config.data.eval_mode")
-  _int_in(cfg.eval_crop, 1, None, "eval_crop")
-  _int_in(cfg.eval_stride, 1, cfg.eval_crop, "eval_stride")
-  _positive(cfg.eval_scale, "eval_scale")
+  integer(cfg.eval_crop, "config.data.eval_crop", low=1)
+  integer(cfg.eval_stride, "config.data.eval_stride", low=1)
+  integer(cfg.eval_stride, "config.data.eval_stride", high=cfg.eval_crop)
+  check(
+    is_number(cfg.eval_scale) and cfg.eval_scale > 0,
+    f"config.data.eval_scale must be a number > 0, got {cfg.eval_scale!r}",
+  )
 
 
 def check_classes(config: ConfigDict) -> None:
