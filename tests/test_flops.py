@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import pytest
 
 from nasjax.spaces import flops, ops
-from nasjax.spaces.nb201 import supernet as nb201
+from nasjax.spaces.nb201 import network
 from nasjax.spaces.nb201.benchmark import NB201Table
 from nasjax.spaces.nb201.genotype import NB201Genotype
 
@@ -72,7 +72,7 @@ def test_nb201_networks_match_the_benchmark_flops(nb201_table_path, scan):
     record = table.by_index(index)
     genotype = NB201Genotype.from_string(record.arch_str)
     for classes, column in ((10, "flops_cifar10_M"), (100, "flops_cifar100_M")):
-      net = nb201.NB201Network(genotype, num_classes=classes, scan_cells=scan)
+      net = network.NB201Network(genotype, num_classes=classes, scan_cells=scan)
       variables = _abstract_init(net, (32, 32, 3), train=False)
       count = flops.multiply_adds(net, variables, (32, 32, 3), train=False)
       assert count == round(record.columns[column] * 1e6), (record.arch_str, classes)

@@ -8,6 +8,7 @@ from conftest import normalized_batch
 
 from nasjax.infra.compilation import init_variables
 from nasjax.spaces import ops
+from nasjax.spaces.nb201 import network as nb201_network
 from nasjax.spaces.nb201 import supernet as nb201
 from nasjax.spaces.nb201.benchmark import NB201Table
 from nasjax.spaces.nb201.genotype import NB201Genotype
@@ -31,14 +32,14 @@ def test_discrete_parameter_counts_equal_the_benchmark(nb201_table_path):
   x = jnp.zeros((1, 32, 32, 3))
   for index in sample:
     record = table.by_index(int(index))
-    net = nb201.NB201Network(NB201Genotype.from_string(record.arch_str))
+    net = nb201_network.NB201Network(NB201Genotype.from_string(record.arch_str))
     shapes = jax.eval_shape(lambda net=net: net.init(jax.random.key(0), x, train=True))
     assert _param_count(shapes["params"]) == round(record.params_M * 1e6), record.arch_str
 
 
 def test_cifar100_classifier_counts(nb201_table_path):
   record = NB201Table.load(nb201_table_path).by_index(9930)
-  net = nb201.NB201Network(NB201Genotype.from_string(record.arch_str), num_classes=100)
+  net = nb201_network.NB201Network(NB201Genotype.from_string(record.arch_str), num_classes=100)
   shapes = jax.eval_shape(
     lambda: net.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=True)
   )
@@ -61,15 +62,15 @@ def test_one_hot_supernet_equals_the_discrete_network(cifar_subset, conv_bias):
   supernet = nb201.NB201Supernet(
     channels=4, cells_per_stage=2, track_running_stats=True, scan_cells=True, conv_bias=conv_bias
   )
-  one_hot = {"cell": jax.nn.one_hot([nb201.NB201_OPS.index(op) for op in genotype.edges], 5)}
+  one_hot = {"cell": jax.nn.one_hot([genotype.NB201_OPS.index(op) for op in genotype.edges], 5)}
   variables = init_variables(supernet, jax.random.key(1), batch["image"], one_hot, train=True)
   # A training step's worth of BN statistics, so that eval mode is exercised too.
   _, updated = jax.jit(
     lambda v: supernet.apply(v, batch["image"], one_hot, train=True, mutable=["batch_stats"])
   )(variables)
   variables = {"params": variables["params"], **updated}
-  network = nb201.NB201Network(genotype, channels=4, cells_per_stage=2, scan_cells=True)
-  inherited = nb201.inherit_variables(variables, network)
+  network = nb201_network.NB201Network(genotype, channels=4, cells_per_stage=2, scan_cells=True)
+  inherited = nb201_network.inherit_variables(variables, network)
   for train in (True, False):
     expected = _apply(supernet, variables, batch["image"], one_hot, train=train)
     got = _apply(network, inherited, batch["image"], train=train)
@@ -92,10 +93,10 @@ def test_a_different_edge_order_would_be_caught(cifar_subset):
   swapped = NB201Genotype.from_edges(genotype.edges[::-1])
   batch = normalized_batch(cifar_subset, 0, 8)
   supernet = nb201.NB201Supernet(channels=4, cells_per_stage=1, scan_cells=False)
-  one_hot = {"cell": jax.nn.one_hot([nb201.NB201_OPS.index(op) for op in genotype.edges], 5)}
+  one_hot = {"cell": jax.nn.one_hot([genotype.NB201_OPS.index(op) for op in genotype.edges], 5)}
   variables = init_variables(supernet, jax.random.key(1), batch["image"], one_hot, train=True)
-  network = nb201.NB201Network(swapped, channels=4, cells_per_stage=1, scan_cells=False)
-  inherited = nb201.inherit_variables(variables, network)
+  network = nb201_network.NB201Network(swapped, channels=4, cells_per_stage=1, scan_cells=False)
+  inherited = nb201_network.inherit_variables(variables, network)
   expected = _apply(supernet, variables, batch["image"], one_hot, train=True)
   got = _apply(network, inherited, batch["image"], train=True)
   assert not np.allclose(got, expected, atol=1e-3)

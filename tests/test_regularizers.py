@@ -11,6 +11,7 @@ import pytest
 
 from nasjax.config.search import search_config
 from nasjax.core import regularizers as R
+from nasjax.core import schedules
 from nasjax.core.optimizers import alpha_optimizer
 from nasjax.core.relax import Softmax
 from nasjax.errors import ConfigError
@@ -89,25 +90,26 @@ def test_beta_decay_entropy_l2_by_hand():
 
 
 def test_schedules():
-  const = R.schedule("constant", 0.3)
+  const = schedules.schedule("constant", 0.3)
   assert [float(const(e)) for e in (0, 7, 100)] == pytest.approx([0.3, 0.3, 0.3])
-  beta = R.schedule("linear", 50.0, 0.0, 100)  # Beta-DARTS: 50 * epoch / 100
+  beta = schedules.schedule("linear", 50.0, 0.0, 100)  # Beta-DARTS: 50 * epoch / 100
   assert [float(beta(e)) for e in (0, 1, 40, 99)] == pytest.approx([0, 0.5, 20, 49.5])
-  sa = R.schedule("linear", 10.0, 0.0, 50)  # SA: epoch / 5 over 50 epochs
+  sa = schedules.schedule("linear", 10.0, 0.0, 50)  # SA: epoch / 5 over 50 epochs
   assert [float(sa(e)) for e in (0, 5, 49)] == pytest.approx([0, 1, 9.8])
-  ramp = R.schedule("linear", 1.0, 0.2, 4)  # from start to strength, then flat
+  ramp = schedules.schedule("linear", 1.0, 0.2, 4)  # from start to strength, then flat
   assert [float(ramp(e)) for e in (0, 2, 4, 9)] == pytest.approx([0.2, 0.6, 1.0, 1.0])
-  slope = R.schedule("slope", 0.0, 0.1, slope=0.2)  # SA: start + epoch / 5, never capped
+  slope = schedules.schedule("slope", 0.0, 0.1, slope=0.2)  # SA: start + epoch / 5, never capped
   assert [float(slope(e)) for e in (0, 5, 49, 200)] == pytest.approx([0.1, 1.1, 9.9, 40.1])
 
 
 def test_slope_schedules_do_not_depend_on_the_search_length():
   cfg = {"schedule": "slope", "slope": 0.5}
-  assert R.schedule_values(cfg, 3) == R.schedule_values(cfg, 100)[:3] == [0.0, 0.5, 1.0]
+  short, long = schedules.schedule_values(cfg, 3), schedules.schedule_values(cfg, 100)
+  assert short == long[:3] == [0.0, 0.5, 1.0]
   linear = {"schedule": "linear", "strength": 10.0}  # ramp 0: over the whole search
-  assert R.schedule_values(linear, 50)[-1] == pytest.approx(9.8)
-  assert R.schedule_values(linear, 10)[-1] == pytest.approx(9.0)
-  assert R.describe_schedule(linear, 50) == (
+  assert schedules.schedule_values(linear, 50)[-1] == pytest.approx(9.8)
+  assert schedules.schedule_values(linear, 10)[-1] == pytest.approx(9.0)
+  assert schedules.describe_schedule(linear, 50) == (
     "lambda_t = 10 * min(epoch / 50, 1) (0 at epoch 0, 9.8 at epoch 49)"
   )
   reg = R.make_regularizer(_cfg(beta_decay=dict(schedule="slope", slope=0.5)), 7, Softmax().probs)

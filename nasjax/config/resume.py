@@ -17,7 +17,7 @@ from typing import Any
 
 import ml_collections
 
-from nasjax.core.regularizers import SCHEDULE_FIELDS, schedule_values
+from nasjax.core.schedules import SCHEDULE_FIELDS, schedule_values
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -71,7 +71,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _resolved_regularizers(config: dict[str, Any]) -> dict[str, Any]:
   """``config`` with each regulariser's schedule fields replaced by its per-epoch strengths.
 
-  The schedule is compared by what it computes (:func:`nasjax.core.regularizers.schedule_values`
+  The schedule is compared by what it computes (:func:`nasjax.core.schedules.schedule_values`
   over the config's epochs), so ``linear`` to 10 over 50 epochs and ``slope=0.2`` are
   the same; a regulariser that is off in a config keeps only ``enabled``.
   """

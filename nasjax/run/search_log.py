@@ -19,7 +19,7 @@ import numpy as np
 
 from nasjax.analysis.epoch import EpochAnalysis
 from nasjax.core import projection
-from nasjax.core.regularizers import describe_schedule
+from nasjax.core.schedules import describe_schedule
 from nasjax.infra import fused, parallel
 from nasjax.infra.jsonfiles import write_json
 from nasjax.run.records import AlphaHistory, GenotypeLog, MetricWriter
@@ -32,7 +32,7 @@ def header_lines(config: Any) -> list[str]:
   """The step protocol and regulariser schedules of a search config, as the run prints them.
 
   The schedules are resolved against ``config.epochs`` as the search runs
-  them (:func:`nasjax.core.regularizers.describe_schedule`).
+  them (:func:`nasjax.core.schedules.describe_schedule`).
 
   Example:
     >>> from nasjax.config.search import sa_darts_protocol, search_config

@@ -2,8 +2,9 @@
 
 from nasjax.spaces.nb201.benchmark import NB201Result, NB201Table
 from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
+from nasjax.spaces.nb201.network import NB201Network, inherit_variables
 from nasjax.spaces.nb201.space import NB201
-from nasjax.spaces.nb201.supernet import NB201Network, NB201Supernet, inherit_variables
+from nasjax.spaces.nb201.supernet import NB201Supernet
 
 __all__ = [
   "NB201",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from nasjax.checks import boolean, check, integer, known_fields
 from nasjax.spaces.base import SearchSpace, SpaceConfig
-from nasjax.spaces.nb201 import supernet
+from nasjax.spaces.nb201 import network, supernet
 from nasjax.spaces.nb201.benchmark import load_table
 from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
 
@@ -80,7 +80,7 @@ NB201 = SearchSpace(
   op_names=_nb201_ops,
   derive_genotype=lambda probs, cfg, betas=None: supernet.derive_genotype(probs, _nb201_ops(cfg)),
   genotype=NB201Genotype,
-  build_network=lambda genotype, cfg: supernet.NB201Network(
+  build_network=lambda genotype, cfg: network.NB201Network(
     genotype,
     channels=cfg.channels,
     cells_per_stage=cfg.cells_per_stage,

@@ -27,9 +27,7 @@ classifier.
   and channel-shuffle with K groups; edge logits passed as
   ``edge_logits={'cell': (6,)}`` weight each node's incoming edges by their
   softmax.
-* :class:`NB201Network` is the discrete network of a genotype, built exactly
-  like the benchmark's evaluation network (affine BN everywhere), so its
-  parameter count equals the table's ``params_*`` columns.
+* The discrete network of a genotype is :mod:`nasjax.spaces.nb201.network`'s.
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -48,7 +46,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -67,7 +64,7 @@ EDGES: tuple[tuple[int, int], ...] = tuple(
 NUM_EDGES = len(EDGES)
 
 
-def _apply_op(
+def apply_op(
   name: str,
   x: Array,
   train: bool,
@@ -138,7 +135,7 @@ class NB201SearchCell(nn.Module):
       fan_out = len(targets)
       outputs = []
       for name in self.op_names:
-        out = _apply_op(
+        out = apply_op(
           name,
           nodes[j],
           self.train,
@@ -174,7 +171,7 @@ class NB201PartialSearchCell(nn.Module):
   concatenated with the remaining channels and channel-shuffled with
   ``partial_channels`` groups (:func:`nasjax.spaces.ops.partial_channel_merge`).
   The edge output is scaled by its edge weight when one is given. Parameters
-  are named ``edge_{i}_{j}_{op}`` (as in :class:`NB201Cell`).
+  are named ``edge_{i}_{j}_{op}`` (as in :class:`nasjax.spaces.nb201.network.NB201Cell`).
   """
 
   channels: int
@@ -197,7 +194,7 @@ class NB201PartialSearchCell(nn.Module):
         inputs = nodes[j][..., :c]
         mixed = jnp.zeros_like(inputs)
         for o, name in enumerate(self.op_names):
-          out = _apply_op(
+          out = apply_op(
             name,
             inputs,
             self.train,
@@ -218,7 +215,7 @@ class NB201PartialSearchCell(nn.Module):
     return nodes[-1], None
 
 
-def _edge_block(array: Array, target: int, source: int) -> Array:
+def edge_block(array: Array, target: int, source: int) -> Array:
   """The channel block of edge ``target <- source`` in a fan-out tensor of node ``source``."""
   c = array.shape[-1] // (NB201_NODES - source)
   k = target - source - 1
@@ -234,7 +231,7 @@ def edge_kernel(cell_params: Mapping[str, Any], op: str, target: int, source: in
     op: ``nor_conv_1x1`` or ``nor_conv_3x3``.
     target, source: the edge's nodes, ``0 <= source < target <= 3``.
   """
-  return _edge_block(cell_params[f"from_{source}_{op}"]["Conv2D_0"]["kernel"], target, source)
+  return edge_block(cell_params[f"from_{source}_{op}"]["Conv2D_0"]["kernel"], target, source)
 
 
 def edge_bias(cell_params: Mapping[str, Any], op: str, target: int, source: int) -> Array | None:
@@ -243,27 +240,7 @@ def edge_bias(cell_params: Mapping[str, Any], op: str, target: int, source: int)
   Arguments as :func:`edge_kernel`.
   """
   bias = cell_params[f"from_{source}_{op}"]["Conv2D_0"].get("bias")
-  return None if bias is None else _edge_block(bias, target, source)
-
-
-class NB201Cell(nn.Module):
-  """The cell of one genotype, with affine BN as in the benchmark."""
-
-  genotype: NB201Genotype
-  channels: int
-  train: bool = True
-
-  @nn.compact
-  def __call__(self, x: Array, _: Any = None) -> tuple[Array, None]:
-    nodes = [x]
-    for i, node in enumerate(self.genotype.nodes, start=1):
-      total = jnp.zeros_like(x)
-      for op, j in node:
-        out = _apply_op(op, nodes[j], self.train, self.channels, True, True, f"edge_{i}_{j}_{op}")
-        if out is not None:
-          total = total + out
-      nodes.append(total)
-    return nodes[-1], None
+  return None if bias is None else edge_block(bias, target, source)
 
 
 def _stack_cells(cell_cls: type[nn.Module], length: int, scan: bool, name: str, **kwargs: Any):
@@ -292,7 +269,7 @@ def _stack_cells(cell_cls: type[nn.Module], length: int, scan: bool, name: str, 
   return run
 
 
-def _macro(
+def macro(
   module: nn.Module,
   x: Array,
   train: bool,
@@ -378,8 +355,8 @@ class NB201Supernet(nn.Module):
       conv_bias=self.conv_bias,
     )
     if self.partial_channels == 1 and not self.edge_normalization:
-      return _macro(self, x, train, NB201SearchCell, (weights, edge_weights), **kwargs)
-    return _macro(
+      return macro(self, x, train, NB201SearchCell, (weights, edge_weights), **kwargs)
+    return macro(
       self,
       x,
       train,
@@ -388,75 +365,6 @@ class NB201Supernet(nn.Module):
       partial_channels=self.partial_channels,
       **kwargs,
     )
-
-
-class NB201Network(nn.Module):
-  """The discrete NAS-Bench-201 network of one genotype."""
-
-  genotype: NB201Genotype
-  channels: int = 16
-  cells_per_stage: int = 5
-  num_classes: int = 10
-  scan_cells: bool = True
-
-  @nn.compact
-  def __call__(self, x: Array, *, train: bool) -> Array:
-    return _macro(self, x, train, NB201Cell, None, genotype=self.genotype)
-
-
-def inherit_variables(
-  supernet_variables: Mapping[str, Any],
-  network: NB201Network,
-  image_shape: tuple[int, ...] = (32, 32, 3),
-) -> dict[str, Any]:
-  """Variables for ``network`` taken from a trained supernet ("inherited weights").
-
-  Each conv of the genotype's network gets the kernel of its edge and op from
-  the supernet (see :func:`edge_kernel`); the stem, reduction blocks and
-  classifier are copied. Cell BNs, which have no affine parameters in the
-  supernet, get scale 1 and bias 0, so in training mode the network computes
-  exactly the supernet with one-hot op weights. Running statistics of cell
-  BNs are copied where the supernet tracked them, else left at (0, 1). The
-  network's convolutions have no bias (the benchmark's evaluation cells);
-  a supernet conv bias ``b`` (``conv_bias``) is folded into the copied
-  running mean as ``mean - b``, which computes the same evaluation-mode
-  output (the BN that follows has no affine parameters in the supernet),
-  and cancels under batch statistics.
-
-  Args:
-    supernet_variables: ``{'params': ..., 'batch_stats': ...}`` of an
-      :class:`NB201Supernet` with the same channels, cells and ``scan_cells``.
-    network: the discrete network to fill.
-    image_shape: one example's shape (only used to trace the network's layout).
-  """
-  dummy = jnp.zeros((2,) + tuple(image_shape), jnp.float32)
-  layout = jax.eval_shape(lambda: network.init(jax.random.key(0), dummy, train=True))
-  source = {k: flax.traverse_util.flatten_dict(v) for k, v in supernet_variables.items()}
-
-  def fill(path: tuple[str, ...], leaf: jax.ShapeDtypeStruct) -> Array:
-    collection, *keys = (p.key for p in path)
-    keys = tuple(keys)
-    if keys in source.get(collection, {}):
-      return jnp.asarray(source[collection][keys])
-    module = keys[1] if len(keys) > 1 else ""
-    if not module.startswith("edge_"):
-      raise KeyError(f"supernet has no variable {collection}/{'/'.join(keys)}")
-    _, i, j, op = module.split("_", 3)
-    i, j = int(i), int(j)
-    src = source.get(collection, {}).get((keys[0], f"from_{j}_{op}") + keys[2:])
-    if src is None:  # an affine parameter, or stats the supernet did not track
-      return (
-        jnp.ones(leaf.shape, leaf.dtype)
-        if keys[-1] in ("scale", "var")
-        else jnp.zeros(leaf.shape, leaf.dtype)
-      )
-    value = jnp.asarray(_edge_block(src, i, j))
-    bias = source["params"].get((keys[0], f"from_{j}_{op}", "Conv2D_0", "bias"))
-    if collection == "batch_stats" and keys[-1] == "mean" and bias is not None:
-      value = value - jnp.asarray(_edge_block(bias, i, j))  # fold the conv bias into the mean
-    return value
-
-  return jax.tree_util.tree_map_with_path(fill, flax.core.unfreeze(layout))
 
 
 def alpha_shapes(op_names: Sequence[str] = NB201_OPS) -> dict[str, tuple[int, ...]]:

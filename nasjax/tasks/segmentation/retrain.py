@@ -42,11 +42,11 @@ from nasjax.core.training import TaskTrainSetup, TrainState
 from nasjax.infra.compilation import enable_compilation_cache
 from nasjax.infra.jsonfiles import write_json
 from nasjax.run import safety as runs
+from nasjax.run.retrain import open_workdir, resume_and_train
 from nasjax.spaces import flops
 from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.registry import get_space, load_genotype
 from nasjax.spaces.saved import load_network, save_network
-from nasjax.tasks.classification.retrain import open_workdir, resume_and_train
 from nasjax.tasks.segmentation import data as seg_data
 from nasjax.tasks.segmentation import evaluate as evaluate_seg
 from nasjax.tasks.segmentation.evaluate import COST_SHAPE

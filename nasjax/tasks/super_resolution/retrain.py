@@ -40,12 +40,12 @@ from nasjax.core.training import TaskTrainSetup, TrainState
 from nasjax.infra.compilation import enable_compilation_cache
 from nasjax.infra.jsonfiles import write_json
 from nasjax.run import safety as runs
+from nasjax.run.retrain import open_workdir, resume_and_train
 from nasjax.spaces import flops
 from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.registry import get_space, load_genotype
 from nasjax.spaces.saved import save_network
 from nasjax.spaces.sr.imdn import IMDN_ORIGINAL
-from nasjax.tasks.classification.retrain import open_workdir, resume_and_train
 from nasjax.tasks.super_resolution import data as sr_data
 from nasjax.tasks.super_resolution.task import SUPER_RESOLUTION
 
