@@ -214,3 +214,34 @@ def test_report_only_rewrites_the_same_report(study):
   before = json.loads((workdir / "results.json").read_text())
   _ok(_run(*ARGS, f"--workdir={workdir}", "--report_only"))
   assert json.loads((workdir / "results.json").read_text()) == before
+
+
+# -- the DARTS-space report ---------------------------------------------------------------------
+
+
+def test_darts_report_counts_parameters_at_the_retraining_size():
+  """DARTS V2 at C=36, 20 cells is the paper's 3.3M network (auxiliary head excluded)."""
+  from nasjax import DARTS_V2, results
+  from nasjax.retrain_config import retrain_config
+
+  record = results._darts_record(DARTS_V2, retrain_config())
+  assert record["params_M"] == pytest.approx(3.349342, abs=1e-6)
+  report = {
+    "methods": [
+      {
+        "label": "DARTS (1st)",
+        "selection": "argmax",
+        "wall_time_s": {"search_s": 3600.0},
+        "seeds": [
+          {"seed": 0, **record, "retrain_command": "retrain X", "genotype_str": "G"},
+          {"seed": 1},
+        ],
+      }
+    ],
+    "seeds": 2,
+    "scale": "paper",
+  }
+  lines = results.darts_markdown(report).splitlines()
+  assert lines[6] == "| DARTS (1st) | 0 | 3.35 | 60.0 min | `retrain X` |"
+  assert lines[7].startswith("| DARTS (1st) | 1 | — |") and "`unfinished`" in lines[7]
+  assert "- DARTS (1st), seed 1: `unfinished`" in lines
