@@ -106,6 +106,16 @@ def last_change(run: dict[str, Any]) -> int:
   return changed[-1] if changed else epochs[0] if epochs else 0
 
 
+def centred_spread(run: dict[str, Any]) -> np.ndarray:
+  """Per epoch, the mean over edges of the std of alpha's logits over the ops.
+
+  Softmax ignores a shift common to an edge's logits, so this is the part of
+  alpha that the op probabilities see; Eq. 8 on the logits moves only the
+  common shift.
+  """
+  return run["logits"].std(-1).mean(-1)
+
+
 def _fmt(values: list[float], digits: int = 2) -> str:
   arr = np.asarray(values, np.float64)
   if arr.size == 0:
@@ -232,13 +242,14 @@ def ablations(main: Path, folder: Path | None) -> dict[str, Any]:
   for study in [main] + ([folder] if folder else []):
     for method_dir in sorted(p for p in study.iterdir() if p.is_dir()):
       runs = load_method(study, method_dir.name)
-      if not runs or method_dir.name not in ("sa_darts", "sa_darts_smu") and study == main:
+      if not runs:
         continue
       key = f"{study.name}/{method_dir.name}"
       rows[key] = {
         "max_prob": _fmt([float(r["probs"][-1].max(-1).mean()) for r in runs], 3),
         "worst_margin": _fmt([worst_margin(r) for r in runs], 3),
         "mean_logit": _fmt([float(r["logits"][-1].mean()) for r in runs]),
+        "logit_spread": _fmt([float(centred_spread(r)[-1]) for r in runs], 4),
         "skip_edges": _fmt(_final_skip(runs), 1),
         "cifar10_test": _fmt(_final_acc(runs)),
         "last_change": [last_change(r) for r in runs],
@@ -246,29 +257,47 @@ def ablations(main: Path, folder: Path | None) -> dict[str, Any]:
   return rows
 
 
-def figures(main: Path, skip_start: Path | None, shared: Path | None, out: Path) -> list[Path]:
+def figures(
+  main: Path,
+  skip_start: Path | None,
+  shared: Path | None,
+  out: Path,
+  ablation: Path | None = None,
+) -> list[Path]:
   """The claims' figures: alpha statistics, skip-start recovery, eigenvalues."""
   from matplotlib.figure import Figure
 
   out.mkdir(parents=True, exist_ok=True)
   written = []
-  fig = Figure(figsize=(13, 4.2))
+  fig = Figure(figsize=(17, 4.2))
   fig.set_layout_engine("constrained")
-  axes = fig.subplots(1, 3)
-  for i, (m, label) in enumerate(
-    (("darts_1st", "DARTS"), ("sa_darts", "SA-DARTS"), ("beta_darts", "Beta-DARTS"))
-  ):
-    for r in load_method(main, m):
+  axes = fig.subplots(1, 4)
+  curves = [
+    (main, "darts_1st", "DARTS"),
+    (main, "sa_darts", "SA-DARTS"),
+    (main, "beta_darts", "Beta-DARTS"),
+  ]
+  if ablation is not None:
+    curves += [
+      (ablation, d.name, f"{d.name} ({ablation.name})") for d in sorted(ablation.iterdir())
+    ]
+  for i, (study, m, label) in enumerate(curves):
+    for r in load_method(study, m):
       axes[0].plot(r["epochs"], r["logits"].mean((1, 2)), color=f"C{i}", lw=1.2, label=label)
       axes[1].plot(r["epochs"], skip_leading(r), color=f"C{i}", lw=1.2, label=label)
       top = np.sort(r["probs"], axis=-1)
       axes[2].plot(
         r["epochs"], (top[..., -1] - top[..., -2]).min(-1), color=f"C{i}", lw=1.2, label=label
       )
+      axes[3].semilogy(r["epochs"], centred_spread(r), color=f"C{i}", lw=1.2, label=label)
       label = None
-  for ax, title in zip(
-    axes, ("mean alpha logit", "edges led by skip_connect", "worst-edge top-2 margin"), strict=True
-  ):
+  titles = (
+    "mean alpha logit",
+    "edges led by skip_connect",
+    "worst-edge top-2 margin",
+    "logit spread over ops (what softmax sees)",
+  )
+  for ax, title in zip(axes, titles, strict=True):
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)
@@ -341,7 +370,7 @@ def main() -> None:
   if args.out:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "claims.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    for path in figures(args.main, args.skip_start, args.shared, args.out):
+    for path in figures(args.main, args.skip_start, args.shared, args.out, args.ablations):
       print(f"wrote {path}")
 
 
