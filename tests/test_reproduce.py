@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, assert_ok, cli_env, run_module
 
 from nasjax import reproduce
 from nasjax.errors import ConfigError
@@ -30,28 +30,8 @@ ARGS = (
 )
 
 
-def _env():
-  env = dict(os.environ)
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env["PYTHONUNBUFFERED"] = "1"
-  return env
-
-
 def _run(*args, timeout=1200):
-  return subprocess.run(
-    [sys.executable, "-m", "nasjax.reproduce", *args],
-    cwd=REPO,
-    env=_env(),
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
-
-
-def _ok(out):
-  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-  return out
+  return run_module("nasjax.reproduce", *args, timeout=timeout)
 
 
 # -- configs ------------------------------------------------------------------------------------
@@ -136,7 +116,7 @@ def study(tmp_path_factory, nb201_table_path, cifar_subset):
   process = subprocess.Popen(
     [sys.executable, "-m", "nasjax.reproduce", *ARGS, f"--workdir={workdir}"],
     cwd=REPO,
-    env=_env(),
+    env=cli_env(),
     stdout=subprocess.PIPE,
     stderr=subprocess.STDOUT,
     text=True,
@@ -152,7 +132,7 @@ def study(tmp_path_factory, nb201_table_path, cifar_subset):
   out = process.communicate(timeout=300)[0]
   interrupted = process.returncode != 0
   search_record = (workdir / "darts_1st" / "seed_0" / "metrics.jsonl").read_text()
-  resumed = _ok(_run(*ARGS, f"--workdir={workdir}"))
+  resumed = assert_ok(_run(*ARGS, f"--workdir={workdir}"))
   return workdir, interrupted, out, search_record, resumed.stdout
 
 
@@ -212,7 +192,7 @@ def test_interrupted_study_resumes_without_rerunning_the_search(study):
 def test_report_only_rewrites_the_same_report(study):
   workdir, *_ = study
   before = json.loads((workdir / "results.json").read_text())
-  _ok(_run(*ARGS, f"--workdir={workdir}", "--report_only"))
+  assert_ok(_run(*ARGS, f"--workdir={workdir}", "--report_only"))
   assert json.loads((workdir / "results.json").read_text()) == before
 
 
