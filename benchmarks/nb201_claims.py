@@ -36,21 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from nasjax import plots
+from nasjax.metrics import GenotypeLog
+
 SKIP, NONE = "skip_connect", "none"
-
-
-def _epoch_rows(seed_dir: Path) -> list[dict[str, Any]]:
-  path = seed_dir / "metrics.jsonl"
-  rows: dict[int, dict[str, Any]] = {}
-  if path.exists():
-    for line in path.read_text().splitlines():
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError:
-        continue
-      if record.get("kind") == "epoch":
-        rows[int(record["epoch"])] = record
-  return [rows[e] for e in sorted(rows)]
 
 
 def load_seed(seed_dir: Path) -> dict[str, Any] | None:
@@ -60,18 +49,11 @@ def load_seed(seed_dir: Path) -> dict[str, Any] | None:
   with np.load(seed_dir / "alphas.npz") as d:
     ops = [str(o) for o in d["op_names"]]
     run = {"epochs": d["epoch"], "probs": d["cell"], "logits": d["cell_logits"], "ops": ops}
-  rows = _epoch_rows(seed_dir)
-  run["nb201"] = np.array([r.get("nb201/cifar10_test", np.nan) for r in rows])
-  run["eig_epochs"] = np.array([r["epoch"] for r in rows if "hessian/max_eig" in r])
-  run["eig"] = np.array([r["hessian/max_eig"] for r in rows if "hessian/max_eig" in r])
-  genotypes = []
-  path = seed_dir / "genotypes.jsonl"
-  if path.exists():
-    for line in path.read_text().splitlines():
-      try:
-        genotypes.append(json.loads(line))
-      except json.JSONDecodeError:
-        continue
+  series = plots.epoch_series(seed_dir, ["nb201/cifar10_test", "hessian/max_eig"])
+  empty = (np.array([], int), np.array([]))
+  run["nb201_epochs"], run["nb201"] = series.get("nb201/cifar10_test", empty)
+  run["eig_epochs"], run["eig"] = series.get("hessian/max_eig", empty)
+  genotypes = GenotypeLog(seed_dir).read()
   run["arch"] = {g["epoch"]: g["genotype"]["arch_str"] for g in genotypes}
   return run
 
@@ -317,7 +299,7 @@ def figures(
         (("darts_1st", "DARTS (L2)"), ("sa_darts", "SA-DARTS"), ("beta_darts", "Beta-DARTS"))
       ):
         for r in load_method(study, m):
-          ax.plot(r["epochs"], r["nb201"], color=f"C{i}", lw=1.2, label=label)
+          ax.plot(r["nb201_epochs"], r["nb201"], color=f"C{i}", lw=1.2, label=label)
           label = None
       ax.set_title(f"NAS-Bench-201 CIFAR-10 test of the argmax cell: {title}", fontsize=10)
       ax.set_xlabel("epoch")
