@@ -9,6 +9,8 @@ this suite), so identical programs built by different tests compile once.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +33,36 @@ os.environ.setdefault("NASJAX_COMPILATION_CACHE", _CACHE)
 # Command-line runs in tests skip the restart with huge pages (tests/test_host_memory.py
 # covers it): it costs a second interpreter start per run and no test step is large.
 os.environ.setdefault("NASJAX_HUGE_PAGES", "0")
+
+
+def cli_env() -> dict[str, str]:
+  """The environment of a command-line run a test starts (CPU, unbuffered output).
+
+  It keeps this session's ``NASJAX_COMPILATION_CACHE`` and data directory.
+  """
+  env = dict(os.environ)
+  env.setdefault("JAX_PLATFORMS", "cpu")
+  env["PYTHONUNBUFFERED"] = "1"
+  return env
+
+
+def run_module(module: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+  """``python -m module *args`` from the repository root, output captured, no raise."""
+  return subprocess.run(
+    [sys.executable, "-m", module, *args],
+    cwd=REPO,
+    env=cli_env(),
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
+
+
+def assert_ok(out: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+  """``out`` after asserting it exited 0 (its output's tails as the message)."""
+  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+  return out
 
 
 def data_dir() -> Path:

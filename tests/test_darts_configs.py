@@ -69,7 +69,8 @@ def test_each_config_sets_its_method():
   sa, sac = get("sa_darts"), get("sac_darts")
   for config in (sa, sac):
     assert config.regularizers.sa.enabled and config.optimizer.alpha.weight_decay == 0.0
-    assert config.regularizers.sa.strength == config.epochs / 5
+    sa_reg = config.regularizers.sa  # lambda_t = epoch / 5 (SA-DARTS)
+    assert (sa_reg.schedule, sa_reg.start, sa_reg.slope) == ("slope", 0.0, 0.2)
   assert sa.space.partial_channels == 1 and sac.space.partial_channels == 4
   assert sac.space.edge_normalization
   snas, snas_sa = get("snas"), get("snas_sa")

@@ -10,10 +10,13 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, assert_ok, cli_env, run_module
 
+from nasjax.config.retrain import retrain_config
 from nasjax.errors import ConfigError
+from nasjax.run import report as reports
 from nasjax.run import reproduce
+from nasjax.spaces.darts.genotype import DARTS_V2
 from nasjax.spaces.nb201.benchmark import NB201Table
 from nasjax.spaces.registry import genotype_from_dict
 
@@ -30,28 +33,8 @@ ARGS = (
 )
 
 
-def _env():
-  env = dict(os.environ)
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env["PYTHONUNBUFFERED"] = "1"
-  return env
-
-
 def _run(*args, timeout=1200):
-  return subprocess.run(
-    [sys.executable, "-m", "nasjax.reproduce", *args],
-    cwd=REPO,
-    env=_env(),
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
-
-
-def _ok(out):
-  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-  return out
+  return run_module("nasjax.reproduce", *args, timeout=timeout)
 
 
 # -- configs ------------------------------------------------------------------------------------
@@ -136,7 +119,7 @@ def study(tmp_path_factory, nb201_table_path, cifar_subset):
   process = subprocess.Popen(
     [sys.executable, "-m", "nasjax.reproduce", *ARGS, f"--workdir={workdir}"],
     cwd=REPO,
-    env=_env(),
+    env=cli_env(),
     stdout=subprocess.PIPE,
     stderr=subprocess.STDOUT,
     text=True,
@@ -152,7 +135,7 @@ def study(tmp_path_factory, nb201_table_path, cifar_subset):
   out = process.communicate(timeout=300)[0]
   interrupted = process.returncode != 0
   search_record = (workdir / "darts_1st" / "seed_0" / "metrics.jsonl").read_text()
-  resumed = _ok(_run(*ARGS, f"--workdir={workdir}"))
+  resumed = assert_ok(_run(*ARGS, f"--workdir={workdir}"))
   return workdir, interrupted, out, search_record, resumed.stdout
 
 
@@ -212,5 +195,33 @@ def test_interrupted_study_resumes_without_rerunning_the_search(study):
 def test_report_only_rewrites_the_same_report(study):
   workdir, *_ = study
   before = json.loads((workdir / "results.json").read_text())
-  _ok(_run(*ARGS, f"--workdir={workdir}", "--report_only"))
+  assert_ok(_run(*ARGS, f"--workdir={workdir}", "--report_only"))
   assert json.loads((workdir / "results.json").read_text()) == before
+
+
+# -- the DARTS-space report ---------------------------------------------------------------------
+
+
+def test_darts_report_counts_parameters_at_the_retraining_size():
+  """DARTS V2 at C=36, 20 cells is the paper's 3.3M network (auxiliary head excluded)."""
+  record = reports._darts_record(DARTS_V2, retrain_config())
+  assert record["params_M"] == pytest.approx(3.349342, abs=1e-6)
+  study = {
+    "methods": [
+      {
+        "label": "DARTS (1st)",
+        "selection": "argmax",
+        "wall_time_s": {"search_s": 3600.0},
+        "seeds": [
+          {"seed": 0, **record, "retrain_command": "retrain X", "genotype_str": "G"},
+          {"seed": 1},
+        ],
+      }
+    ],
+    "seeds": 2,
+    "scale": "paper",
+  }
+  lines = reports.darts_markdown(study).splitlines()
+  assert lines[6] == "| DARTS (1st) | 0 | 3.35 | 60.0 min | `retrain X` |"
+  assert lines[7].startswith("| DARTS (1st) | 1 | — |") and "`unfinished`" in lines[7]
+  assert "- DARTS (1st), seed 1: `unfinished`" in lines

@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, cli_env
 
 from nasjax.config.retrain import (
   imagenet_protocol,
@@ -44,13 +43,6 @@ TINY = {
 }
 
 
-def _env():
-  env = dict(os.environ)  # includes the session's NASJAX_COMPILATION_CACHE
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env["PYTHONUNBUFFERED"] = "1"
-  return env
-
-
 def _command(workdir, *flags, genotype="DARTS_V2", config=RUNLOCAL, tiny=True):
   cmd = [sys.executable, "-m", "nasjax.retrain", f"--config={config}", f"--workdir={workdir}"]
   if genotype is not None:
@@ -62,7 +54,7 @@ def _cli(workdir, *flags, timeout=600, check=None, **kwargs):
   out = subprocess.run(
     _command(workdir, *flags, **kwargs),
     cwd=REPO,
-    env=_env(),
+    env=cli_env(),
     capture_output=True,
     text=True,
     timeout=timeout,
@@ -279,7 +271,7 @@ def test_interrupt_saves_and_resumes(tmp_path):
   _cli(reference, *flags, check=True)
   workdir = tmp_path / "interrupted"
   proc = subprocess.Popen(
-    _command(workdir, *flags), cwd=REPO, env=_env(), stdout=subprocess.PIPE, text=True
+    _command(workdir, *flags), cwd=REPO, env=cli_env(), stdout=subprocess.PIPE, text=True
   )
   ckpts = Path(workdir) / "checkpoints"
   deadline = time.time() + 300

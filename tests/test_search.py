@@ -1,7 +1,6 @@
 """A search run end to end: CLI, outputs, resume, interruption, and errors."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -11,16 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, cli_env
 
 RUNLOCAL = "configs/nb201/darts_1st.py:runlocal"
-
-
-def _env():
-  env = dict(os.environ)  # includes the session's NASJAX_COMPILATION_CACHE
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env["PYTHONUNBUFFERED"] = "1"
-  return env
 
 
 def _command(workdir, *flags, config=RUNLOCAL):
@@ -37,13 +29,13 @@ def _command(workdir, *flags, config=RUNLOCAL):
 
 def _start(workdir, **popen_kwargs):
   """Starts a runlocal search in the background."""
-  return subprocess.Popen(_command(workdir), cwd=REPO, env=_env(), **popen_kwargs)
+  return subprocess.Popen(_command(workdir), cwd=REPO, env=cli_env(), **popen_kwargs)
 
 
 def _cli(workdir, *flags, config=RUNLOCAL, timeout=600, check=None):
   cmd = _command(workdir, *flags, config=config)
   out = subprocess.run(
-    cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
+    cmd, cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=timeout, check=False
   )
   if check is not None:
     assert (out.returncode == 0) == check, out.stdout[-3000:] + out.stderr[-3000:]
@@ -209,7 +201,7 @@ def test_interrupt_saves_and_resumes(finished_run, tmp_path):
     proc = subprocess.Popen(
       _command(workdir, *flags),
       cwd=REPO,
-      env=_env(),
+      env=cli_env(),
       stdout=subprocess.PIPE,
       stderr=subprocess.PIPE,
       text=True,
@@ -256,7 +248,7 @@ def test_unknown_config_variant_and_missing_workdir(tmp_path):
   out = _cli(tmp_path / "v", config="configs/nb201/darts_1st.py:fast", timeout=120)
   _user_error(out, "unknown config variant", "'fast'")
   cmd = [sys.executable, "-m", "nasjax.search", f"--config={RUNLOCAL}"]
-  out = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
+  out = subprocess.run(cmd, cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=120)
   _user_error(out, "--workdir is required")
   out = _cli(tmp_path / "v", config="configs/nb201/darts_1stt.py", timeout=120)
   _user_error(out, "cannot load the config file configs/nb201/darts_1stt.py", "No such file")

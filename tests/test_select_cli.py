@@ -1,41 +1,14 @@
 """``nasjax.select`` and ``nasjax.analyze`` on a runlocal search workdir, through the CLI."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import assert_ok, run_module
 from PIL import Image
 
 RUNLOCAL = "configs/nb201/darts_1st.py:runlocal"
 SMALL = ("--config.epochs=2", "--config.data.train_limit=320", "--config.progress_bar=False")
-
-
-def _env():
-  env = dict(os.environ)
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env["PYTHONUNBUFFERED"] = "1"
-  return env
-
-
-def _run(module, *args, timeout=900):
-  return subprocess.run(
-    [sys.executable, "-m", module, *args],
-    cwd=REPO,
-    env=_env(),
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
-
-
-def _ok(out):
-  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-  return out
 
 
 def _one_line_error(out, program, *fragments):
@@ -51,8 +24,8 @@ def _one_line_error(out, program, *fragments):
 def search_dir(tmp_path_factory, nb201_table_path, cifar_subset):
   """A small runlocal search with the Hessian and the discretisation gap every epoch."""
   workdir = tmp_path_factory.mktemp("select") / "search"
-  _ok(
-    _run(
+  assert_ok(
+    run_module(
       "nasjax.search",
       f"--config={RUNLOCAL}",
       f"--workdir={workdir}",
@@ -87,13 +60,13 @@ def test_search_records_the_eigenvalue_and_the_gap_every_epoch(search_dir):
 
 def test_select_argmax_pt_and_single_stage(search_dir):
   genotype = json.loads((search_dir / "genotype.json").read_text())["genotype"]
-  out = _ok(_run("nasjax.select", f"--workdir={search_dir}", "--method=argmax"))
+  out = assert_ok(run_module("nasjax.select", f"--workdir={search_dir}", "--method=argmax"))
   argmax = json.loads((search_dir / "select" / "argmax" / "selection.json").read_text())
   assert argmax["genotype"] == genotype and "derived with BN recalibration" in out.stdout
   assert argmax["benchmark"]["cifar10_test"] > 0
 
   flags = ("--config.pt.proj_interval=1", "--config.progress_bar=False")
-  _ok(_run("nasjax.select", f"--workdir={search_dir}", "--method=pt", *flags))
+  assert_ok(run_module("nasjax.select", f"--workdir={search_dir}", "--method=pt", *flags))
   pt_dir = search_dir / "select" / "pt"
   pt = json.loads((pt_dir / "selection.json").read_text())
   decisions = [json.loads(line) for line in (pt_dir / "decisions.jsonl").read_text().splitlines()]
@@ -106,12 +79,12 @@ def test_select_argmax_pt_and_single_stage(search_dir):
     assert f"{chosen[e]}~{j}" in edges[order.index((i, j))]
   assert pt["benchmark"]["cifar10_test"] > 0
   # Re-running a finished selection changes nothing.
-  again = _ok(_run("nasjax.select", f"--workdir={search_dir}", "--method=pt", *flags))
+  again = assert_ok(run_module("nasjax.select", f"--workdir={search_dir}", "--method=pt", *flags))
   assert json.loads((pt_dir / "selection.json").read_text())["genotype"] == pt["genotype"]
   assert "resuming" in again.stdout
 
-  _ok(
-    _run(
+  assert_ok(
+    run_module(
       "nasjax.select",
       f"--workdir={search_dir}",
       "--method=single_stage",
@@ -126,7 +99,7 @@ def test_select_argmax_pt_and_single_stage(search_dir):
 
 
 def test_analyze_hessian_and_plots(search_dir):
-  _ok(_run("nasjax.analyze", "hessian", f"--workdir={search_dir}"))
+  assert_ok(run_module("nasjax.analyze", "hessian", f"--workdir={search_dir}"))
   during = [json.loads(x) for x in (search_dir / "hessian.jsonl").read_text().splitlines()]
   after = [
     json.loads(x) for x in (search_dir / "analysis" / "hessian.jsonl").read_text().splitlines()
@@ -134,7 +107,7 @@ def test_analyze_hessian_and_plots(search_dir):
   # The checkpoint of the last epoch gives the eigenvalue the search measured then.
   assert after[-1]["step"] == during[-1]["step"]
   assert after[-1]["max_eig"] == pytest.approx(during[-1]["max_eig"], rel=1e-4)
-  _ok(_run("nasjax.analyze", "plots", f"--workdir={search_dir}"))
+  assert_ok(run_module("nasjax.analyze", "plots", f"--workdir={search_dir}"))
   for name in ("alphas", "eigenvalue", "discretization", "margin", "genotype"):
     with Image.open(search_dir / "plots" / f"{name}.png") as image:
       assert image.size[0] > 200 and image.size[1] > 100
@@ -142,19 +115,23 @@ def test_analyze_hessian_and_plots(search_dir):
 
 def test_select_and_analyze_errors_are_one_line(tmp_path):
   _one_line_error(
-    _run("nasjax.select", f"--workdir={tmp_path}", "--method=argmax"),
+    run_module("nasjax.select", f"--workdir={tmp_path}", "--method=argmax"),
     "nasjax.select",
     "holds no search",
   )
-  _one_line_error(_run("nasjax.select", f"--workdir={tmp_path}"), "nasjax.select", "--method")
+  _one_line_error(run_module("nasjax.select", f"--workdir={tmp_path}"), "nasjax.select", "--method")
   _one_line_error(
-    _run("nasjax.select", f"--workdir={tmp_path}", "--method=pt", "--config.pt.proj_intervl=2"),
+    run_module(
+      "nasjax.select", f"--workdir={tmp_path}", "--method=pt", "--config.pt.proj_intervl=2"
+    ),
     "nasjax.select",
     "proj_intervl",
   )
   _one_line_error(
-    _run("nasjax.analyze", f"--workdir={tmp_path}"), "nasjax.analyze", "hessian, plots"
+    run_module("nasjax.analyze", f"--workdir={tmp_path}"), "nasjax.analyze", "hessian, plots"
   )
   _one_line_error(
-    _run("nasjax.analyze", "plots", f"--workdir={tmp_path}"), "nasjax.analyze", "no search outputs"
+    run_module("nasjax.analyze", "plots", f"--workdir={tmp_path}"),
+    "nasjax.analyze",
+    "no search outputs",
   )

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -120,10 +121,12 @@ def _nb201_record(table: Any, genotype: Any) -> dict[str, float]:
 
 def _darts_record(genotype: Any, retrain_config: Any) -> dict[str, Any]:
   """Parameters of ``genotype``'s network at the retraining size (shapes only, no compute)."""
-  setup = make_train_setup(retrain_config, 1, genotype)
+  model = make_train_setup(retrain_config, 1, genotype).model
   size = retrain_config.data.image_size
-  shapes = jax.eval_shape(lambda: setup.init(jax.random.key(0), (size, size, 3)).params)
-  return {"params_M": flops.count_params(shapes) / 1e6}
+  image = jnp.zeros((1, size, size, 3))
+  # The module's own init under eval_shape: nasjax's compiled init cannot be nested in a trace.
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), image, train=False))
+  return {"params_M": flops.count_params(variables["params"]) / 1e6}
 
 
 def collect_method(
