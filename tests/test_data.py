@@ -366,6 +366,6 @@ def test_downsample_averages_blocks_of_the_real_images(cifar_subset):
   with pytest.raises(ConfigError, match="does not divide the 32x32 images"):
     datasets.downsample(cifar_subset["x_test"][:2], 3)
   config = search_config()
-  config.datasets.downsample = 0
-  with pytest.raises(ConfigError, match="config.datasets.downsample must be an integer >= 1"):
+  config.data.downsample = 0
+  with pytest.raises(ConfigError, match="config.data.downsample must be an integer >= 1"):
     validate_search_config(config)

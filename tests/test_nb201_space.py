@@ -11,7 +11,7 @@ from nasjax.spaces import ops
 from nasjax.spaces.nb201 import network as nb201_network
 from nasjax.spaces.nb201 import supernet as nb201
 from nasjax.spaces.nb201.benchmark import NB201Table
-from nasjax.spaces.nb201.genotype import NB201Genotype
+from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
 
 
 def _apply(module, variables, *args, train):
@@ -62,7 +62,7 @@ def test_one_hot_supernet_equals_the_discrete_network(cifar_subset, conv_bias):
   supernet = nb201.NB201Supernet(
     channels=4, cells_per_stage=2, track_running_stats=True, scan_cells=True, conv_bias=conv_bias
   )
-  one_hot = {"cell": jax.nn.one_hot([genotype.NB201_OPS.index(op) for op in genotype.edges], 5)}
+  one_hot = {"cell": jax.nn.one_hot([NB201_OPS.index(op) for op in genotype.edges], 5)}
   variables = init_variables(supernet, jax.random.key(1), batch["image"], one_hot, train=True)
   # A training step's worth of BN statistics, so that eval mode is exercised too.
   _, updated = jax.jit(
@@ -93,7 +93,7 @@ def test_a_different_edge_order_would_be_caught(cifar_subset):
   swapped = NB201Genotype.from_edges(genotype.edges[::-1])
   batch = normalized_batch(cifar_subset, 0, 8)
   supernet = nb201.NB201Supernet(channels=4, cells_per_stage=1, scan_cells=False)
-  one_hot = {"cell": jax.nn.one_hot([genotype.NB201_OPS.index(op) for op in genotype.edges], 5)}
+  one_hot = {"cell": jax.nn.one_hot([NB201_OPS.index(op) for op in genotype.edges], 5)}
   variables = init_variables(supernet, jax.random.key(1), batch["image"], one_hot, train=True)
   network = nb201_network.NB201Network(swapped, channels=4, cells_per_stage=1, scan_cells=False)
   inherited = nb201_network.inherit_variables(variables, network)

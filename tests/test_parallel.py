@@ -23,9 +23,11 @@ sys.path.insert(0, sys.argv[1])
 import jax
 import numpy as np
 from conftest import tiny_config
-from nasjax import bilevel, parallel, training
 from nasjax.config import nb201_protocol
-from nasjax.spaces.genotype import DARTS_V2
+from nasjax.core import training
+from nasjax.core.setup import make_search_setup
+from nasjax.infra import parallel
+from nasjax.spaces.darts.genotype import DARTS_V2
 from nasjax.config.retrain import retrain_config
 
 assert jax.device_count() == 4, jax.devices()
@@ -61,7 +63,7 @@ for mode in sys.argv[2].split(","):
   else:
     config = tiny_config(hypergradient=mode)
   config.space.track_running_stats = True  # BN running statistics must be global-batch ones too
-  setup = bilevel.make_search_setup(config, 10)
+  setup = make_search_setup(config, 10)
   state0 = jax.device_get(setup.init(jax.random.key(0), (16, 16, 3)))
   one, four = run(setup.step, state0, train, val)
   out[mode] = {"state": gap(four[0], one[0]), "metrics": gap(four[1], one[1]),

@@ -7,6 +7,7 @@ import pytest
 from conftest import tiny_config
 
 from nasjax.core.setup import compute_dtype, make_search_setup
+from nasjax.core.state import ForwardContext
 from nasjax.errors import ConfigError
 
 
@@ -38,7 +39,8 @@ def _batch(seed):
 def test_the_convolutions_run_in_bfloat16(setups):
   setup = setups["bfloat16"]
   state = setup.init(jax.random.key(0), (16, 16, 3))
-  args = (state.params, state.alphas, _batch(0), state.batch_stats, jax.random.key(1))
+  context = ForwardContext(state.batch_stats, jax.random.key(1))
+  args = (state.params, state.alphas, _batch(0), context)
   text = str(jax.make_jaxpr(setup.loss)(*args))
   convs = [line for line in text.splitlines() if "conv_general_dilated" in line]
   assert convs and all("bf16" in line for line in convs)

@@ -8,7 +8,7 @@ basics every plot of :mod:`nasjax.analysis.plots` shares (op colours, saving on 
 Agg canvas).
 
 Example:
-  >>> from nasjax.spaces.genotype import NB201Genotype
+  >>> from nasjax.spaces.nb201.genotype import NB201Genotype
   >>> g = NB201Genotype.from_edges(
   ...     ['nor_conv_3x3', 'none', 'skip_connect', 'none', 'none', 'avg_pool_3x3'])
   >>> genotype_graph(g)

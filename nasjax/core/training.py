@@ -22,7 +22,7 @@ computed inside the step from ``state.step``.
 
 Example:
   >>> import jax, jax.numpy as jnp
-  >>> from nasjax.spaces.genotype import DARTS_V2
+  >>> from nasjax.spaces.darts.genotype import DARTS_V2
   >>> from nasjax.config.retrain import retrain_config
   >>> from nasjax.core.training import make_train_setup
   >>> config = retrain_config()

@@ -58,7 +58,7 @@ ConfigDict = ml_collections.ConfigDict
 SCALES = ("paper", "cpu", "runlocal")
 
 #: The folder of the repository's config files (``--configs_dir`` overrides it).
-DEFAULT_CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 @dataclasses.dataclass(frozen=True)

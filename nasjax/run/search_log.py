@@ -35,7 +35,7 @@ def header_lines(config: Any) -> list[str]:
   them (:func:`nasjax.core.schedules.describe_schedule`).
 
   Example:
-    >>> from nasjax.config.search import sa_darts_protocol, search_config
+    >>> from nasjax.config import sa_darts_protocol, search_config
     >>> config = sa_darts_protocol(search_config())
     >>> config.epochs = 10
     >>> print(header_lines(config)[-1])

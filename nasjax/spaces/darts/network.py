@@ -34,7 +34,7 @@ and ``classifier``.
 
 Example:
   >>> import jax, jax.numpy as jnp
-  >>> from nasjax.spaces.genotype import DARTS_V2
+  >>> from nasjax.spaces.darts.genotype import DARTS_V2
   >>> from nasjax.spaces.darts.network import NetworkCIFAR
   >>> net = NetworkCIFAR(DARTS_V2, channels=4, layers=3)
   >>> x = jnp.zeros((2, 32, 32, 3))

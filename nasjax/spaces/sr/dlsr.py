@@ -55,9 +55,10 @@ detached copy, so it passes no gradient), with alpha updates after 20 epochs
 (Adam 3e-4, betas (0.5, 0.999)); weights use Adam 5e-4.
 
 The candidates, alpha layout, genotype, derivation and costs are in
-:mod:`nasjax.spaces.sr.dlsr_encoding` (re-exported here).
+:mod:`nasjax.spaces.sr.dlsr_encoding`.
 
 Example:
+  >>> from nasjax.spaces.sr.dlsr_encoding import DLSRGenotype, derive_genotype, genotype_weights
   >>> g = DLSRGenotype.from_string('ops=sep_conv_5x5,conv_1x1,sep_conv_3x3;inputs=2+1,3+2')
   >>> g.num_cells, derive_genotype(genotype_weights(g)) == g
   (4, True)

@@ -8,7 +8,7 @@ The layout, network-level weights and Viterbi decoding are in
 :mod:`nasjax.spaces.trellis.layout`, the genotype in
 :mod:`nasjax.spaces.trellis.genotype`, the networks in
 :mod:`nasjax.spaces.trellis.network`, the config fields and validation in
-:mod:`nasjax.spaces.trellis.space_config` (re-exported here). This module builds
+:mod:`nasjax.spaces.trellis.space_config`. This module builds
 the networks from ``config.space``, decodes and encodes genotypes, prunes
 the supernet for the single-stage read-out, and registers the space.
 
@@ -29,6 +29,8 @@ shared by every cell; the network rows are the source nodes' outgoing
 transitions (:mod:`~nasjax.spaces.trellis.layout`).
 
 Example:
+  >>> from nasjax.spaces.trellis.genotype import TrellisGenotype
+  >>> from nasjax.spaces.trellis.space_config import alpha_shapes, default_space_config
   >>> cfg = default_space_config()
   >>> alpha_shapes(cfg)
   {'cell': (20, 8), 'network2': (21, 2), 'network3': (21, 3)}

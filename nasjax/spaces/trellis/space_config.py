@@ -1,7 +1,7 @@
 """The trellis space's ``config.space``: fields, defaults, validation, alpha layout.
 
 The fields and their defaults (Auto-DeepLab's search settings) are listed in
-:mod:`nasjax.spaces.trellis.space`, which re-exports what is public here.
+:mod:`nasjax.spaces.trellis.space`.
 
 Example:
   >>> cfg = default_space_config()
