@@ -6,7 +6,9 @@ the data folder's ``README.md``): the 200-epoch accuracies that DARTS-on-NB201
 tables report, the 12-epoch ones, parameters and FLOPs.
 
 The table is found, in order, at the path given, at ``$NASJAX_NB201_TABLE``,
-or as ``nb201.csv.gz`` inside ``$NASJAX_DATA_DIR``.
+or as ``nb201.csv.gz`` inside ``$NASJAX_DATA_DIR``. It is checked as it is
+loaded (:func:`check_rows`), so a truncated or foreign file stops a search
+before it trains rather than at its first look-up.
 
 Example:
   >>> from nasjax.spaces.nb201.benchmark import NB201Table
@@ -25,6 +27,7 @@ import functools
 import gzip
 import io
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,8 @@ from nasjax.errors import DataNotFoundError, NasjaxError
 from nasjax.spaces.nb201.genotype import NB201Genotype
 
 TABLE_FILENAME = "nb201.csv.gz"
+#: Rows of the full table: every cell of the NAS-Bench-201 space (5 ops on 6 edges).
+NUM_ARCHITECTURES = 5**6
 TABLE_ENV = "NASJAX_NB201_TABLE"
 DATA_DIR_ENV = "NASJAX_DATA_DIR"
 
@@ -44,6 +49,14 @@ HEADLINE_COLUMNS = {
   "params_M": "params_cifar10_M",
   "flops_M": "flops_cifar10_M",
 }
+
+
+#: The end of every message about a bad table file.
+TABLE_FIX = (
+  f"point config.nb201_table (or ${TABLE_ENV}) at the full {TABLE_FILENAME} of "
+  f"{NUM_ARCHITECTURES} rows (see the data folder's README.md), or set "
+  f"config.nb201_table='none' to search without it"
+)
 
 
 class BenchmarkTableError(NasjaxError, ValueError):
@@ -113,7 +126,7 @@ class NB201Table:
     )
     if missing:
       raise BenchmarkTableError(
-        f"{source} is not a NAS-Bench-201 table: it lacks column(s) {missing}"
+        f"{source} is not a NAS-Bench-201 table: it lacks column(s) {missing}; {TABLE_FIX}"
       )
     self.source = source
     self._rows = rows
@@ -172,15 +185,60 @@ class NB201Table:
     return self._result(k)
 
 
+def check_rows(rows: list[dict[str, str]], source: str) -> None:
+  """Checks a table as it is loaded: every architecture, in index order, with the look-ups' columns.
+
+  The file must hold :data:`NUM_ARCHITECTURES` rows, with the columns
+  ``index``, ``arch_str`` and those of :data:`HEADLINE_COLUMNS` filled in
+  every row (numbers but ``arch_str``), ``index`` counting ``0, 1, ...``
+  and no architecture twice, so that every look-up of a search finds its cell.
+
+  Raises:
+    BenchmarkTableError: one sentence naming ``source``, the problem and the fix.
+  """
+  if not rows:
+    raise BenchmarkTableError(f"{source} holds no architecture (no data rows); {TABLE_FIX}")
+  NB201Table(rows[:1], source)  # the columns
+  if len(rows) != NUM_ARCHITECTURES:
+    raise BenchmarkTableError(
+      f"{source} holds {len(rows)} architectures, but NAS-Bench-201 has {NUM_ARCHITECTURES}, so "
+      f"it is not the complete table; {TABLE_FIX}"
+    )
+  numeric = ("index", *HEADLINE_COLUMNS.values())
+  for k, row in enumerate(rows):
+    try:
+      if None in row or None in row.values():  # DictReader's marks of a long or short line
+        raise ValueError("it does not have one value per column")
+      values = [float(row[column]) for column in numeric]
+      if not row["arch_str"]:
+        raise ValueError("its arch_str is empty")
+    except ValueError as e:
+      raise BenchmarkTableError(f"{source}: data row {k} is malformed ({e}); {TABLE_FIX}") from None
+    if values[0] != k:
+      raise BenchmarkTableError(
+        f"{source}: data row {k} has index {row['index']}, but the rows must be the "
+        f"architectures 0..{NUM_ARCHITECTURES - 1} in index order; {TABLE_FIX}"
+      )
+  distinct = len({row["arch_str"] for row in rows})
+  if distinct != len(rows):
+    raise BenchmarkTableError(
+      f"{source} lists {len(rows) - distinct} architecture(s) twice; {TABLE_FIX}"
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str) -> NB201Table:
   try:
     with open(path, "rb") as f:
       raw = f.read()
     text = gzip.decompress(raw).decode() if path.endswith(".gz") else raw.decode()
-  except (OSError, EOFError, UnicodeDecodeError) as e:
-    raise BenchmarkTableError(f"cannot read NAS-Bench-201 table {path}: {e}") from None
-  rows = list(csv.DictReader(io.StringIO(text)))
+    rows = list(csv.DictReader(io.StringIO(text)))
+  except (OSError, EOFError, UnicodeDecodeError, zlib.error, csv.Error) as e:
+    reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    raise BenchmarkTableError(
+      f"cannot read NAS-Bench-201 table {path} ({reason}); {TABLE_FIX}"
+    ) from None
+  check_rows(rows, path)
   return NB201Table(rows, source=path)
 
 

@@ -10,6 +10,11 @@ Sources (``config.data.source``):
 * ``npz`` -- a ``.npz`` file with ``x_train, y_train, x_test, y_test``
   (uint8 NHWC images, integer labels), e.g. ``cifar10_subset.npz``.
 
+Either source is checked as it is read (:func:`check_arrays`): a damaged
+file, a wrong shape or dtype, a label count or range that does not fit, or
+training and test images of different sizes stop a run before it trains,
+with one sentence naming the file and the fix.
+
 ``config.data.downsample`` shrinks the images by an integer factor
 (:func:`downsample`).
 """
@@ -21,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from nasjax.data import checks
 from nasjax.data.files import expand, tfds_records
 from nasjax.errors import ConfigError, DataNotFoundError
 
@@ -48,8 +54,66 @@ class ImageDataset:
   num_classes: int
 
 
+#: The arrays of a ``.npz`` source, and how to write a file that has them.
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+NPZ_FIX = (
+  "re-create it with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...) "
+  "(uint8 NHWC images, integer labels)"
+)
+
+
+def check_arrays(arrays: dict[str, np.ndarray], source: str, name: str) -> int:
+  """Checks a dataset's arrays as they are loaded; returns its class count.
+
+  Images must be non-empty uint8 ``(N, H, W, 3)`` arrays (what
+  :func:`normalize` and the networks take), the training and test images of
+  one size, and the labels 1-D integers, one per image, in ``[0, classes)``:
+  ``name``'s class count (:data:`NUM_CLASSES`), or for another name the
+  largest training label + 1.
+
+  Args:
+    arrays: ``x_train, y_train, x_test, y_test`` as read.
+    source: the file or dataset they come from, first in every message.
+    name: ``config.data.name``.
+
+  Raises:
+    DataNotFoundError: one sentence naming ``source``, the array and the fix.
+  """
+  for split in ("train", "test"):
+    x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+    checks.check_images(x, source, f"x_{split}")
+    checks.check_labels(y, len(x), source, f"y_{split}")
+  checks.check_same_size(arrays["x_train"], arrays["x_test"], source)
+  if name in NUM_CLASSES:
+    num_classes = NUM_CLASSES[name]
+    classes_of = (
+      f"{name}'s {num_classes} classes; fix the labels, or set config.data.name to the dataset "
+      f"they come from"
+    )
+  else:
+    num_classes = int(arrays["y_train"].max()) + 1
+    classes_of = (
+      f"the {num_classes} classes y_train implies (config.data.name={name!r} is none of "
+      f"{sorted(NUM_CLASSES)}); fix the labels"
+    )
+  for split in ("train", "test"):
+    y = arrays[f"y_{split}"]
+    checks.check_labels(y, len(y), source, f"y_{split}", num_classes, classes_of)
+  return num_classes
+
+
 def load_npz(path: str, name: str = "cifar10") -> ImageDataset:
-  """Reads ``x_train, y_train, x_test, y_test`` from a ``.npz`` file."""
+  """Reads ``x_train, y_train, x_test, y_test`` from a ``.npz`` file and checks them.
+
+  Args:
+    path: the file; ``$VARS`` and ``~`` are expanded.
+    name: the dataset's name, which sets the class count (:func:`check_arrays`).
+
+  Raises:
+    DataNotFoundError: the file is missing or unreadable, or its arrays are
+      not a labelled image dataset (:func:`check_arrays`), in one sentence
+      naming the file, the problem and the fix.
+  """
   file = expand(path)
   if "$" in str(file):
     raise DataNotFoundError(
@@ -61,22 +125,8 @@ def load_npz(path: str, name: str = "cifar10") -> ImageDataset:
       f"dataset file {file} not found; set config.data.path to a .npz with "
       f"x_train/y_train/x_test/y_test (or use config.data.source='tfds')"
     )
-  try:
-    with np.load(file) as d:
-      arrays = {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-  except KeyError as e:
-    raise DataNotFoundError(
-      f"{file} lacks the array {e}; it needs x_train, y_train, x_test and y_test"
-    ) from None
-  except (OSError, ValueError) as e:
-    raise DataNotFoundError(f"cannot read {file} as a .npz file: {e}") from None
-  for split in ("train", "test"):
-    x = arrays[f"x_{split}"]
-    if x.ndim != 4 or x.dtype != np.uint8:
-      raise DataNotFoundError(
-        f"{file}: x_{split} must be uint8 NHWC images, got {x.dtype} {x.shape}"
-      )
-  num_classes = NUM_CLASSES.get(name, int(arrays["y_train"].max()) + 1)
+  arrays = checks.read_npz(file, NPZ_KEYS, NPZ_FIX)
+  num_classes = check_arrays(arrays, str(file), name)
   return ImageDataset(
     name,
     arrays["x_train"],
@@ -96,7 +146,13 @@ def _tfds_split(name: str, split: str, data_dir: str | None, download: bool):
 
 
 def load_tfds(name: str, data_dir: str = "", download: bool = False) -> ImageDataset:
-  """CIFAR-10, CIFAR-100 or SVHN (tfds' ``svhn_cropped``) through tensorflow-datasets, in memory."""
+  """CIFAR-10, CIFAR-100 or SVHN (tfds' ``svhn_cropped``) through tensorflow-datasets, in memory.
+
+  Raises:
+    ConfigError: ``name`` is not one of :data:`NUM_CLASSES`.
+    DataNotFoundError: the dataset is not prepared (and ``download`` is off),
+      or its arrays fail :func:`check_arrays`.
+  """
   if name not in NUM_CLASSES:
     raise ConfigError(
       f"config.data.name must be one of {sorted(NUM_CLASSES)} for the tfds source, got {name!r}"
@@ -115,7 +171,9 @@ def load_tfds(name: str, data_dir: str = "", download: bool = False) -> ImageDat
       f"prepare it with `tfds build {tfds_name} --data_dir=DIR --file_format=array_record` and set "
       f"config.data.data_dir=DIR, or set config.data.download=True on a connected machine"
     ) from None
-  return ImageDataset(name, x_train, y_train, x_test, y_test, NUM_CLASSES[name])
+  arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+  source = f"tensorflow-datasets' {tfds_name} in {folder or 'the default data folder'}"
+  return ImageDataset(name, x_train, y_train, x_test, y_test, check_arrays(arrays, source, name))
 
 
 def downsample(images: np.ndarray, factor: int) -> np.ndarray:
@@ -145,7 +203,13 @@ def load_dataset(cfg: Any) -> ImageDataset:
   """The dataset ``config.data`` describes (see the module docstring).
 
   ``cfg.downsample`` (an integer factor, 1 or absent = native size) shrinks
-  the training and test images alike (:func:`downsample`).
+  the training and test images alike (:func:`downsample`). The arrays are
+  checked as they are read (:func:`check_arrays`).
+
+  Raises:
+    DataNotFoundError: the data is missing, unreadable or malformed.
+    ConfigError: ``cfg.image_size`` (where the config has it) is not the
+      size of the (downsampled) images.
   """
   if cfg.source not in SOURCES:
     raise ConfigError(f"config.data.source must be one of {list(SOURCES)}, got {cfg.source!r}")
@@ -154,11 +218,19 @@ def load_dataset(cfg: Any) -> ImageDataset:
   else:
     dataset = load_tfds(cfg.name, cfg.data_dir, cfg.download)
   factor = cfg.get("downsample", 1)
-  if factor == 1:
-    return dataset
-  return dataclasses.replace(
-    dataset, x_train=downsample(dataset.x_train, factor), x_test=downsample(dataset.x_test, factor)
-  )
+  if factor != 1:
+    dataset = dataclasses.replace(
+      dataset,
+      x_train=downsample(dataset.x_train, factor),
+      x_test=downsample(dataset.x_test, factor),
+    )
+  size = cfg.get("image_size")
+  if size is not None and dataset.x_train.shape[1:3] != (size, size):
+    raise ConfigError(
+      f"config.data.image_size={size} but the images are "
+      f"{dataset.x_train.shape[1]}x{dataset.x_train.shape[2]}; set it to their size"
+    )
+  return dataset
 
 
 def normalize(images: np.ndarray, name: str) -> np.ndarray:

@@ -40,7 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from nasjax.data import checks
 from nasjax.data.files import expand_path, tfds_records
+from nasjax.data.pairs import read_pair_list
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.tasks.segmentation.losses import IGNORE_INDEX
 
@@ -79,6 +81,14 @@ class SegImages:
   labels: Sequence[np.ndarray]
   names: Sequence[str]
   num_classes: int
+
+  def __post_init__(self) -> None:
+    counts = (len(self.images), len(self.labels), len(self.names))
+    if len(set(counts)) != 1:
+      raise DataNotFoundError(
+        f"a segmentation set holds {counts[0]} images, {counts[1]} labels and {counts[2]} "
+        f"names; give every image one label and one name"
+      )
 
   def __len__(self) -> int:
     return len(self.images)
@@ -210,7 +220,7 @@ def centre_crop(image: np.ndarray, label: np.ndarray, crop: int) -> tuple[np.nda
 def _read_label(path: Path, num_classes: int, void_label: int, where: str) -> np.ndarray:
   from PIL import Image
 
-  with Image.open(path) as im:
+  with checks.image_file(path, where, "replace it or fix the list"), Image.open(path) as im:
     if im.mode not in ("L", "P"):
       raise DataNotFoundError(
         f"{where}: label {path} has mode {im.mode}; it must be a single-channel (L or P) PNG "
@@ -249,52 +259,30 @@ def load_seg_folder(
     field: the config field that named the list, for error messages.
 
   Raises:
-    DataNotFoundError: a missing folder, list or file, or a malformed line.
+    DataNotFoundError: a missing folder, list or file, a malformed line, an
+      unreadable image, or a label not of its image's size.
     ConfigError: a label id ``>= num_classes`` (other than the void id).
   """
   from PIL import Image
 
-  folder = expand_path(root, "config.data.data_dir")
-  if not folder.is_dir():
-    raise DataNotFoundError(
-      f"config.data.data_dir={root!r}: folder {folder} not found; set --config.data.data_dir "
-      f"to the dataset folder (e.g. $NASJAX_DATA_DIR/seg/camvid)"
-    )
-  listing = folder / expand_path(list_file, field)
-  if not listing.is_file():
-    raise DataNotFoundError(
-      f"{field}={list_file!r}: list file {listing} not found; set --{field} to a file of "
-      f"'image label' lines relative to config.data.data_dir"
-    )
-  lines = [(n, line.split()) for n, line in enumerate(listing.read_text().splitlines(), 1)]
-  lines = [(n, parts) for n, parts in lines if parts]
-  if not lines:
-    raise DataNotFoundError(f"{field}: list file {listing} names no pair; add 'image label' lines")
-  if limit:
-    lines = lines[:limit]
   images, labels, names = [], [], []
-  for n, parts in lines:
-    where = f"{listing}:{n}"
-    if len(parts) != 2:
-      raise DataNotFoundError(f"{where} must hold two paths 'image label', got {' '.join(parts)!r}")
-    image_path, label_path = folder / parts[0], folder / parts[1]
-    for path in (image_path, label_path):
-      if not path.is_file():
-        raise DataNotFoundError(
-          f"{where}: {path} not found; fix the list or set --config.data.data_dir to the folder "
-          f"its paths are relative to"
-        )
-    with Image.open(image_path) as im:
+  for where, image_path, label_path in read_pair_list(root, list_file, field, limit):
+    with (
+      checks.image_file(image_path, where, "replace it or fix the list"),
+      Image.open(image_path) as im,
+    ):
+      checks.check_8bit(im.mode, image_path, where)
       image = np.asarray(im.convert("RGB") if im.mode != "RGB" else im, np.uint8)
     label = _read_label(label_path, num_classes, void_label, where)
     if label.shape != image.shape[:2]:
       raise DataNotFoundError(
-        f"{where}: label {label.shape} and image {image.shape[:2]} differ in size; pair each "
-        f"image with its own label"
+        f"{where}: label {label_path} is {label.shape[0]}x{label.shape[1]} but image "
+        f"{image_path} is {image.shape[0]}x{image.shape[1]}; pair each image with its own "
+        f"label of the same size"
       )
     images.append(image)
     labels.append(label)
-    names.append(Path(parts[0]).stem)
+    names.append(image_path.stem)
   return SegImages(images, labels, names, num_classes)
 
 

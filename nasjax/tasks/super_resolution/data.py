@@ -220,11 +220,14 @@ class _PatchData(StepBatches):
         f"config.data.patch_size={cfg.patch_size} is not a multiple of the scale {images.scale}"
       )
     self.num_examples = min(len(images), cfg.train_limit) if cfg.train_limit else len(images)
-    smallest = min(min(im.shape[:2]) for im in images.hr[: self.num_examples])
+    sides = [min(im.shape[:2]) for im in images.hr[: self.num_examples]]
+    smallest = min(sides)
     if cfg.patch_size > smallest:
+      name = images.names[sides.index(smallest)]
       raise ConfigError(
         f"config.data.patch_size={cfg.patch_size} is larger than the smallest training image "
-        f"({smallest} HR pixels); lower it"
+        f"({name}, {smallest} HR pixels on its shorter side); lower it to at most "
+        f"{smallest - smallest % images.scale} or remove that image"
       )
     self.dataset, self.test, self.cfg, self.seed = images, test, cfg, seed
     self.batch_size = batch_size

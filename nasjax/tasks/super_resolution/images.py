@@ -18,6 +18,7 @@ import dataclasses
 
 import numpy as np
 
+from nasjax.data import checks
 from nasjax.data.files import expand_path, tfds_records
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.tasks.super_resolution.imresize import crop_to_multiple, downsample
@@ -36,6 +37,22 @@ class SRImages:
   lr: list[np.ndarray]
   names: list[str]
   scale: int
+
+  def __post_init__(self) -> None:
+    counts = (len(self.hr), len(self.lr), len(self.names))
+    if len(set(counts)) != 1:
+      raise DataNotFoundError(
+        f"an SR image set holds {counts[0]} HR images, {counts[1]} LR images and {counts[2]} "
+        f"names; give every HR image one LR image and one name"
+      )
+    s = self.scale
+    for name, hr, lr in zip(self.names, self.hr, self.lr, strict=True):
+      if hr.shape[:2] != (s * lr.shape[0], s * lr.shape[1]) or not lr.size:
+        raise DataNotFoundError(
+          f"SR image {name}: its HR image is {hr.shape[0]}x{hr.shape[1]} but its LR image "
+          f"{lr.shape[0]}x{lr.shape[1]}, not {s} times smaller; pair every HR image with its "
+          f"x{s} LR image (or check config.data.scale)"
+        )
 
   def __len__(self) -> int:
     return len(self.hr)
@@ -67,17 +84,25 @@ def load_folder(
     field: the config field that named the folder, for error messages.
 
   Raises:
-    DataNotFoundError: the folder is missing or holds no image.
+    DataNotFoundError: the folder is missing, unreadable or holds no image,
+      or an image is unreadable, more than 8 bits deep, or smaller than ``scale``.
   """
   from PIL import Image
 
   folder = expand_path(path, field)
   if not folder.is_dir():
+    what = "is a file, not a folder" if folder.exists() else "not found"
     raise DataNotFoundError(
-      f"{field}={path!r}: folder {folder} not found; point it at a folder of HR images "
+      f"{field}={path!r}: folder {folder} {what}; point it at a folder of HR images "
       f"(e.g. $NASJAX_DATA_DIR/sr/Set5)"
     )
-  files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+  try:
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+  except OSError as e:
+    raise DataNotFoundError(
+      f"{field}={path!r}: cannot list folder {folder} ({type(e).__name__}: {e.strerror or e}); "
+      f"make it readable"
+    ) from None
   if not files:
     raise DataNotFoundError(
       f"{field}={path!r}: {folder} holds no image ({', '.join(IMAGE_SUFFIXES)}); point it at a "
@@ -87,8 +112,15 @@ def load_folder(
     files = files[:limit]
   images = []
   for f in files:
-    with Image.open(f) as im:
+    where = f"{field}={path!r}"
+    with checks.image_file(f, where, f"replace it or remove it from {folder}"), Image.open(f) as im:
+      checks.check_8bit(im.mode, f, where)
       images.append(np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im))
+    if min(images[-1].shape[:2]) < scale:
+      raise DataNotFoundError(
+        f"{field}={path!r}: {f} is {images[-1].shape[0]}x{images[-1].shape[1]} pixels, smaller "
+        f"than the scale {scale}; remove it from {folder}"
+      )
   return pairs_from_hr(images, [f.stem for f in files], scale)
 
 
