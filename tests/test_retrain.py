@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import pytest
 from conftest import REPO, cli_env
+from test_tensorboard_resume import jsonl_points, scalar_points
 
 from nasjax.config.retrain import (
   imagenet_protocol,
@@ -154,6 +155,8 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(reference, tmp_pa
   assert f"resuming {workdir} from step 4 (epoch 1 of 2)" in capsys.readouterr().out
   _same_state(result.state, ref_dir, 8)
   assert _epochs(workdir) == _epochs(ref_dir)
+  points = scalar_points(workdir / "tensorboard")  # the steps after 4 once, not twice
+  assert sorted(points) == sorted(jsonl_points(workdir / "metrics.jsonl"))
   final = json.loads((workdir / "final.json").read_text())
   assert final["test_top1"] == json.loads((ref_dir / "final.json").read_text())["test_top1"]
   assert result.test["top1"] == final["test_top1"] and result.params == final["params"]

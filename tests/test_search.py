@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO, cli_env
+from test_tensorboard_resume import jsonl_points, scalar_points
 
 RUNLOCAL = "configs/nb201/darts_1st.py:runlocal"
 
@@ -153,6 +154,10 @@ def _same_final_state(reference, resumed):
     if json.loads(line)["kind"] == "epoch"
   ]
   assert epochs(reference) == epochs(resumed)
+  # TensorBoard holds what metrics.jsonl holds: each point once, none lost with the kill.
+  points = scalar_points(resumed / "tensorboard")
+  assert len(points) == len({(tag, step) for tag, step, _ in points})
+  assert sorted(points) == sorted(jsonl_points(resumed / "metrics.jsonl"))
 
 
 def test_resume_after_kill_9_equals_the_uninterrupted_run(finished_run, tmp_path):

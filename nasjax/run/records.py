@@ -13,16 +13,22 @@
 
 Only process 0 writes. When a run resumes from a checkpoint, records from
 after that checkpoint (written before an interruption) are dropped first, so
-the files read as if the run had never stopped. (TensorBoard event files
-cannot be rewritten; TensorBoard shows the resumed values for such steps.)
+the files read as if the run had never stopped. TensorBoard event files cannot
+be cut back, so a resume rewrites them: :func:`rewrite_tensorboard` replaces
+the run's event files by one holding every scalar of the (already cut back)
+``metrics.jsonl`` -- no step written twice, none an unflushed writer lost --
+and the resumed run appends to a new event file after it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import struct
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +36,54 @@ import numpy as np
 
 from nasjax.infra.jsonfiles import truncate_jsonl
 
+#: The fields of a ``metrics.jsonl`` record that are not scalars.
+_RECORD_FIELDS = ("step", "epoch", "kind")
+#: Where :func:`rewrite_tensorboard` writes the new event file before renaming it (a name
+#: without ``tfevents``, which TensorBoard does not read).
+_REWRITE_TMP = "rewrite.tmp"
+
+
+def tensorboard_scalars(kind: str, scalars: Mapping[str, float]) -> list[tuple[str, float]]:
+  """The ``(tag, value)`` pairs TensorBoard gets for one ``metrics.jsonl`` record.
+
+  Train records keep their names; the others are prefixed with their kind
+  (``epoch/train/loss``).
+  """
+  prefix = "" if kind == "train" else f"{kind}/"
+  return [(prefix + name, float(value)) for name, value in scalars.items()]
+
 
 class MetricWriter:
-  """Appends scalars to ``metrics.jsonl`` and TensorBoard event files."""
+  """Appends scalars to ``metrics.jsonl`` and TensorBoard event files.
+
+  The TensorBoard writer (and its event file) is made at the first
+  :meth:`write`, so that :meth:`truncate_after` can rewrite the event files
+  of an interrupted run before it.
+  """
 
   def __init__(self, workdir: str | Path, enabled: bool = True):
     self.enabled = enabled
     self.path = Path(workdir) / "metrics.jsonl"
+    self.tb_dir = Path(workdir) / "tensorboard"
     self._tb = None
-    if enabled:
-      from tensorboardX import SummaryWriter
-
-      self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"))
 
   def truncate_after(self, step: int) -> None:
-    """Drops records of steps after ``step`` (before resuming from it)."""
+    """Drops records of steps after ``step`` (before resuming from it).
+
+    TensorBoard's event files are rewritten from what ``metrics.jsonl`` keeps
+    (:func:`rewrite_tensorboard`); a fresh workdir has none and costs nothing.
+    """
     if self.enabled:
       truncate_jsonl(self.path, lambda r: r.get("step", 0) <= step)
+      rewrite_tensorboard(self.tb_dir, _read_jsonl(self.path))
 
   def write(self, step: int, epoch: int, kind: str, scalars: Mapping[str, float]) -> None:
+    """Appends one record to ``metrics.jsonl`` and its scalars to TensorBoard.
+
+    ``metrics.jsonl`` is written before this returns (so before the checkpoint
+    at ``step``); TensorBoard's events may still sit in tensorboardX's queue,
+    and those a kill loses come back with the resume's rewrite.
+    """
     if not self.enabled:
       return
     record = {
@@ -57,16 +92,115 @@ class MetricWriter:
       "kind": kind,
       **{k: float(v) for k, v in scalars.items()},
     }
+    if self._tb is None:  # makes the workdir too
+      from tensorboardX import SummaryWriter
+
+      self._tb = SummaryWriter(str(self.tb_dir))
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
-    prefix = "" if kind == "train" else f"{kind}/"
-    for name, value in scalars.items():
-      self._tb.add_scalar(prefix + name, float(value), int(step))
+    for tag, value in tensorboard_scalars(kind, scalars):
+      self._tb.add_scalar(tag, value, int(step))
     self._tb.flush()
 
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+  """The records of a JSON-lines file (none if it is missing; cut-short lines skipped)."""
+  if not path.exists():
+    return []
+  out = []
+  for line in path.read_text().splitlines():
+    try:
+      out.append(json.loads(line))
+    except json.JSONDecodeError:
+      continue
+  return out
+
+
+def _event_files(logdir: Path) -> list[Path]:
+  """The event files of a TensorBoard run folder (TensorBoard reads the names with ``tfevents``)."""
+  return sorted(p for p in logdir.iterdir() if "tfevents" in p.name and p.is_file())
+
+
+def read_events(path: Path) -> Iterator[Any]:
+  """The ``Event`` protos of a TFRecord event file, up to a record a kill cut short.
+
+  Checksums are not checked (a pure-Python CRC is slow); callers only use
+  events that agree with ``metrics.jsonl``.
+  """
+  from google.protobuf.message import DecodeError
+  from tensorboardX.proto import event_pb2
+
+  data = path.read_bytes()
+  pos = 0
+  while pos + 12 <= len(data):
+    (length,) = struct.unpack("<Q", data[pos : pos + 8])
+    end = pos + 12 + length + 4
+    if end > len(data):
+      return
+    event = event_pb2.Event()
+    try:
+      event.ParseFromString(data[pos + 12 : pos + 12 + length])
+    except DecodeError:
+      return
+    yield event
+    pos = end
+
+
+def rewrite_tensorboard(logdir: Path, records: list[dict[str, Any]]) -> None:
+  """Replaces the event files in ``logdir`` by one holding ``records``' scalars.
+
+  Each record (``metrics.jsonl``'s) gives the tags, values and step
+  :meth:`MetricWriter.write` gives TensorBoard; an event keeps the wall time
+  of the same point in the old files, where they hold it. The new file is
+  written under a temporary name and renamed; the old ones are deleted after
+  that. A kill at any point leaves files that the next rewrite (from the same
+  records) replaces, so the rewrite can be repeated. The new file's name sorts
+  before that of the next writer's file (its timestamp is a second earlier),
+  so TensorBoard reads the steps in order.
+
+  Args:
+    logdir: the run's ``tensorboard`` folder (nothing is done if it and ``records``
+      are both missing, as in a fresh run).
+    records: the ``metrics.jsonl`` records to keep, in order.
+  """
+  if not logdir.exists() and not records:
+    return
+  from tensorboardX.proto import event_pb2
+  from tensorboardX.record_writer import RecordWriter
+  from tensorboardX.summary import scalar
+
+  logdir.mkdir(parents=True, exist_ok=True)
+  tmp = logdir / _REWRITE_TMP
+  tmp.unlink(missing_ok=True)
+  old = _event_files(logdir)
+  wall_times: dict[tuple[str, int, float], float] = {}
+  for path in old:
+    for event in read_events(path):
+      for v in event.summary.value:
+        wall_times.setdefault((v.tag, event.step, v.simple_value), event.wall_time)
+  now = time.time()
+  if records:
+    name = f"events.out.tfevents.{int(now) - 1}.{socket.gethostname()}.rewritten"
+    writer = RecordWriter(str(tmp))
+    writer.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
+    for record in records:
+      scalars = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}
+      step = int(record.get("step", 0))
+      for tag, value in tensorboard_scalars(record.get("kind", "train"), scalars):
+        summary = scalar(tag, value)
+        key = (summary.value[0].tag, step, summary.value[0].simple_value)
+        event = event_pb2.Event(wall_time=wall_times.get(key, now), step=step, summary=summary)
+        writer.write(event.SerializeToString())
+    writer.flush()
+    writer.close()
+    os.replace(tmp, logdir / name)
+    old = [p for p in old if p.name != name]
+  for path in old:
+    path.unlink(missing_ok=True)
 
 
 class AlphaHistory:
@@ -150,15 +284,7 @@ class GenotypeLog:
 
   def read(self) -> list[dict[str, Any]]:
     """The records written so far (lines cut short by a kill are skipped)."""
-    if not self.path.exists():
-      return []
-    out = []
-    for line in self.path.read_text().splitlines():
-      try:
-        out.append(json.loads(line))
-      except json.JSONDecodeError:
-        continue
-    return out
+    return _read_jsonl(self.path)
 
   def truncate_after(self, step: int) -> None:
     if self.enabled:
