@@ -4,11 +4,11 @@ Each program is a :class:`Command` record: its name, the function it runs
 and the flags it takes besides ``--config`` and ``--workdir``; :func:`main`
 parses the flags and runs it. Flags are parsed by absl with
 ``ml_collections.config_flags`` (the config is locked, so a misspelt
-``--config.<field>`` is an error). A user error (bad config, missing data or
-genotype, unusable checkpoint, diverged run) ends the process with
+``--config.<field>`` is an error). Bad flags end the process with
 ``nasjax.search: error: <what is wrong and how to fix it>`` (the program's
-name first) on stderr and a non-zero status: 2 for bad flags, 1 for errors
-during the run, 130 after Ctrl-C.
+name first) on stderr and status 2; the run itself is inside
+:func:`nasjax.boundary.error_boundary` (status 1 for any error, with one
+line and the traceback in ``WORKDIR/error.log``; 130 after Ctrl-C).
 
 A config with a ``distributed`` block joins a multi-process run
 (:func:`nasjax.infra.distributed.initialize`, driven by that block and the
@@ -31,9 +31,9 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
-from nasjax.errors import DataNotFoundError, NasjaxError
+from nasjax.boundary import ERROR_LOG, error_boundary
+from nasjax.errors import NasjaxError
 from nasjax.infra import distributed
-from nasjax.infra.checkpoint import CheckpointError
 from nasjax.infra.host_memory import reexec_with_huge_pages
 
 #: The help of ``--genotype`` (retraining a DARTS genotype).
@@ -95,17 +95,16 @@ def main(command: Command, argv: list[str] | None = None) -> None:
   def entry(argv: list[str]) -> None:
     del argv
     _quiet_logging()
-    try:
+    with error_boundary(command.program, defined.workdir.value, defined.verbose.value):
       config = defined.config.value
       if config is not None and "distributed" in config:
         distributed.initialize(config.distributed)  # before any JAX computation
       command.run(*_run_args(command, defined))
-    except (NasjaxError, CheckpointError, DataNotFoundError) as e:
-      _fail(command, str(e), 1)
-    except KeyboardInterrupt:
-      raise SystemExit(130) from None
 
-  app.run(entry, argv=argv, flags_parser=parse)
+  try:
+    app.run(entry, argv=argv, flags_parser=parse)
+  except KeyboardInterrupt:  # Ctrl-C while the flags are parsed or the config file loads
+    _fail(command, "interrupted before the run started; nothing was written", 130)
 
 
 @dataclasses.dataclass
@@ -114,6 +113,7 @@ class _Flags:
 
   config: Any
   workdir: Any
+  verbose: Any
   genotype: Any = None
   choice: Any = None
   subcommand: str | None = None
@@ -149,6 +149,11 @@ def _define_flags(command: Command) -> _Flags:
     workdir=flags.DEFINE_string(
       "workdir", None, f"output folder; re-running with the same folder resumes the {kind}"
     ),
+    verbose=flags.DEFINE_bool(
+      "verbose",
+      False,
+      f"on an error, print the full traceback (it is always in WORKDIR/{ERROR_LOG})",
+    ),
   )
   if command.choice is not None:
     name, values, help_text = command.choice
@@ -169,6 +174,15 @@ def _parse_flags(command: Command, defined: _Flags, argv: list[str]) -> list[str
   except NasjaxError as e:
     _fail(command, str(e), 2)
   except (AttributeError, KeyError) as e:  # a --config.<field> the config does not have
+    if "get_config" in str(e):  # the file loaded, but it is not a config file
+      path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "?")
+      _fail(
+        command,
+        f"the config file {path} defines no get_config(); a config file defines "
+        f"get_config() (or get_config(arg) for variants) returning a ConfigDict, e.g. "
+        f"{command.example}",
+        2,
+      )
     _fail(command, _unknown_field(str(e), argv), 2)
   except (flags.Error, TypeError, ValueError) as e:
     cause = _nasjax_cause(e)

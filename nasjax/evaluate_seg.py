@@ -12,9 +12,8 @@ each run's own, with ``--test_list``, ``--eval_mode``, ``--eval_scale`` and
 """
 
 import argparse
-import sys
 
-from nasjax.errors import DataNotFoundError, NasjaxError
+from nasjax.boundary import error_boundary
 from nasjax.tasks.segmentation.evaluate import OVERRIDES, SegTable, evaluate_networks
 
 __all__ = ["SegTable", "evaluate_networks", "main"]
@@ -33,16 +32,14 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument("--eval_mode", default=None, choices=("whole", "sliding"))
   parser.add_argument("--eval_scale", default=None, type=float, help="resize test images")
   parser.add_argument("--test_limit", default=None, type=int, help="first N test images")
+  parser.add_argument("--verbose", action="store_true", help="on an error, print the traceback")
   args = parser.parse_args(argv)
-  try:
+  with error_boundary("nasjax.evaluate_seg", args.output or args.workdir, args.verbose):
     table = evaluate_networks(
       [w for w in args.workdir.split(",") if w],
       args.output,
       {k: getattr(args, k) for k in OVERRIDES},
     )
-  except (NasjaxError, DataNotFoundError) as e:
-    print(f"nasjax.evaluate_seg: error: {e}", file=sys.stderr)
-    sys.exit(1)
   print(table.markdown(), end="", flush=True)
 
 

@@ -13,9 +13,8 @@ folder of HR images a column group
 """
 
 import argparse
-import sys
 
-from nasjax.errors import DataNotFoundError, NasjaxError
+from nasjax.boundary import error_boundary
 from nasjax.tasks.super_resolution.evaluate import SRTable, evaluate_networks
 
 __all__ = ["SRTable", "evaluate_networks", "main"]
@@ -33,16 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     "--sets", required=True, help="folders of HR PNG test images, comma-separated"
   )
   parser.add_argument("--output", default=None, help="folder for sr_table.json / sr_table.md")
+  parser.add_argument("--verbose", action="store_true", help="on an error, print the traceback")
   args = parser.parse_args(argv)
-  try:
+  with error_boundary("nasjax.evaluate_sr", args.output or args.workdir, args.verbose):
     table = evaluate_networks(
       [w for w in args.workdir.split(",") if w],
       [s for s in args.sets.split(",") if s],
       args.output,
     )
-  except (NasjaxError, DataNotFoundError) as e:
-    print(f"nasjax.evaluate_sr: error: {e}", file=sys.stderr)
-    sys.exit(1)
   print(table.markdown(), end="", flush=True)
 
 

@@ -14,11 +14,9 @@ notebook, ``nasjax.reproduce.run(...)``.
 """
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from nasjax.errors import DataNotFoundError, NasjaxError
-from nasjax.infra.checkpoint import CheckpointError
+from nasjax.boundary import error_boundary
 from nasjax.infra.host_memory import reexec_with_huge_pages
 from nasjax.run.reproduce import BENCHMARKS, SCALES, run
 
@@ -47,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser.add_argument("--configs_dir", default=None)
   parser.add_argument("--report_only", action="store_true")
   parser.add_argument("--no_progress_bar", action="store_true")
+  parser.add_argument("--verbose", action="store_true", help="on an error, print the traceback")
   args = parser.parse_args(argv)
-  try:
+  with error_boundary("nasjax.reproduce", args.workdir, args.verbose):
     run(
       args.benchmark,
       args.methods,
@@ -62,11 +61,6 @@ def main(argv: Sequence[str] | None = None) -> None:
       report_only=args.report_only,
       progress_bar=not args.no_progress_bar,
     )
-  except (NasjaxError, CheckpointError, DataNotFoundError) as e:
-    print(f"nasjax.reproduce: error: {e}", file=sys.stderr, flush=True)
-    raise SystemExit(1) from None
-  except KeyboardInterrupt:
-    raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from nasjax.analysis.epoch import hessian_batches
 from nasjax.config.search import HESSIAN_METHODS
 from nasjax.errors import ConfigError
 from nasjax.infra.checkpoint import Checkpointer, CheckpointError
-from nasjax.infra.jsonfiles import write_json
+from nasjax.infra.jsonfiles import atomic_write_text, write_json
 from nasjax.run.restore import open_search
 from nasjax.run.safety import say
 
@@ -80,7 +80,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, command: str) ->
     out = workdir / "analysis" / "hessian.jsonl"
     if is_main:
       out.parent.mkdir(exist_ok=True)
-      out.write_text("".join(json.dumps(r) + "\n" for r in records))
+      atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in records))
     for r in records:
       say(
         is_main, f"epoch {r['epoch']:4d} (step {r['step']}): dominant eigenvalue {r['max_eig']:.6g}"

@@ -13,7 +13,13 @@ the jitted step may donate its device buffers while the save is running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,27 +88,27 @@ class Checkpointer:
       CheckpointError: if it cannot be read or its arrays do not match ``target``.
     """
     where = self.directory / str(step)
-    try:
-      restored = self._manager.restore(
-        step,
-        args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()
-        ),
-      )
-    except Exception as e:  # orbax raises many types for unreadable or mismatched data
-      detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-      older = self._restore_by_path(step, target)
-      if older is not None:
-        return older
-      if self._readable(step):
+    with _stderr_held():  # orbax's event-loop threads print tracebacks for unreadable files
+      try:
+        restored = self._manager.restore(
+          step,
+          args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()
+          ),
+        )
+      except Exception as e:  # orbax raises many types for unreadable or mismatched data
+        older = self._restore_by_path(step, target)
+        if older is not None:
+          return older
+        if self._readable(step):
+          raise CheckpointError(
+            f"checkpoint {where} does not fit this search (its arrays are laid out "
+            f"differently); resume with the config it was written with, or use a new --workdir"
+          ) from None
         raise CheckpointError(
-          f"checkpoint {where} does not fit this search (its arrays are laid out "
-          f"differently); resume with the config it was written with, or use a new --workdir"
+          f"checkpoint {where} cannot be restored ({_reason(e)}); delete that folder to "
+          f"resume from the previous checkpoint, or start over in a new --workdir"
         ) from None
-      raise CheckpointError(
-        f"checkpoint {where} cannot be restored ({detail}); delete that folder to resume "
-        f"from the previous checkpoint, or start over in a new --workdir"
-      ) from None
     state = restored["state"]
     mismatch = _first_mismatch(state, target)
     if mismatch:
@@ -147,6 +153,60 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+@contextlib.contextmanager
+def _stderr_held() -> Iterator[None]:
+  """Holds what is written to the process's stderr (file descriptor 2) back while inside.
+
+  orbax restores through asyncio in background threads; on an unreadable
+  file they print "Event loop is closed" tracebacks straight to stderr. What
+  they wrote is dropped when the body succeeds or raises a
+  :class:`CheckpointError` (whose sentence says what is wrong), and written
+  out after any other error.
+  """
+  try:
+    sys.stderr.flush()
+    saved = os.dup(2)
+  except (OSError, ValueError):  # no real stderr (e.g. captured in a notebook)
+    yield
+    return
+  with tempfile.TemporaryFile() as held:
+    os.dup2(held.fileno(), 2)
+    try:
+      yield
+    except CheckpointError:
+      raise
+    except BaseException:
+      _release(saved, held)
+      saved = -1
+      raise
+    finally:
+      if saved >= 0:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _release(saved: int, held: Any) -> None:
+  """Restores stderr and writes out what was held."""
+  sys.stderr.flush()
+  os.dup2(saved, 2)
+  os.close(saved)
+  held.seek(0)
+  sys.stderr.write(held.read().decode(errors="replace"))
+  sys.stderr.flush()
+
+
+def _reason(error: BaseException) -> str:
+  """Why a checkpoint could not be read, in a few words (no object reprs or spec dumps)."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  text = lines[0] if lines else type(error).__name__
+  text = re.split(r"<bound method|TensorStore\(|\{", text)[0].strip(" :,;({")
+  marks = ("error reading", "error while reading", "not_found", "data_loss", "truncated")
+  if any(mark in str(error).lower() for mark in marks):
+    text = "an array file is missing or truncated"
+  return (text[:160] + "…") if len(text) > 160 else text or type(error).__name__
 
 
 def _first_mismatch(restored: Any, target: Any) -> str | None:

@@ -1,8 +1,8 @@
 """JSON and JSON-lines files, written so that a kill never leaves half a file.
 
-:func:`write_json` replaces a file in one rename; :func:`truncate_jsonl`
-drops the records of a JSON-lines file that a resumed run is about to write
-again (and any line a kill cut short).
+:func:`write_json` and :func:`atomic_write_text` replace a file in one
+rename; :func:`truncate_jsonl` drops the records of a JSON-lines file that
+a resumed run is about to write again (and any line a kill cut short).
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
   tmp = path.with_name(path.name + ".tmp")
   tmp.write_bytes(data)
   os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+  """Writes ``text`` to ``path`` through a temporary file and one rename."""
+  atomic_write_bytes(Path(path), text.encode())
 
 
 def truncate_jsonl(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:

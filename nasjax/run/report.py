@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from nasjax.analysis import plots
 from nasjax.config.retrain import retrain_config
 from nasjax.core.training import make_train_setup
-from nasjax.infra.jsonfiles import write_json
+from nasjax.infra.jsonfiles import atomic_write_text, write_json
 from nasjax.infra.seeds import mean_std
 from nasjax.spaces import flops
 from nasjax.spaces.nb201.benchmark import load_table
@@ -337,7 +337,7 @@ def write_report(
   }
   write_json(workdir / "results.json", report)
   markdown = nb201_markdown(report) if benchmark == "nb201" else darts_markdown(report)
-  (workdir / "results.md").write_text(markdown)
+  atomic_write_text(workdir / "results.md", markdown)
   figures = (
     ("curves.png", "nb201/cifar10_test", "CIFAR-10 test accuracy (%)", "argmax cell per epoch"),
     ("eigenvalue.png", "hessian/max_eig", r"$\lambda_{\max}$", "dominant Hessian eigenvalue"),

@@ -11,6 +11,7 @@ mesh, logging, per-epoch evaluation, checkpoints and Ctrl-C).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -31,8 +32,8 @@ from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.registry import genotype_from_dict
 
 
-def check_or_write_genotype(workdir: Path, genotype: Any, resuming: bool, is_main: bool) -> None:
-  """Writes ``genotype.json``; when resuming, refuses a different genotype."""
+def check_genotype(workdir: Path, genotype: Any, resuming: bool) -> None:
+  """Refuses to resume a retrain of a different genotype (writes nothing)."""
   record = workdir / "genotype.json"
   if resuming and record.exists():
     saved = genotype_from_dict(json.loads(record.read_text()))
@@ -41,8 +42,33 @@ def check_or_write_genotype(workdir: Path, genotype: Any, resuming: bool, is_mai
         f"{workdir} holds a retrain of a different genotype ({saved}); resume with that "
         f"genotype (--genotype={record}) or start a new --workdir"
       )
-  if is_main:
-    write_json(record, genotype.to_dict())
+
+
+@dataclasses.dataclass
+class RetrainWorkdir:
+  """A retrain's folder once its genotype and config were checked against it.
+
+  Attributes:
+    path: the folder.
+    checkpointer: its checkpoints.
+    start: the latest checkpoint's step (None: a fresh run).
+    genotype: the architecture being trained.
+    config: the run's config.
+    is_main: this process writes files.
+  """
+
+  path: Path
+  checkpointer: Checkpointer
+  start: int | None
+  genotype: Any
+  config: ml_collections.ConfigDict
+  is_main: bool
+
+  def record(self) -> None:
+    """Writes ``genotype.json`` and the config: called once the run is accepted."""
+    if self.is_main:
+      write_json(self.path / "genotype.json", self.genotype.to_dict())
+    runs.write_config(self.path, self.config, self.is_main)
 
 
 def evaluate_test_split_of(config, eval_fn, state, data) -> dict[str, float]:
@@ -52,26 +78,27 @@ def evaluate_test_split_of(config, eval_fn, state, data) -> dict[str, float]:
 
 def open_workdir(
   workdir: Path, config: ml_collections.ConfigDict, genotype: Any, is_main: bool
-) -> tuple[Checkpointer, int | None]:
-  """The checkpointer of a retrain's ``workdir`` and its latest step (None: a fresh run).
+) -> RetrainWorkdir:
+  """A retrain's ``workdir``: its checkpointer and latest step, genotype and config checked.
 
-  Records the genotype and the config there; a resumed run must have the same.
+  Nothing is written to the folder's record here; :func:`resume_and_train`
+  records the genotype and the config once the checkpoint is restored.
 
   Raises:
     NasjaxError: for a different genotype or config than the workdir's.
   """
-  workdir.mkdir(parents=True, exist_ok=True)
+  runs.open_folder(workdir)
   checkpointer = Checkpointer(
     workdir / "checkpoints", config.checkpoint.keep, config.checkpoint.async_save
   )
   start = checkpointer.latest_step()
   try:
-    check_or_write_genotype(workdir, genotype, start is not None, is_main)
-    runs.check_or_write_config(workdir, config, start is not None, is_main, kind="retrain")
+    check_genotype(workdir, genotype, start is not None)
+    runs.check_config(workdir, config, start is not None, kind="retrain")
   except Exception:
     checkpointer.close()
     raise
-  return checkpointer, start
+  return RetrainWorkdir(workdir, checkpointer, start, genotype, config, is_main)
 
 
 def resume_and_train(
@@ -79,15 +106,13 @@ def resume_and_train(
   setup: Any,
   state: Any,
   data: Any,
-  workdir: Path,
-  checkpointer: Checkpointer,
-  start: int | None,
-  is_main: bool,
+  run: RetrainWorkdir,
   t_start: float,
 ) -> tuple[Any, dict[str, float], dict[str, float], Callable[[], float]]:
-  """Restores checkpoint ``start`` (if any), trains to the end, saves, and evaluates.
+  """Restores ``run``'s latest checkpoint (if any), trains to the end, saves, and evaluates.
 
-  Shared by DARTS retraining and SR retraining (:mod:`nasjax.sr_retrain`).
+  Shared by the three retraining tasks. The genotype and config are recorded
+  in the workdir once the checkpoint is restored (the run is accepted).
 
   Returns:
     The final state, the last epoch's summary, the final test metrics, and
@@ -95,12 +120,18 @@ def resume_and_train(
   """
   spe = data.steps_per_epoch
   total = config.epochs * spe
+  workdir, checkpointer, start, is_main = run.path, run.checkpointer, run.start, run.is_main
   meta: dict[str, Any] = {}
   if start is not None:
-    state, meta = checkpointer.restore(start, state)
+    try:
+      state, meta = checkpointer.restore(start, state)
+    except Exception:
+      checkpointer.close()
+      raise
     runs.say(
       is_main, f"resuming {workdir} from step {start} (epoch {start // spe} of {config.epochs})"
     )
+  run.record()
   start = start or 0
   prior_s = float(meta.get("elapsed_s", 0.0))  # time spent before an interruption
 

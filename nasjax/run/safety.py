@@ -1,7 +1,7 @@
 """What every run loop (search, retrain) does the same way.
 
-Recording the resolved config in the workdir and refusing to resume with a
-changed one, stopping on a NaN/Inf metric with the step and the last good
+Refusing to resume with a changed config and recording the resolved config
+once the run is accepted, stopping on a NaN/Inf metric with the step and the last good
 checkpoint, saving a checkpoint on Ctrl-C, and averaging logged metrics.
 """
 
@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 from nasjax.config.resume import config_changes
 from nasjax.errors import ConfigError, NasjaxError
 from nasjax.infra.checkpoint import Checkpointer
-from nasjax.infra.jsonfiles import write_json
+from nasjax.infra.jsonfiles import atomic_write_bytes, write_json
 from nasjax.infra.parallel import host_copy
 
 
@@ -31,20 +32,32 @@ class TrainingDivergedError(NasjaxError, FloatingPointError):
   """The loss or a gradient became NaN or infinite."""
 
 
-def check_or_write_config(
-  workdir: Path,
-  config: ml_collections.ConfigDict,
-  resuming: bool,
-  is_main: bool,
-  kind: str = "search",
+def open_folder(workdir: Path) -> None:
+  """Creates ``workdir`` (and its parents) and proves it writable, before any other work.
+
+  Raises:
+    OSError: the operating system's own error (a file in the way, a
+      read-only disk, no permission), which the command line's error
+      boundary turns into one sentence.
+  """
+  workdir.mkdir(parents=True, exist_ok=True)
+  with tempfile.TemporaryFile(dir=workdir):
+    pass
+
+
+def check_config(
+  workdir: Path, config: ml_collections.ConfigDict, resuming: bool, kind: str = "search"
 ) -> None:
-  """Writes the resolved config into ``workdir``; when resuming, refuses a changed one.
+  """Refuses to resume ``workdir`` with a config that changes what is computed.
+
+  Writes nothing: the config is recorded by :func:`write_config` once the
+  run is accepted (its checkpoint restored), so a refused run leaves the
+  workdir's record as it was.
 
   Args:
     workdir: the run's folder.
     config: the config of this run.
     resuming: the workdir holds a checkpoint of an earlier run.
-    is_main: this process writes files.
     kind: what the run is (``search``, ``retrain``), for the message.
 
   Raises:
@@ -52,19 +65,27 @@ def check_or_write_config(
       changes what is computed, unless ``config.allow_resume_with_changes``.
   """
   record = workdir / "config.json"
-  current = json.loads(config.to_json_best_effort())
-  if resuming and record.exists():
-    changed = config_changes(json.loads(record.read_text()), current)
-    if changed and not config.get("allow_resume_with_changes", False):
-      detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed[:3])
-      raise ConfigError(
-        f"{workdir} holds a {kind} with a different config ({detail}); resume with the "
-        f"original values, start a new --workdir, or pass "
-        f"--config.allow_resume_with_changes=True to continue with the new values"
-      )
+  if not (resuming and record.exists()):
+    return
+  changed = config_changes(json.loads(record.read_text()), _as_json(config))
+  if changed and not config.get("allow_resume_with_changes", False):
+    detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed[:3])
+    raise ConfigError(
+      f"{workdir} holds a {kind} with a different config ({detail}); resume with the "
+      f"original values, start a new --workdir, or pass "
+      f"--config.allow_resume_with_changes=True to continue with the new values"
+    )
+
+
+def write_config(workdir: Path, config: ml_collections.ConfigDict, is_main: bool) -> None:
+  """Records the resolved config as ``config.yaml`` and ``config.json``, each in one rename."""
   if is_main:
-    (workdir / "config.yaml").write_text(config.to_yaml())
-    write_json(record, current)
+    atomic_write_bytes(workdir / "config.yaml", config.to_yaml().encode())
+    write_json(workdir / "config.json", _as_json(config))
+
+
+def _as_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  return json.loads(config.to_json_best_effort())
 
 
 def finite(metrics: dict[str, Any]) -> bool:

@@ -37,8 +37,7 @@ from nasjax.infra.compilation import enable_compilation_cache
 from nasjax.infra.jsonfiles import write_json
 from nasjax.run import search_log
 from nasjax.run.records import GenotypeLog, ProgressBar
-from nasjax.run.safety import check_or_write_config as _check_or_write_config
-from nasjax.run.safety import deferred_interrupt
+from nasjax.run.safety import check_config, deferred_interrupt, open_folder, write_config
 from nasjax.run.safety import save_on_interrupt as _save_on_interrupt
 from nasjax.run.safety import say as _say
 from nasjax.run.search_log import MultiSeedResult, SearchResult
@@ -135,8 +134,9 @@ class _Search:
 
 
 def _open(config, workdir, initial_state, step_hook, kind) -> _Search:
-  """Validates the config and builds the run's pieces; records the config in the workdir."""
+  """Validates the config and builds the run's pieces; refuses a changed config on resume."""
   validate_search_config(config)
+  open_folder(workdir)  # a file in the way or a read-only disk fails here, before any work
   enable_compilation_cache(config.compilation_cache or None)
   seed_ids = seeds_lib.seed_list(config)
   if len(seed_ids) > 1 and (initial_state is not None or step_hook is not None):
@@ -150,7 +150,6 @@ def _open(config, workdir, initial_state, step_hook, kind) -> _Search:
   task = task_of(config)
   datas = [task.search_data(c, jax.process_index(), jax.process_count()) for c in configs]
   setup = make_search_setup(config, datas[0].steps_per_epoch)
-  workdir.mkdir(parents=True, exist_ok=True)
   search = _Search(
     config=config,
     workdir=workdir,
@@ -169,8 +168,14 @@ def _open(config, workdir, initial_state, step_hook, kind) -> _Search:
     is_main=jax.process_index() == 0,
   )
   resuming = search.checkpointer.latest_step() is not None
-  _check_or_write_config(workdir, config, resuming, search.is_main)
+  check_config(workdir, config, resuming, kind="search")
   search.say("\n".join(search_log.header_lines(config)))
+  benchmark_wanted = setup.space.benchmark is not None and config.nb201_table.lower() != "none"
+  if search.table is None and benchmark_wanted:
+    search.say(
+      "no NAS-Bench-201 table found (nb201.csv.gz in $NASJAX_DATA_DIR): benchmark look-ups "
+      "are off; set config.nb201_table to the file to turn them on, or to 'none' to say so"
+    )
   return search
 
 
@@ -191,6 +196,7 @@ def _starting_state(search: _Search, initial_state) -> tuple[Any, int, int, dict
       f"resuming {search.workdir} from step {start} "
       f"(epoch {start // search.spe} of {search.config.epochs})"
     )
+  write_config(search.workdir, search.config, search.is_main)  # the run is accepted
   state = parallel.put_replicated(state, search.mesh)
   start = start or 0
   total = search.config.epochs * search.spe

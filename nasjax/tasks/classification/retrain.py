@@ -148,7 +148,7 @@ def run(
   total = config.epochs * spe
   setup = make_train_setup(config, spe, genotype)
 
-  checkpointer, start = open_workdir(workdir, config, genotype, is_main)
+  opened = open_workdir(workdir, config, genotype, is_main)
 
   size = config.data.image_size
   state = setup.init(jax.random.key(config.seed), (size, size, 3))
@@ -160,9 +160,7 @@ def run(
     f"network: {n_params / 1e6:.3f}M parameters (without the auxiliary head), "
     f"{macs / 1e6:.1f}M multiply-adds at {size}x{size}",
   )
-  state, last_epoch, test, elapsed = resume_and_train(
-    config, setup, state, data, workdir, checkpointer, start, is_main, t_start
-  )
+  state, last_epoch, test, elapsed = resume_and_train(config, setup, state, data, opened, t_start)
   test = {k: test[k] for k in ("loss", "top1", "top5")}
   result = RetrainResult(workdir, genotype, state, test, n_params, macs, total, last_epoch)
   if is_main:

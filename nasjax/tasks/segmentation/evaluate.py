@@ -38,7 +38,7 @@ import numpy as np
 
 from nasjax.errors import ConfigError, NasjaxError
 from nasjax.infra.checkpoint import CheckpointError
-from nasjax.infra.jsonfiles import write_json
+from nasjax.infra.jsonfiles import atomic_write_text, write_json
 from nasjax.spaces.saved import SingleStageNetwork, find_network, load_network, run_name
 from nasjax.tasks.segmentation import data as seg_data
 from nasjax.tasks.segmentation import metrics as seg_metrics
@@ -199,7 +199,7 @@ def evaluate_networks(
   if jax.process_index() == 0:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "seg_table.json", {"rows": rows})
-    (out / "seg_table.md").write_text(table.markdown())
+    atomic_write_text(out / "seg_table.md", table.markdown())
   return table
 
 

@@ -162,7 +162,7 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
   spe = data.steps_per_epoch
   total = config.epochs * spe
   setup = make_setup(config, spe, genotype)
-  checkpointer, start = open_workdir(workdir, config, genotype, is_main)
+  opened = open_workdir(workdir, config, genotype, is_main)
 
   state = setup.init(jax.random.key(config.seed), data.image_shape)
   n_params = flops.count_params(state.params)
@@ -173,9 +173,7 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
     f"network: {n_params / 1e6:.3f}M parameters, {macs / 1e9:.1f}G multiply-adds at "
     f"{COST_SHAPE[0]}x{COST_SHAPE[1]}",
   )
-  state, _, test_crops, elapsed = resume_and_train(
-    config, setup, state, data, workdir, checkpointer, start, is_main, t_start
-  )
+  state, _, test_crops, elapsed = resume_and_train(config, setup, state, data, opened, t_start)
   info = {
     "method": "two_stage",
     "genotype": genotype.to_dict(),

@@ -33,7 +33,7 @@ import jax
 import numpy as np
 
 from nasjax.errors import NasjaxError
-from nasjax.infra.jsonfiles import write_json
+from nasjax.infra.jsonfiles import atomic_write_text, write_json
 from nasjax.spaces.saved import SingleStageNetwork, find_network, load_network, run_name
 from nasjax.tasks.super_resolution import images as sr_images
 from nasjax.tasks.super_resolution import metrics as sr_metrics
@@ -163,5 +163,5 @@ def evaluate_networks(
   if jax.process_index() == 0:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "sr_table.json", {"sets": set_names, "rows": rows})
-    (out / "sr_table.md").write_text(table.markdown())
+    atomic_write_text(out / "sr_table.md", table.markdown())
   return table

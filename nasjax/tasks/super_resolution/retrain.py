@@ -163,7 +163,7 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
   total = config.epochs * spe
   setup = make_setup(config, spe, genotype)
 
-  checkpointer, start = open_workdir(workdir, config, genotype, is_main)
+  opened = open_workdir(workdir, config, genotype, is_main)
 
   state = setup.init(jax.random.key(config.seed), data.image_shape)
   n_params = flops.count_params(state.params)
@@ -174,9 +174,7 @@ def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.Path
     f"network: {n_params / 1e3:.1f}K parameters, {macs / 1e9:.2f}G multiply-adds at a "
     f"{COST_OUTPUT[0]}x{COST_OUTPUT[1]} output",
   )
-  state, _, test, elapsed = resume_and_train(
-    config, setup, state, data, workdir, checkpointer, start, is_main, t_start
-  )
+  state, _, test, elapsed = resume_and_train(config, setup, state, data, opened, t_start)
   info = {
     "genotype": genotype.to_dict(),
     "scale": config.data.scale,
