@@ -252,7 +252,8 @@ def _finish(
   """Prints the line (the traceback first with ``verbose``), then silences stderr and exits."""
   if verbose and sys.exc_info()[0] is not None:
     traceback.print_exc()
-  print(f"{program}: error: {message}", file=sys.stderr, flush=True)
+  kind = "error: " if code != 130 else ""  # Ctrl-C is the user's wish, not an error
+  print(f"{program}: {kind}{message}", file=sys.stderr, flush=True)
   _silence_stderr(log)
   raise SystemExit(code) from None
 

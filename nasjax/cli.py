@@ -104,7 +104,8 @@ def main(command: Command, argv: list[str] | None = None) -> None:
   try:
     app.run(entry, argv=argv, flags_parser=parse)
   except KeyboardInterrupt:  # Ctrl-C while the flags are parsed or the config file loads
-    _fail(command, "interrupted before the run started; nothing was written", 130)
+    print(f"{command.program}: interrupted before the run started", file=sys.stderr, flush=True)
+    raise SystemExit(130) from None
 
 
 @dataclasses.dataclass

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -333,3 +334,30 @@ def test_a_write_failing_mid_run_gives_one_line_and_the_run_resumes(finished_sea
   assert "File too large" in log and "Traceback" in log
   assert not (workdir / "genotype.json").exists()
   _assert_resumes_to(workdir, finished_search)
+
+
+def test_ctrl_c_during_start_up_gives_one_line_and_records_nothing(tmp_path):
+  """Ctrl-C while the data loads: status 130, one line saying how to continue, no record."""
+  workdir = tmp_path / "w"
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # the child's default
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+  try:
+    proc = subprocess.Popen(
+      [sys.executable, "-m", "nasjax.search", f"--config={SEARCH}", f"--workdir={workdir}"],
+      cwd=REPO,
+      env=cli_env(),
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+  finally:
+    signal.signal(signal.SIGINT, previous)
+  deadline = time.monotonic() + 300
+  while not workdir.exists() and proc.poll() is None and time.monotonic() < deadline:
+    time.sleep(0.05)  # the workdir is made first, before the data loads
+  proc.send_signal(signal.SIGINT)
+  stdout, stderr = proc.communicate(timeout=300)
+  assert proc.returncode == 130, stdout[-2000:] + stderr[-2000:]
+  assert "Traceback" not in stderr, stderr[-3000:]
+  assert stderr.splitlines()[-1].startswith("nasjax.search: interrupted"), stderr[-2000:]
+  assert not (workdir / "config.json").exists()

@@ -219,6 +219,8 @@ def test_interrupt_saves_and_resumes(finished_run, tmp_path):
   stdout, stderr = proc.communicate(timeout=120)
   assert proc.returncode == 130, stdout[-2000:] + stderr[-2000:]
   assert "interrupted" in stdout and "re-run the same command" in stdout
+  assert "Traceback" not in stderr, stderr[-2000:]
+  assert stderr.splitlines()[-1].startswith("nasjax.search: interrupted; rerun the same command")
   _cli(workdir, check=True)
   _same_final_state(reference, workdir)
 
