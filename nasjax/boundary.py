@@ -10,7 +10,8 @@ one sentence saying what failed and what to do (:func:`explain`), while the
 full traceback goes to ``WORKDIR/error.log`` (printed too with
 ``--verbose``). After that line the process's standard error is redirected
 into the log, so that background threads (orbax's asynchronous writers)
-cannot print after it. Exit statuses: 1 for an error during the run, 130
+cannot print after it (when the boundary runs a command, not inside a test or
+a notebook whose stderr is captured). Exit statuses: 1 for an error during the run, 130
 after Ctrl-C.
 
 Example:
@@ -165,7 +166,8 @@ def error_boundary(
   Raises:
     SystemExit: 1 after an error, 130 after Ctrl-C (other ``SystemExit`` pass through).
   """
-  _log_background_errors(workdir, program)
+  if _standalone():
+    _log_background_errors(workdir, program)
   try:
     yield
   except SystemExit:
@@ -254,8 +256,17 @@ def _finish(
     traceback.print_exc()
   kind = "error: " if code != 130 else ""  # Ctrl-C is the user's wish, not an error
   print(f"{program}: {kind}{message}", file=sys.stderr, flush=True)
-  _silence_stderr(log)
+  if _standalone():
+    _silence_stderr(log)
   raise SystemExit(code) from None
+
+
+def _standalone() -> bool:
+  """Whether stderr is the process's own (a command), not captured (a test, a notebook).
+
+  Only then does the boundary take over the process-wide hooks and stderr.
+  """
+  return sys.stderr is sys.__stderr__
 
 
 def _silence_stderr(log: Path | None) -> None:

@@ -21,12 +21,14 @@ else the process restarts once with huge pages for the host allocator
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
+import yaml
 from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
@@ -41,6 +43,10 @@ GENOTYPE_HELP = (
   "the architecture: a genotype file (a search's genotype.json, a genotype JSON, or a "
   "DARTS Genotype(...) string) or a published genotype's name (DARTS_V1, DARTS_V2, PC_DARTS)"
 )
+
+
+#: The help of ``--show_config``.
+SHOW_CONFIG_HELP = "print the resolved config as YAML (overrides applied) and exit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +89,17 @@ def main(command: Command, argv: list[str] | None = None) -> None:
   end with status 2), quieten INFO logging, join a multi-process run, call
   ``command.run``; a user error ends with one line and status 1.
   """
+  args = sys.argv if argv is None else argv
+  if any(a in ("--help", "-h", "-?", "--helpshort") for a in args[1:]):
+    print(help_text(command))
+    raise SystemExit(0)
   reexec_with_huge_pages()  # before any computation; a no-op once set
   defined = _define_flags(command)
 
   def parse(argv: list[str]) -> list[str]:
     rest = _parse_flags(command, defined, argv)
+    if defined.show_config.value:
+      _show_config(command, defined)
     rest = _take_subcommand(command, defined, rest)
     _check_required(command, defined, rest)
     return rest
@@ -115,9 +127,65 @@ class _Flags:
   config: Any
   workdir: Any
   verbose: Any
+  show_config: Any
   genotype: Any = None
   choice: Any = None
   subcommand: str | None = None
+
+
+def help_text(command: Command) -> str:
+  """What ``--help`` prints: usage, the program's own flags, an example, how to see the fields."""
+  prog = f"python -m {command.program}"
+  sub = f" {{{','.join(command.subcommand[0])}}}" if command.subcommand else ""
+  config = (
+    "[--config.<field>=VALUE ...]"
+    if command.default_config is not None
+    else ("--config=FILE[:VARIANT] [--config.<field>=VALUE ...]")
+  )
+  rows = []
+  if command.subcommand:
+    rows.append(("COMMAND", f"{command.subcommand[1]}: one of {', '.join(command.subcommand[0])}"))
+  if command.default_config is None:
+    rows.append(("--config", f"{command.kind} config file, e.g. {command.example}"))
+  else:
+    rows.append(("--config.<field>", f"a setting of the {command.kind} (--show_config lists them)"))
+  rows.append(
+    ("--workdir", f"output folder; re-running with the same folder resumes the {command.kind}")
+  )
+  if command.genotype:
+    rows.append(("--genotype", command.genotype))
+  if command.choice is not None:
+    name, values, help_ = command.choice
+    rows.append((f"--{name}", f"{help_}: one of {', '.join(values)}"))
+  rows += [
+    ("--show_config", SHOW_CONFIG_HELP),
+    ("--verbose", "on an error, also print the traceback (kept in WORKDIR/error.log)"),
+    ("--helpfull", "every flag, those of absl and the libraries included"),
+  ]
+  extra = {"nasjax.retrain": " --genotype=DARTS_V2", "nasjax.sr_retrain": " --genotype=IMDN"}
+  extra.update({"nasjax.seg_retrain": " --genotype=GENOTYPE.json"})
+  example = f"{prog}{sub.replace('{', '').split(',')[0] if sub else ''}"
+  if command.default_config is None:
+    example += f" --config={command.example}"
+  example += extra.get(command.program, "")
+  if command.choice is not None:
+    example += f" --{command.choice[0]}={command.choice[1][0]}"
+  width = max(len(name) for name, _ in rows) + 2
+  lines = [f"usage: {prog}{sub} {config} --workdir=DIR", "", "flags:"]
+  lines += [f"  {name.ljust(width)}{text}" for name, text in rows]
+  lines += ["", "example:", f"  {example} --workdir=/tmp/{command.kind}"]
+  lines += ["", "the config's fields and their values:", f"  {example} --show_config"]
+  return "\n".join(lines)
+
+
+def _show_config(command: Command, defined: _Flags) -> None:
+  """Prints the resolved config as plain YAML and exits (status 0)."""
+  config = defined.config.value
+  if config is None:
+    _fail(command, f"--show_config needs --config, e.g. --config={command.example}", 2)
+  values = json.loads(config.to_json_best_effort())
+  print(yaml.safe_dump(values, sort_keys=False), end="", flush=True)
+  raise SystemExit(0)
 
 
 def _fail(command: Command, message: str, code: int) -> None:
@@ -150,6 +218,7 @@ def _define_flags(command: Command) -> _Flags:
     workdir=flags.DEFINE_string(
       "workdir", None, f"output folder; re-running with the same folder resumes the {kind}"
     ),
+    show_config=flags.DEFINE_bool("show_config", False, SHOW_CONFIG_HELP),
     verbose=flags.DEFINE_bool(
       "verbose",
       False,

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
       {k: getattr(args, k) for k in OVERRIDES},
     )
   print(table.markdown(), end="", flush=True)
+  print(
+    f"tables: {table.folder / 'seg_table.md'} and {table.folder / 'seg_table.json'}", flush=True
+  )
 
 
 if __name__ == "__main__":

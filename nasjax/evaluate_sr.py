@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
       args.output,
     )
   print(table.markdown(), end="", flush=True)
+  print(f"tables: {table.folder / 'sr_table.md'} and {table.folder / 'sr_table.json'}", flush=True)
 
 
 if __name__ == "__main__":

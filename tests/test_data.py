@@ -7,8 +7,10 @@ import json
 import ml_collections
 import numpy as np
 import pytest
+from conftest import REPO
 
 from nasjax.config.search import search_config, validate_search_config
+from nasjax.data import files
 from nasjax.data import split as data
 from nasjax.errors import ConfigError, DataNotFoundError
 from nasjax.tasks.classification import data as data_lib
@@ -266,7 +268,9 @@ def test_eval_batches_cover_the_split_once(dataset):
 
 def test_npz_source_and_its_errors(tmp_path, monkeypatch):
   monkeypatch.delenv("NASJAX_DATA_DIR", raising=False)
-  with pytest.raises(DataNotFoundError, match="NASJAX_DATA_DIR"):
+  monkeypatch.setattr(files, "CHECKOUT_DATA_DIR", tmp_path / "no_checkout_data")
+  monkeypatch.setattr(files, "USER_DATA_DIR", tmp_path / "no_user_data")
+  with pytest.raises(DataNotFoundError, match="none was found.*no_checkout_data.*no_user_data"):
     datasets.load_npz("$NASJAX_DATA_DIR/cifar10_subset.npz")
   with pytest.raises(DataNotFoundError, match="not found"):
     datasets.load_npz(str(tmp_path / "missing.npz"))
@@ -276,6 +280,27 @@ def test_npz_source_and_its_errors(tmp_path, monkeypatch):
   (tmp_path / "junk.npz").write_bytes(b"junk")
   with pytest.raises(DataNotFoundError, match="cannot read"):
     datasets.load_npz(str(tmp_path / "junk.npz"))
+
+
+def test_the_data_folder_is_found_in_order(tmp_path, monkeypatch):
+  """$NASJAX_DATA_DIR, then the folder beside the checkout, then the per-user folder."""
+  env, checkout, user = (tmp_path / n for n in ("env", "checkout", "user"))
+  monkeypatch.setattr(files, "CHECKOUT_DATA_DIR", checkout)
+  monkeypatch.setattr(files, "USER_DATA_DIR", user)
+  monkeypatch.delenv("NASJAX_DATA_DIR", raising=False)
+  assert files.data_dir() is None  # neither place exists
+  for folder in (user, checkout):  # the checkout's takes precedence over the user's
+    folder.mkdir()
+    assert files.data_dir() == folder
+    assert files.expand("$NASJAX_DATA_DIR/sr/Set5") == folder / "sr" / "Set5"
+    assert files.expand("${NASJAX_DATA_DIR}/x.npz") == folder / "x.npz"
+  monkeypatch.setenv("NASJAX_DATA_DIR", str(env))  # a set variable wins, even if missing
+  assert files.data_dir() == env
+  assert files.expand("$NASJAX_DATA_DIR/x.npz") == env / "x.npz"
+
+
+def test_the_checkout_data_folder_is_beside_the_repository():
+  assert REPO.parent / "shared" / "data" == files.CHECKOUT_DATA_DIR
 
 
 def test_real_subset_loads(cifar_subset, monkeypatch):

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import REPO, cli_env
 from test_tensorboard_resume import jsonl_points, scalar_points
+
+from nasjax.run import search_log
 
 RUNLOCAL = "configs/nb201/darts_1st.py:runlocal"
 
@@ -63,10 +66,15 @@ def _user_error(out, *fragments):
 
 def test_runlocal_search_writes_every_output(finished_run):
   workdir, out = finished_run
-  tail = out.stdout.strip().splitlines()[-4:]
+  lines = out.stdout.strip().splitlines()
+  tail = lines[max(i for i, line in enumerate(lines) if line.startswith("search finished")) :]
   assert tail[0].startswith("search finished: 60 steps, 3 epochs")
   assert tail[1].startswith("genotype: |")
-  assert tail[2].startswith("NAS-Bench-201: cifar10 valid")
+  # The caveat under the genotype exactly when alpha is still near uniform.
+  probs = json.loads((workdir / "genotype.json").read_text())["probs"]
+  flat = search_log.near_uniform({k: np.asarray(v) for k, v in probs.items()})
+  assert tail[2].startswith("note: alpha has hardly moved") == (flat is not None), tail
+  assert tail[3 if flat else 2].startswith("NAS-Bench-201: cifar10 valid")
   # The run header: the protocol of NAS-Bench-201's DARTS-V1 (AutoDL's code) as resolved.
   assert (
     "step: weights_first (weight update, then alpha), first_order; BN running statistics "
@@ -74,10 +82,24 @@ def test_runlocal_search_writes_every_output(finished_run):
     "cell conv bias on"
   ) in out.stdout.splitlines()
   assert (workdir / "config.yaml").read_text().count("hypergradient: first_order") == 1
+  # config.yaml is plain YAML (no Python object tags) holding what config.json holds.
+  recorded = json.loads((workdir / "config.json").read_text())
+  assert yaml.safe_load((workdir / "config.yaml").read_text()) == recorded
+  assert "!!python" not in (workdir / "config.yaml").read_text()
   assert sorted(p.name for p in (workdir / "checkpoints").iterdir() if p.is_dir())[-1] == "60"
   records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
   epochs = [r for r in records if r["kind"] == "epoch"]
   assert [r["epoch"] for r in epochs] == [1, 2, 3]
+  # One epoch numbering for every row: steps 1..20 are epoch 1 (20 steps per epoch).
+  train = [r for r in records if r["kind"] == "train"]
+  assert [(r["step"], r["epoch"]) for r in train[:5]] == [
+    (5, 1),
+    (10, 1),
+    (15, 1),
+    (20, 1),
+    (25, 2),
+  ]
+  assert all(r["epoch"] == (r["step"] - 1) // 20 + 1 for r in records)
   for key in (
     "train/loss",
     "train/acc",

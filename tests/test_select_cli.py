@@ -63,6 +63,9 @@ def test_select_argmax_pt_and_single_stage(search_dir):
   out = assert_ok(run_module("nasjax.select", f"--workdir={search_dir}", "--method=argmax"))
   argmax = json.loads((search_dir / "select" / "argmax" / "selection.json").read_text())
   assert argmax["genotype"] == genotype and "derived with BN recalibration" in out.stdout
+  # Printed as percentages, like the benchmark's figures beside them (the record keeps fractions).
+  supernet = 100 * argmax["discretization/supernet_acc"]
+  assert f"validation accuracy (%): supernet {supernet:.2f}, " in out.stdout
   assert argmax["benchmark"]["cifar10_test"] > 0
 
   flags = ("--config.pt.proj_interval=1", "--config.progress_bar=False")

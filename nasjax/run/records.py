@@ -2,6 +2,10 @@
 
 * ``metrics.jsonl`` -- one JSON object per logging point and per epoch:
   ``{"step": ..., "epoch": ..., "kind": "train"|"epoch", <scalars>}``;
+  ``step`` counts the steps done and ``epoch`` is the 1-based epoch that
+  step falls in (:func:`epoch_of_step`): with 20 steps per epoch, rows at
+  steps 5..20 are epoch 1 (the epoch row at step 20 closes it), 25..40
+  epoch 2;
 * ``tensorboard/`` -- the same scalars as TensorBoard event files;
 * ``alphas.npz`` -- per epoch: ``epoch``, ``step``, the op probabilities of
   every alpha tensor (``<name>``), its logits (``<name>_logits``), the raw
@@ -38,6 +42,18 @@ from nasjax.infra.jsonfiles import truncate_jsonl
 
 #: The fields of a ``metrics.jsonl`` record that are not scalars.
 _RECORD_FIELDS = ("step", "epoch", "kind")
+
+
+def epoch_of_step(step: int, steps_per_epoch: int) -> int:
+  """The 1-based epoch that the ``step``-th step (counted from 1) falls in.
+
+  Example:
+    >>> [epoch_of_step(s, 20) for s in (1, 5, 20, 21, 40)]
+    [1, 1, 1, 2, 2]
+  """
+  return (step - 1) // steps_per_epoch + 1
+
+
 #: Where :func:`rewrite_tensorboard` writes the new event file before renaming it (a name
 #: without ``tfevents``, which TensorBoard does not read).
 _REWRITE_TMP = "rewrite.tmp"

@@ -26,7 +26,7 @@ from nasjax.infra import parallel
 from nasjax.infra.checkpoint import Checkpointer
 from nasjax.infra.jsonfiles import write_json
 from nasjax.run import safety as runs
-from nasjax.run.records import MetricWriter, ProgressBar
+from nasjax.run.records import MetricWriter, ProgressBar, epoch_of_step
 from nasjax.run.search_log import evaluate_test_split
 from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.registry import genotype_from_dict
@@ -187,9 +187,7 @@ def train_loop(
   state = parallel.put_replicated(state, mesh)
   step_fn = jax.jit(setup.step, donate_argnums=0, out_shardings=parallel.replicated(mesh))
   batches = parallel.prefetch(data.batches(start, total), lambda b: parallel.put_batch(b, mesh))
-  progress = ProgressBar(is_main and config.progress_bar, total, start)
-  if progress.bar is not None:
-    progress.bar.set_description("retrain")
+  progress = ProgressBar(is_main and config.progress_bar, total, start, desc="retrain")
   last_epoch: dict[str, float] = {}
   test = None
   new_steps, timed_steps, compile_s = 0, 0, None
@@ -221,7 +219,7 @@ def train_loop(
       if timed_steps:
         summary["step_time_s"] = (now - t_mark) / timed_steps
       t_mark, timed_steps = now, 0
-      writer.write(done, done // spe, "train", summary)
+      writer.write(done, epoch_of_step(done, spe), "train", summary)
       epoch_records.extend(fetched)
       shown = {
         k.split("/")[1]: summary[k]

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
+import yaml
 
 from nasjax.config.resume import config_changes
 from nasjax.errors import ConfigError, NasjaxError
@@ -78,10 +79,15 @@ def check_config(
 
 
 def write_config(workdir: Path, config: ml_collections.ConfigDict, is_main: bool) -> None:
-  """Records the resolved config as ``config.yaml`` and ``config.json``, each in one rename."""
+  """Records the resolved config as ``config.yaml`` and ``config.json``, each in one rename.
+
+  Both hold the same plain values (no Python object tags), so any YAML or
+  JSON reader takes them back.
+  """
   if is_main:
-    atomic_write_bytes(workdir / "config.yaml", config.to_yaml().encode())
-    write_json(workdir / "config.json", _as_json(config))
+    values = _as_json(config)  # plain values: yaml.safe_load reads the YAML back
+    atomic_write_bytes(workdir / "config.yaml", yaml.safe_dump(values, sort_keys=False).encode())
+    write_json(workdir / "config.json", values)
 
 
 def _as_json(config: ml_collections.ConfigDict) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from nasjax.core import projection
 from nasjax.core.schedules import describe_schedule
 from nasjax.infra import fused, parallel
 from nasjax.infra.jsonfiles import write_json
-from nasjax.run.records import AlphaHistory, GenotypeLog, MetricWriter
+from nasjax.run.records import AlphaHistory, GenotypeLog, MetricWriter, epoch_of_step
 from nasjax.run.safety import check_finite, partial_epoch
 from nasjax.run.safety import mean_metrics as _mean
 from nasjax.spaces.registry import genotype_from_dict
@@ -115,7 +115,7 @@ class SeedLog:
     summary = _mean(fetched)
     if step_time is not None:
       summary["step_time_s"] = step_time
-    self.writer.write(done, done // spe, "train", summary)
+    self.writer.write(done, epoch_of_step(done, spe), "train", summary)
     self.epoch_records.extend(fetched)
     return summary
 
@@ -155,8 +155,39 @@ def write_genotype(out: Path, result: Any, total, spe, stopped, op_names) -> Non
   )
 
 
+#: A genotype is read from an alpha this close to uniform (largest probability
+#: within this fraction above 1/ops) only with a caveat: it is the initialisation plus noise.
+NEAR_UNIFORM = 0.05
+
+
+def near_uniform(probs: dict[str, np.ndarray]) -> tuple[float, float] | None:
+  """``(largest probability, uniform)`` when no row of ``probs`` moved beyond NEAR_UNIFORM."""
+  rows = [np.asarray(p).reshape(-1, np.shape(p)[-1]) for p in probs.values() if np.size(p)]
+  if not rows:
+    return None
+  largest = max(float(r.max()) for r in rows)
+  uniform = max(1.0 / r.shape[-1] for r in rows)
+  return (largest, uniform) if largest <= uniform * (1 + NEAR_UNIFORM) else None
+
+
 def result_lines(result: Any) -> list[str]:
+  """What a finished search prints: the genotype, a caveat if alpha hardly moved, the benchmark.
+
+  Example:
+    >>> import types
+    >>> probs = {"cell": np.full((6, 5), 0.2) + np.eye(6, 5) * 0.002}
+    >>> line = result_lines(types.SimpleNamespace(genotype="G", probs=probs, benchmark=None))[1]
+    >>> line.startswith("note: alpha has hardly moved (largest op probability 0.2020, uniform")
+    True
+  """
   lines = [f"genotype: {result.genotype}"]
+  flat = near_uniform(getattr(result, "probs", {}) or {})
+  if flat is not None:
+    lines.append(
+      f"note: alpha has hardly moved (largest op probability {flat[0]:.4f}, uniform "
+      f"{flat[1]:.4f}): this genotype is the initialisation plus noise; search longer before "
+      f"reading it"
+    )
   if result.benchmark:
     b = result.benchmark
     lines.append(

@@ -191,21 +191,23 @@ def run(config: ConfigDict, workdir: str | Path, method: str) -> SelectionResult
     ),
     "acc",
   )
-  label = {"acc": "accuracy", "psnr": "PSNR (dB)", "pixel_acc": "pixel accuracy"}[metric]
+  # Printed in the units the benchmark prints: percentages (PSNR in dB); the records keep fractions.
+  label = {"acc": "accuracy (%)", "psnr": "PSNR (dB)", "pixel_acc": "pixel accuracy (%)"}[metric]
+  scale = 1.0 if metric == "psnr" else 100.0
   if method == "argmax":
     say(
       is_main,
-      f"validation {label}: supernet {record[f'discretization/supernet_{metric}']:.4f}, "
-      f"derived {record[f'discretization/derived_{metric}']:.4f}, derived with BN "
-      f"recalibration {record[f'discretization/derived_recal_{metric}']:.4f}",
+      f"validation {label}: supernet {scale * record[f'discretization/supernet_{metric}']:.2f}, "
+      f"derived {scale * record[f'discretization/derived_{metric}']:.2f}, derived with BN "
+      f"recalibration {scale * record[f'discretization/derived_recal_{metric}']:.2f}",
     )
   if method == "single_stage":
     say(
       is_main,
-      f"test {label} {record[f'test_{metric}']:.4f}; network saved in {out / 'network'}",
+      f"test {label} {scale * record[f'test_{metric}']:.2f}; network saved in {out / 'network'}",
     )
     if "test_miou" in record:
-      say(is_main, f"test mIoU {record['test_miou']:.4f} (whole images)")
+      say(is_main, f"test mIoU (%) {100 * record['test_miou']:.2f} (whole images)")
     if "pruning" in record:
       p = record["pruning"]
       say(

@@ -31,6 +31,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from nasjax.data.files import DATA_DIR_ENV, data_dir, places_tried
 from nasjax.errors import DataNotFoundError, NasjaxError
 from nasjax.spaces.nb201.genotype import NB201Genotype
 
@@ -38,7 +39,6 @@ TABLE_FILENAME = "nb201.csv.gz"
 #: Rows of the full table: every cell of the NAS-Bench-201 space (5 ops on 6 edges).
 NUM_ARCHITECTURES = 5**6
 TABLE_ENV = "NASJAX_NB201_TABLE"
-DATA_DIR_ENV = "NASJAX_DATA_DIR"
 
 #: Column of the table behind each headline field of :class:`NB201Result`.
 HEADLINE_COLUMNS = {
@@ -99,12 +99,13 @@ def resolve_table_path(path: str | os.PathLike | None = None) -> Path:
   where = "the given path"
   if path is None and os.environ.get(TABLE_ENV):
     path, where = os.environ[TABLE_ENV], f"${TABLE_ENV}"
-  if path is None and os.environ.get(DATA_DIR_ENV):
-    path, where = os.environ[DATA_DIR_ENV], f"${DATA_DIR_ENV}"
+  if path is None and data_dir() is not None:
+    path, where = data_dir(), "the data folder"
   if path is None:
     raise DataNotFoundError(
       f"no NAS-Bench-201 table configured: pass its path (config.nb201_table) or set "
-      f"{TABLE_ENV} to the {TABLE_FILENAME} file, or {DATA_DIR_ENV} to its folder"
+      f"{TABLE_ENV} to the {TABLE_FILENAME} file, or {DATA_DIR_ENV} to its folder "
+      f"(tried {places_tried()})"
     )
   candidate = Path(path).expanduser()
   if candidate.is_dir():
@@ -252,5 +253,6 @@ def load_table(setting: str) -> NB201Table | None:
     return None
   if setting:
     return NB201Table.load(setting)
-  default = Path(os.environ.get(DATA_DIR_ENV, "")) / TABLE_FILENAME
-  return NB201Table.load(default) if os.environ.get(DATA_DIR_ENV) and default.is_file() else None
+  folder = data_dir()
+  default = folder / TABLE_FILENAME if folder is not None else None
+  return NB201Table.load(default) if default is not None and default.is_file() else None

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from nasjax.data import checks
-from nasjax.data.files import expand, tfds_records
+from nasjax.data.files import expand, tfds_records, unset_message
 from nasjax.errors import ConfigError, DataNotFoundError
 
 #: Per-channel mean and standard deviation (of the training images, in [0, 1]).
@@ -116,10 +116,7 @@ def load_npz(path: str, name: str = "cifar10") -> ImageDataset:
   """
   file = expand(path)
   if "$" in str(file):
-    raise DataNotFoundError(
-      f"config.data.path {path!r} names an unset environment variable; set it (e.g. "
-      f"NASJAX_DATA_DIR=/path/to/shared/data) or give the .npz file's full path"
-    )
+    raise DataNotFoundError(unset_message("config.data.path", path))
   if not file.is_file():
     raise DataNotFoundError(
       f"dataset file {file} not found; set config.data.path to a .npz with "

@@ -124,6 +124,7 @@ class SegTable:
   """The evaluation table: one row per network."""
 
   rows: list[dict[str, Any]]
+  folder: Path | None = None  # where seg_table.json / seg_table.md were written
 
   def markdown(self) -> str:
     """The table in Markdown, as printed."""
@@ -194,8 +195,8 @@ def evaluate_networks(
         "time_s": time.perf_counter() - t0,
       }
     )
-  table = SegTable(rows)
   out = Path(output) if output else find_network(workdirs[0]).parent / "evaluation"
+  table = SegTable(rows, out)
   if jax.process_index() == 0:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "seg_table.json", {"rows": rows})

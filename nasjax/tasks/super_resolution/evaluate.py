@@ -91,6 +91,7 @@ class SRTable:
 
   rows: list[dict[str, Any]]
   sets: list[str]
+  folder: Path | None = None  # where sr_table.json / sr_table.md were written
 
   def markdown(self) -> str:
     """The table as Markdown, one row per network, PSNR / SSIM per set."""
@@ -158,8 +159,8 @@ def evaluate_networks(
         "time_s": time.perf_counter() - t0,
       }
     )
-  table = SRTable(rows, set_names)
   out = Path(output) if output else find_network(workdirs[0]).parent / "evaluation"
+  table = SRTable(rows, set_names, out)
   if jax.process_index() == 0:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "sr_table.json", {"sets": set_names, "rows": rows})
