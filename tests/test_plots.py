@@ -283,3 +283,36 @@ def test_real_graphviz_draws_the_genotype(genotype, tmp_path):
   written = plots.make_plots(tmp_path)
   assert set(written) == {"genotype", "genotype_dot"}
   _check_png(written["genotype"], min_size=(300, 150))
+
+
+def test_the_eigenvalue_plot_reads_analyze_hessian_when_the_search_recorded_none(tmp_path):
+  """``nasjax.analyze hessian`` writes analysis/hessian.jsonl; plots draw it and say otherwise."""
+  workdir = _write_workdir(
+    tmp_path / "run", {"cell": (6, 5)}, NB201_OPS, NB201_CELL, eig=False, disc=False, stop=False
+  )
+  written = plots.make_plots(workdir)
+  assert "eigenvalue" not in written
+  (note,) = [n for n in plots.missing_figures(workdir, written) if "eigenvalue" in n]
+  assert f"python -m nasjax.analyze hessian --workdir={workdir}" in note
+  (workdir / "analysis").mkdir()
+  records = [{"epoch": e, "step": 10 * e, "max_eig": 0.5 * e} for e in (3, 1, 2)]
+  (workdir / "analysis" / "hessian.jsonl").write_text(
+    "".join(json.dumps(r) + "\n" for r in records)
+  )
+  epochs, values = plots.checkpoint_eigenvalues(workdir)
+  assert epochs.tolist() == [1, 2, 3] and values.tolist() == [0.5, 1.0, 1.5]
+  written = plots.make_plots(workdir)
+  assert "eigenvalue" in written and not plots.missing_figures(workdir, written)
+  _check_png(written["eigenvalue"])
+
+
+def test_near_uniform_alphas_fill_their_panels_and_epochs_are_whole(tmp_path):
+  """The y range follows the data (0.199..0.201 is not squashed into 0..0.24); ticks are epochs."""
+  epochs = np.arange(1, 4)
+  p = np.full((3, 6, 5), 0.2)
+  p[:, :, 0] += np.array([0.0, 0.0005, 0.001])[:, None]
+  p[:, :, 1] -= np.array([0.0, 0.0005, 0.001])[:, None]
+  ax = plots.plot_alphas(epochs, {"cell": p}, list(NB201_OPS)).subfigs[0].axes[0]
+  low, high = ax.get_ylim()
+  assert 0.19 < low < 0.199 and 0.201 < high < 0.21
+  assert all(float(t).is_integer() for t in ax.get_xticks())

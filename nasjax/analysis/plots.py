@@ -10,7 +10,9 @@ files allow, skipping the others:
   for DARTS). Edges with their own op lists (RobustDARTS' S1) show the
   generic column labels of ``op_names``.
 * ``eigenvalue.png`` -- the dominant eigenvalue of the Hessian of the
-  validation loss w.r.t. alpha (``hessian/max_eig`` in ``metrics.jsonl``),
+  validation loss w.r.t. alpha (``hessian/max_eig`` in ``metrics.jsonl``, or
+  else the checkpoints' values ``nasjax.analyze hessian`` wrote in
+  ``analysis/hessian.jsonl``),
   with DARTS-ES' stop and the epoch whose architecture it returns
   (``early_stop.json``).
 * ``discretization.png`` -- supernet vs derived-network accuracy and their
@@ -41,6 +43,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from nasjax.analysis.cell_graph import (
   CELL_TITLES,
@@ -79,6 +82,39 @@ def epoch_series(workdir: str | Path, keys: list[str]) -> dict[str, tuple[np.nda
   return {
     k: (np.array(sorted(v)), np.array([v[e] for e in sorted(v)])) for k, v in found.items() if v
   }
+
+
+def checkpoint_eigenvalues(workdir: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+  """``(epochs, dominant eigenvalues)`` that ``nasjax.analyze hessian`` wrote, or None."""
+  path = Path(workdir) / "analysis" / "hessian.jsonl"
+  if not path.exists():
+    return None
+  found: dict[int, float] = {}
+  for line in path.read_text().splitlines():
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    found[int(record["epoch"])] = float(record["max_eig"])
+  if not found:
+    return None
+  epochs = sorted(found)
+  return np.array(epochs), np.array([found[e] for e in epochs])
+
+
+def missing_figures(workdir: str | Path, written: dict[str, Path]) -> list[str]:
+  """One sentence per figure :func:`make_plots` could not draw: what is missing, how to get it."""
+  workdir = Path(workdir)
+  notes = []
+  if "alphas" not in written:
+    notes.append(f"no alpha plot: {workdir / 'alphas.npz'} is missing (a search writes it)")
+  if "eigenvalue" not in written:
+    notes.append(
+      "no eigenvalue plot: the search recorded no Hessian (config.analysis.hessian_every=0) "
+      "and there is no analysis/hessian.jsonl; run "
+      f"python -m nasjax.analyze hessian --workdir={workdir}"
+    )
+  return notes
 
 
 def load_alphas(workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]] | None:
@@ -139,13 +175,16 @@ def plot_alphas(epochs: np.ndarray, probs: dict[str, np.ndarray], op_names: list
     )
     axes = subfig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)
     used = set(cells)
-    top = min(1.0, float(p.max()) * 1.08 + 0.02)
+    # The y range of the data (near-uniform alphas stay distinguishable), within [0, 1].
+    pad = max(0.08 * float(p.max() - p.min()), 2e-3)
+    bottom, top = max(0.0, float(p.min()) - pad), min(1.0, float(p.max()) + pad)
     for e, (r, c) in enumerate(cells):
       ax = axes[r, c]
       for o, op in enumerate(names):
         ax.plot(epochs, p[:, e, o], color=_color(op, o), lw=1.4, marker=marker, ms=2.5)
       ax.set_title(labels[e], fontsize=9)
-      ax.set_ylim(0, top)
+      ax.set_ylim(bottom, top)
+      ax.xaxis.set_major_locator(MaxNLocator(integer=True))
       ax.grid(alpha=0.3)
     for r in range(nrows):
       for c in range(cols):
@@ -188,6 +227,7 @@ def plot_margins(epochs: np.ndarray, probs: dict[str, np.ndarray]) -> Figure:
       ax.plot(epochs, margin[:, e], color=f"C{col % 10}", ls=style, lw=1.5, label=labels[e])
     ax.set_title(f"{CELL_TITLES.get(name, name)}: top-2 op-probability margin", fontsize=11)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="edge")
   axes[0].set_ylabel("p(1st op) − p(2nd op)")
@@ -213,6 +253,7 @@ def plot_eigenvalue(
       ax.axvline(epoch, color=color, ls=style, lw=1.5, label=f"{what} (epoch {epoch})")
   ax.set_title("Dominant eigenvalue of the Hessian of the validation loss w.r.t. α")
   ax.set_xlabel("epoch")
+  ax.xaxis.set_major_locator(MaxNLocator(integer=True))
   ax.set_ylabel(r"$\lambda_{\max}$")
   ax.grid(alpha=0.3)
   ax.legend(fontsize=9)
@@ -243,6 +284,7 @@ def plot_discretization(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> Fig
       ax.plot(x, scale * y, color=color, ls=style, marker="o", ms=3, lw=1.5, label=label)
   for ax in (left, right):
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if ax.lines:
       ax.legend(fontsize=9)
@@ -284,8 +326,9 @@ def make_plots(workdir: str | Path, out_dir: str | Path | None = None) -> dict[s
     if len(op_names) >= 2:
       written["margin"] = _save(plot_margins(epochs, probs), out / "margin.png")
   series = epoch_series(workdir, ["hessian/max_eig", *_DISCRETIZATION])
-  if "hessian/max_eig" in series:
-    fig = plot_eigenvalue(*series.pop("hessian/max_eig"), _read_json(workdir / "early_stop.json"))
+  eigen = series.pop("hessian/max_eig", None) or checkpoint_eigenvalues(workdir)
+  if eigen is not None:
+    fig = plot_eigenvalue(*eigen, _read_json(workdir / "early_stop.json"))
     written["eigenvalue"] = _save(fig, out / "eigenvalue.png")
   if series:
     written["discretization"] = _save(plot_discretization(series), out / "discretization.png")

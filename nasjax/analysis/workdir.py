@@ -95,6 +95,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, command: str) ->
     written = plots.make_plots(workdir)
     for name, path in written.items():
       say(is_main, f"{name}: {path}")
+    for note in plots.missing_figures(workdir, written):
+      say(is_main, note)
     if is_main:
       write_json(workdir / "plots" / "index.json", {k: str(v) for k, v in written.items()})
     return written
