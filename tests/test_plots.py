@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from nasjax.analysis import cell_graph, plots
+from nasjax.analysis.cell_graph import OP_COLORS, op_colors
 from nasjax.infra.jsonfiles import write_json
 from nasjax.run.records import AlphaHistory, MetricWriter
 from nasjax.spaces.darts.genotype import DARTS_OPS, DARTS_V2
@@ -316,3 +317,10 @@ def test_near_uniform_alphas_fill_their_panels_and_epochs_are_whole(tmp_path):
   low, high = ax.get_ylim()
   assert 0.19 < low < 0.199 and 0.201 < high < 0.21
   assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def test_twelve_ops_get_twelve_colours():
+  """SR spaces have 12 candidate ops; a repeated colour would make two ops one line."""
+  names = [f"op_{i}" for i in range(11)] + ["skip_connect"]
+  assert len(set(op_colors(names))) == 12
+  assert op_colors(["skip_connect"]) == [OP_COLORS["skip_connect"]]

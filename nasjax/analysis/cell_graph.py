@@ -23,7 +23,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
@@ -53,7 +55,21 @@ _DPI = 120
 
 
 def _color(op: str, index: int = 0) -> str:
-  return OP_COLORS.get(op, f"C{index % 10}")
+  """The op's own colour, else the ``index``-th of the distinct fallback colours."""
+  return OP_COLORS.get(op, _PALETTE[index % len(_PALETTE)])
+
+
+def op_colors(names: list[str]) -> list[str]:
+  """One distinct colour per op of ``names``: the op's own, else the next unused fallback."""
+  used = {OP_COLORS[n].lower() for n in names if n in OP_COLORS}
+  spare = iter([c for c in _PALETTE if c not in used] + _PALETTE)
+  return [OP_COLORS.get(n) or next(spare) for n in names]
+
+
+#: Fallback colours for ops without their own: tab10, then tab20b (30 distinct).
+_PALETTE = [to_hex(f"C{i}") for i in range(10)] + [
+  to_hex(colormaps["tab20b"](i)) for i in range(20)
+]
 
 
 def _save(fig: Figure, path: Path) -> Path:

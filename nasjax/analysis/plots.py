@@ -47,10 +47,10 @@ from matplotlib.ticker import MaxNLocator
 
 from nasjax.analysis.cell_graph import (
   CELL_TITLES,
-  _color,
   _save,
   _tex,
   genotype_png,
+  op_colors,
 )
 from nasjax.spaces.registry import genotype_from_dict
 
@@ -173,6 +173,7 @@ def plot_alphas(epochs: np.ndarray, probs: dict[str, np.ndarray], op_names: list
     names = (
       op_names if p.shape[-1] == len(op_names) else [f"{name} {o}" for o in range(p.shape[-1])]
     )
+    colors = op_colors(names)
     axes = subfig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)
     used = set(cells)
     # The y range of the data (near-uniform alphas stay distinguishable), within [0, 1].
@@ -180,8 +181,8 @@ def plot_alphas(epochs: np.ndarray, probs: dict[str, np.ndarray], op_names: list
     bottom, top = max(0.0, float(p.min()) - pad), min(1.0, float(p.max()) + pad)
     for e, (r, c) in enumerate(cells):
       ax = axes[r, c]
-      for o, op in enumerate(names):
-        ax.plot(epochs, p[:, e, o], color=_color(op, o), lw=1.4, marker=marker, ms=2.5)
+      for o in range(len(names)):
+        ax.plot(epochs, p[:, e, o], color=colors[o], lw=1.4, marker=marker, ms=2.5)
       ax.set_title(labels[e], fontsize=9)
       ax.set_ylim(bottom, top)
       ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -198,9 +199,9 @@ def plot_alphas(epochs: np.ndarray, probs: dict[str, np.ndarray], op_names: list
         axes[lowest, c].xaxis.set_tick_params(labelbottom=True)
     subfig.suptitle(f"{CELL_TITLES.get(name, name)}: op probabilities per edge", fontsize=11)
     if names is not op_names:  # a tensor with candidates of its own (DLSR's cell inputs)
-      handles = [Line2D([], [], color=_color(op, o), lw=2) for o, op in enumerate(names)]
+      handles = [Line2D([], [], color=colors[o], lw=2) for o in range(len(names))]
       subfig.legend(handles, names, loc="outside right upper", fontsize=8)
-  handles = [Line2D([], [], color=_color(op, o), lw=2) for o, op in enumerate(op_names)]
+  handles = [Line2D([], [], color=c, lw=2) for c in op_colors(op_names)]
   per_row = max(1, min(len(op_names), int(width / 1.9)))
   ncols = -(-len(op_names) // -(-len(op_names) // per_row))  # rows as even as they can be
   fig.legend(handles, op_names, loc="outside lower center", ncols=ncols, fontsize=9)
