@@ -20,14 +20,16 @@ Launch:
   python -m nasjax.search --config=configs/nb201/darts_1st.py:runlocal --workdir=/tmp/darts_1st
 
 ``runlocal`` runs a small supernet on the CIFAR-10 subset in $NASJAX_DATA_DIR
-and finishes in about a minute on a 2-core CPU.
+and finishes in about a minute on a 2-core CPU; ``demo`` is the same size
+for 10 epochs with alpha's learning rate x10, so that alpha visibly moves (a
+demonstration setting, not the protocol).
 """
 
-from nasjax.config import autodl_step, parse_variants, runlocal, search_config
+from nasjax.config import autodl_step, demo, parse_variants, runlocal, search_config
 
 
 def get_config(arg=None):
-  variants = parse_variants(arg, ("runlocal",))
+  variants = parse_variants(arg, ("runlocal", "demo"))
   config = search_config()
   # The NAS-Bench-201 space: its 5 ops on each of the cell's 6 edges, C=16, N=5 cells per stage.
   config.space.update(name="nb201", channels=16, cells_per_stage=5, num_classes=10)
@@ -50,4 +52,6 @@ def get_config(arg=None):
   config.optimizer.alpha.update(lr=3e-4, b1=0.5, b2=0.999, weight_decay=1e-3, init_std=1e-3)
   # No regulariser.
   autodl_step(config)  # the step of AutoDL's DARTS-V1 code
+  if "demo" in variants:  # runlocal's size, 10 epochs, alpha lr x10: a demonstration only
+    return demo(config)
   return runlocal(config) if "runlocal" in variants else config

@@ -24,6 +24,7 @@ from nasjax.config.protocols import (
   beta_darts_protocol,
   darts_protocol,
   darts_space,
+  demo,
   drnas_protocol,
   fix_alpha,
   nb201_protocol,
@@ -46,6 +47,7 @@ from nasjax.config.sr import sr_retrain_config, sr_search_config
 from nasjax.core.relax import relaxation_config
 
 __all__ = [
+  "demo",
   "ROBUST_DATASETS",
   "autodl_step",
   "quark0_step",
