@@ -12,9 +12,10 @@ checksums checked; no TensorFlow).
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -260,14 +261,22 @@ def test_a_killed_writer_process_loses_nothing_after_the_resume(tmp_path):
   """A real kill: the writing process ends without closing (``os._exit``) right after a write."""
   reference = _reference(tmp_path / "reference")
   workdir = tmp_path / "killed"
-  pid = os.fork()
-  if pid == 0:  # pragma: no cover - the child
-    try:
-      writer = MetricWriter(workdir)
-      _write(writer, _rows(1, KILLED_AT))
-    finally:
-      os._exit(0)
-  os.waitpid(pid, 0)
+  child = (  # a separate process (not a fork of this multithreaded one) that dies mid-run
+    "import os, sys; sys.path.insert(0, sys.argv[1])\n"
+    "from pathlib import Path\n"
+    "from test_tensorboard_resume import KILLED_AT, MetricWriter, _rows, _write\n"
+    "writer = MetricWriter(Path(sys.argv[2]))\n"
+    "_write(writer, _rows(1, KILLED_AT))\n"
+    "os._exit(0)\n"
+  )
+  done = subprocess.run(
+    [sys.executable, "-c", child, str(Path(__file__).parent), str(workdir)],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert done.returncode == 0, done.stderr[-3000:]
   (events,) = (workdir / "tensorboard").iterdir()
   _age(events)
   _resume(workdir)
