@@ -183,7 +183,9 @@ def test_evaluate_seg_table_matches_an_independent_confusion_matrix(seg_runs, tm
   assert np.isclose(row["pixel_acc"], np.trace(conf) / conf.sum(), atol=1e-6)
   md = (tmp_path / "seg_table.md").read_text()
   assert f"{100 * row['miou']:.2f}" in md
-  assert capsys.readouterr().out.strip().endswith(md.strip().splitlines()[-1])
+  printed = capsys.readouterr().out.strip().splitlines()
+  assert printed[-2] == md.strip().splitlines()[-1]  # the table, then where it was written
+  assert printed[-1] == f"tables: {tmp_path / 'seg_table.md'} and {tmp_path / 'seg_table.json'}"
 
 
 def test_seg_runs_resume_without_further_steps(seg_runs):

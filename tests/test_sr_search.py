@@ -186,7 +186,9 @@ def test_retrain_and_evaluate_sr_write_the_table(sr_runs, tmp_path, capsys):
   assert np.isclose(np.mean([r["psnr"] for r in set5["per_image"]]), set5["psnr"])
   md = (tmp_path / "sr_table.md").read_text()
   assert "Set5 PSNR/SSIM" in md and f"{set5['psnr']:.2f}" in md
-  assert capsys.readouterr().out.strip().endswith(md.strip().splitlines()[-1])
+  printed = capsys.readouterr().out.strip().splitlines()
+  assert printed[-2] == md.strip().splitlines()[-1]  # the table, then where it was written
+  assert printed[-1] == f"tables: {tmp_path / 'sr_table.md'} and {tmp_path / 'sr_table.json'}"
 
 
 def test_sr_runs_resume_without_further_steps(sr_runs):
