@@ -21,19 +21,18 @@ else the process restarts once with huge pages for the host allocator
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
-import yaml
 from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
 from nasjax.boundary import ERROR_LOG, error_boundary
+from nasjax.config.resume import plain_values, values_yaml
 from nasjax.errors import NasjaxError
 from nasjax.infra import distributed
 from nasjax.infra.host_memory import reexec_with_huge_pages
@@ -183,8 +182,7 @@ def _show_config(command: Command, defined: _Flags) -> None:
   config = defined.config.value
   if config is None:
     _fail(command, f"--show_config needs --config, e.g. --config={command.example}", 2)
-  values = json.loads(config.to_json_best_effort())
-  print(yaml.safe_dump(values, sort_keys=False), end="", flush=True)
+  print(values_yaml(plain_values(config)), end="", flush=True)
   raise SystemExit(0)
 
 

@@ -52,6 +52,7 @@ from nasjax.analysis.cell_graph import (
   genotype_png,
   op_colors,
 )
+from nasjax.infra.jsonfiles import read_jsonl
 from nasjax.spaces.registry import genotype_from_dict
 
 log = logging.getLogger(__name__)
@@ -66,19 +67,13 @@ def epoch_series(workdir: str | Path, keys: list[str]) -> dict[str, tuple[np.nda
   A later record of the same epoch replaces an earlier one; keys without any
   record are left out.
   """
-  path = Path(workdir) / "metrics.jsonl"
   found: dict[str, dict[int, float]] = {k: {} for k in keys}
-  if path.exists():
-    for line in path.read_text().splitlines():
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError:
-        continue  # a line cut short by a kill
-      if record.get("kind") != "epoch":
-        continue
-      for k in keys:
-        if k in record:
-          found[k][int(record["epoch"])] = float(record[k])
+  for record in read_jsonl(Path(workdir) / "metrics.jsonl"):
+    if record.get("kind") != "epoch":
+      continue
+    for k in keys:
+      if k in record:
+        found[k][int(record["epoch"])] = float(record[k])
   return {
     k: (np.array(sorted(v)), np.array([v[e] for e in sorted(v)])) for k, v in found.items() if v
   }
@@ -86,16 +81,8 @@ def epoch_series(workdir: str | Path, keys: list[str]) -> dict[str, tuple[np.nda
 
 def checkpoint_eigenvalues(workdir: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
   """``(epochs, dominant eigenvalues)`` that ``nasjax.analyze hessian`` wrote, or None."""
-  path = Path(workdir) / "analysis" / "hessian.jsonl"
-  if not path.exists():
-    return None
-  found: dict[int, float] = {}
-  for line in path.read_text().splitlines():
-    try:
-      record = json.loads(line)
-    except json.JSONDecodeError:
-      continue
-    found[int(record["epoch"])] = float(record["max_eig"])
+  records = read_jsonl(Path(workdir) / "analysis" / "hessian.jsonl")
+  found = {int(r["epoch"]): float(r["max_eig"]) for r in records}
   if not found:
     return None
   epochs = sorted(found)

@@ -13,9 +13,11 @@ with the fields added since set to their defaults.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import ml_collections
+import yaml
 
 from nasjax.core.schedules import SCHEDULE_FIELDS, schedule_values
 
@@ -137,3 +139,13 @@ def merge_defaults(defaults: ConfigDict, saved: dict[str, Any]) -> ConfigDict:
       with out.unlocked():
         out[key] = ConfigDict(value) if isinstance(value, dict) else value
   return out
+
+
+def plain_values(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The config's values as plain JSON types (what ``config.json`` records)."""
+  return json.loads(config.to_json_best_effort())
+
+
+def values_yaml(values: dict[str, Any]) -> str:
+  """Plain values as YAML in field order, which ``yaml.safe_load`` reads back."""
+  return yaml.safe_dump(values, sort_keys=False)

@@ -37,6 +37,7 @@ import jax
 import numpy as np
 
 from nasjax.core import discretization, projection
+from nasjax.infra.jsonfiles import read_jsonl
 from nasjax.spaces.darts import supernet as darts
 
 #: Decision criteria: ``acc`` keeps the op whose removal lowers validation
@@ -95,13 +96,8 @@ class PerturbationSelection:
     self.node_rounds = max((len(v) for v in self.nodes.values()), default=0)
     self.log_path = log_path
     self.records: dict[int, dict[str, Any]] = {}
-    if log_path.exists():
-      for line in log_path.read_text().splitlines():
-        try:
-          r = json.loads(line)
-        except json.JSONDecodeError:
-          continue
-        self.records[r["index"]] = r
+    for r in read_jsonl(log_path):
+      self.records[r["index"]] = r
 
   @property
   def num_decisions(self) -> int:

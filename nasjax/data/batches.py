@@ -9,6 +9,7 @@ gives such a data class its prefetching iterator.
 
 from __future__ import annotations
 
+import abc
 import queue
 import threading
 from collections.abc import Iterator
@@ -32,12 +33,12 @@ def process_rows(batch_size: int, process_index: int, process_count: int) -> sli
   return slice(process_index * share, (process_index + 1) * share)
 
 
-class StepBatches:
+class StepBatches(abc.ABC):
   """The prefetching iterator of a data class whose ``batch(step)`` is a function of the step."""
 
+  @abc.abstractmethod
   def batch(self, step: int) -> Any:
-    """The batch (or ``(train, val)`` pair) of step ``step``."""
-    raise NotImplementedError
+    """The batch (or ``(train, val)`` pair) of step ``step``; each data class defines it."""
 
   def batches(self, start: int, stop: int, prefetch: int = 2) -> Iterator[Any]:
     """Batches of steps ``start..stop-1``, prepared ``prefetch`` steps ahead in a thread."""

@@ -42,6 +42,20 @@ def truncate_jsonl(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
   atomic_write_bytes(path, ("\n".join(kept) + ("\n" if kept else "")).encode())
 
 
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+  """The records of a JSON-lines file: none if it is missing, lines a kill cut short skipped."""
+  path = Path(path)
+  if not path.exists():
+    return []
+  records = []
+  for line in path.read_text().splitlines():
+    try:
+      records.append(json.loads(line))
+    except json.JSONDecodeError:
+      continue
+  return records
+
+
 def write_json(path: str | Path, data: Any) -> None:
   """Writes ``data`` as indented JSON, atomically."""
   atomic_write_bytes(Path(path), (json.dumps(data, indent=2) + "\n").encode())

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from nasjax.infra.jsonfiles import truncate_jsonl
+from nasjax.infra.jsonfiles import read_jsonl, truncate_jsonl
 
 #: The fields of a ``metrics.jsonl`` record that are not scalars.
 _RECORD_FIELDS = ("step", "epoch", "kind")
@@ -91,7 +91,7 @@ class MetricWriter:
     """
     if self.enabled:
       truncate_jsonl(self.path, lambda r: r.get("step", 0) <= step)
-      rewrite_tensorboard(self.tb_dir, _read_jsonl(self.path))
+      rewrite_tensorboard(self.tb_dir, read_jsonl(self.path))
 
   def write(self, step: int, epoch: int, kind: str, scalars: Mapping[str, float]) -> None:
     """Appends one record to ``metrics.jsonl`` and its scalars to TensorBoard.
@@ -121,19 +121,6 @@ class MetricWriter:
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-  """The records of a JSON-lines file (none if it is missing; cut-short lines skipped)."""
-  if not path.exists():
-    return []
-  out = []
-  for line in path.read_text().splitlines():
-    try:
-      out.append(json.loads(line))
-    except json.JSONDecodeError:
-      continue
-  return out
 
 
 def _event_files(logdir: Path) -> list[Path]:
@@ -300,7 +287,7 @@ class GenotypeLog:
 
   def read(self) -> list[dict[str, Any]]:
     """The records written so far (lines cut short by a kill are skipped)."""
-    return _read_jsonl(self.path)
+    return read_jsonl(self.path)
 
   def truncate_after(self, step: int) -> None:
     if self.enabled:

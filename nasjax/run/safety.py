@@ -20,9 +20,8 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-import yaml
 
-from nasjax.config.resume import config_changes
+from nasjax.config.resume import config_changes, plain_values, values_yaml
 from nasjax.errors import ConfigError, NasjaxError
 from nasjax.infra.checkpoint import Checkpointer
 from nasjax.infra.jsonfiles import atomic_write_bytes, write_json
@@ -68,7 +67,7 @@ def check_config(
   record = workdir / "config.json"
   if not (resuming and record.exists()):
     return
-  changed = config_changes(json.loads(record.read_text()), _as_json(config))
+  changed = config_changes(json.loads(record.read_text()), plain_values(config))
   if changed and not config.get("allow_resume_with_changes", False):
     detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in changed[:3])
     raise ConfigError(
@@ -85,13 +84,9 @@ def write_config(workdir: Path, config: ml_collections.ConfigDict, is_main: bool
   JSON reader takes them back.
   """
   if is_main:
-    values = _as_json(config)  # plain values: yaml.safe_load reads the YAML back
-    atomic_write_bytes(workdir / "config.yaml", yaml.safe_dump(values, sort_keys=False).encode())
+    values = plain_values(config)
+    atomic_write_bytes(workdir / "config.yaml", values_yaml(values).encode())
     write_json(workdir / "config.json", values)
-
-
-def _as_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  return json.loads(config.to_json_best_effort())
 
 
 def finite(metrics: dict[str, Any]) -> bool:
