@@ -23,6 +23,8 @@ Example:
   'nb201'
 """
 
+# _process_start first: it reads the environment before jax is imported.
+from nasjax import _process_start as _process_start  # noqa: I001 (first)
 from nasjax import analysis, config, core, data, infra, run, spaces, tasks
 from nasjax.analysis.hessian import alpha_hessian, make_hessian_fn
 from nasjax.analysis.plots import make_plots

@@ -15,22 +15,26 @@ A config with a ``distributed`` block joins a multi-process run
 ``NASJAX_*`` environment variables) after the flags are parsed and before
 the run starts; a plain single-process run is unaffected. Before anything
 else the process restarts once with huge pages for the host allocator
-(:mod:`nasjax.infra.host_memory`; ``NASJAX_HUGE_PAGES=0`` turns that off).
+(:mod:`nasjax.infra.host_memory`; ``NASJAX_HUGE_PAGES=0`` turns that off)
+and XLA's C++ log lines hidden (:func:`quiet_native_logging`; ``--verbose``
+or a ``TF_CPP_MIN_LOG_LEVEL`` of the user's own shows them).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
+from nasjax import _process_start
 from nasjax.boundary import ERROR_LOG, error_boundary
 from nasjax.config.resume import plain_values, values_yaml
 from nasjax.errors import NasjaxError
@@ -81,6 +85,48 @@ class Command:
     return self.program.rpartition(".")[2]
 
 
+#: The variable XLA's C++ logging reads; 3 keeps only fatal messages.
+NATIVE_LOG_ENV = "TF_CPP_MIN_LOG_LEVEL"
+
+
+def quiet_native_logging(
+  environ: MutableMapping[str, str], verbose: bool = False, user_level: str | None = None
+) -> bool:
+  """Hides XLA's C++ log lines (e.g. ``slow_operation_alarm`` blocks) unless asked for.
+
+  XLA prints its compiler's notes (a constant folded slowly, a slow
+  compile) as multi-line ``E...`` blocks on stderr; errors that stop a run
+  reach Python as exceptions either way, so a command line run hides them.
+  A value the user set for the variable is kept, and ``--verbose`` shows
+  them. XLA reads the variable when it loads, so :func:`main` restarts the
+  process once after setting it (with huge pages, :mod:`nasjax.infra.host_memory`).
+
+  Args:
+    environ: the environment to update (``os.environ``).
+    verbose: whether ``--verbose`` was given.
+    user_level: the variable's value when the process started, before jax's
+      import set a default of its own.
+
+  Returns:
+    Whether the variable was set here.
+
+  Example:
+    >>> env = {}
+    >>> quiet_native_logging(env), env
+    (True, {'TF_CPP_MIN_LOG_LEVEL': '3'})
+    >>> env = {'TF_CPP_MIN_LOG_LEVEL': '0'}
+    >>> quiet_native_logging(env, user_level='0'), env
+    (False, {'TF_CPP_MIN_LOG_LEVEL': '0'})
+    >>> env = {}
+    >>> quiet_native_logging(env, verbose=True), env
+    (False, {})
+  """
+  if verbose or user_level is not None or environ.get(NATIVE_LOG_ENV) == "3":
+    return False
+  environ[NATIVE_LOG_ENV] = "3"
+  return True
+
+
 def main(command: Command, argv: list[str] | None = None) -> None:
   """Runs ``command`` from the command line ``argv`` (``sys.argv`` by default).
 
@@ -92,7 +138,12 @@ def main(command: Command, argv: list[str] | None = None) -> None:
   if any(a in ("--help", "-h", "-?", "--helpshort") for a in args[1:]):
     print(help_text(command))
     raise SystemExit(0)
-  reexec_with_huge_pages()  # before any computation; a no-op once set
+  quieted = quiet_native_logging(
+    os.environ, verbose="--verbose" in args[1:], user_level=_process_start.NATIVE_LOG_LEVEL
+  )
+  # before any computation; a no-op once set. XLA reads its log level when
+  # it loads, so a command line run restarts for it too (not a call from Python).
+  reexec_with_huge_pages(restart_anyway=quieted and argv is None)
   defined = _define_flags(command)
 
   def parse(argv: list[str]) -> list[str]:

@@ -33,6 +33,9 @@ os.environ.setdefault("NASJAX_COMPILATION_CACHE", _CACHE)
 # Command-line runs in tests skip the restart with huge pages (tests/test_host_memory.py
 # covers it): it costs a second interpreter start per run and no test step is large.
 os.environ.setdefault("NASJAX_HUGE_PAGES", "0")
+# Command-line runs hide XLA's C++ log lines and restart once to do so; set
+# here, the test's subprocesses start without that restart.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def cli_env() -> dict[str, str]:

@@ -54,13 +54,19 @@ def huge_pages_environment(
   return {**environ, "GLIBC_TUNABLES": merged}
 
 
-def reexec_with_huge_pages() -> None:
+def reexec_with_huge_pages(restart_anyway: bool = False) -> None:
   """Restarts this process with huge pages for ``malloc`` when they are off (see above).
 
   Keeps the process id, the command line and the rest of the environment.
   Call it before any computation: the process is replaced.
+
+  Args:
+    restart_anyway: restart even when huge pages are off or already on (the
+      caller changed a variable that native libraries read only at load).
   """
   env = huge_pages_environment(os.environ, glibc=_glibc_version())
+  if env is None and restart_anyway:
+    env = dict(os.environ)
   argv = getattr(sys, "orig_argv", None)
   if env is None or not argv:
     return
