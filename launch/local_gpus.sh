@@ -21,8 +21,13 @@
 # WORKDIR resumes from its latest checkpoint.
 set -euo pipefail
 
-if [[ $# -lt 2 || $1 == -h || $1 == --help ]]; then
-  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  usage
+  exit 0
+fi
+if [[ $# -lt 2 ]]; then
+  usage >&2
   exit 2
 fi
 config=$1

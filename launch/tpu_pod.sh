@@ -28,8 +28,13 @@
 # FLAGS are passed on unchanged. Re-running with the same WORKDIR resumes.
 set -euo pipefail
 
-if [[ $# -lt 4 || $1 == -h || $1 == --help ]]; then
-  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  usage
+  exit 0
+fi
+if [[ $# -lt 4 ]]; then
+  usage >&2
   exit 2
 fi
 tpu=$1

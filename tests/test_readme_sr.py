@@ -1,0 +1,20 @@
+"""The README's super-resolution commands, run verbatim (see ``tests/readme_commands.py``)."""
+
+import json
+
+import pytest
+from readme_commands import fresh_checkout, run_items, section_items
+
+
+@pytest.mark.slow
+def test_readme_sr_commands_run_as_written(tmp_path):
+  checkout = fresh_checkout(tmp_path)
+  items = section_items("Super-resolution search")
+  assert len(items) == 4, items
+  times = run_items(items, checkout)
+  runs = checkout / "runs"
+  selection = json.loads((runs / "sr_imdn" / "select" / "argmax" / "selection.json").read_text())
+  assert selection["genotype"]["space"] == "imdn"
+  table = json.loads((runs / "sr_imdn_retrain" / "sr_table.json").read_text())
+  assert {"Set5", "Set14"} <= set(json.dumps(table).replace('"', " ").split())
+  assert "tables:" in times[-1]["stdout"]
