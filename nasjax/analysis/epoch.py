@@ -23,6 +23,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from ml_collections import ConfigDict
 
 from nasjax.analysis import hessian
 from nasjax.core import discretization
@@ -69,12 +70,14 @@ class EpochAnalysis:
   Args:
     config: the search config (its ``analysis`` block).
     setup: the search's :class:`~nasjax.core.bilevel.SearchSetup`.
-    search_data: the search's :class:`~nasjax.data.SearchData`.
+    search_data: the search's :class:`~nasjax.tasks.classification.data.SearchData`.
     workdir: where ``hessian.jsonl`` goes.
     is_main: this process writes files.
   """
 
-  def __init__(self, config, setup, search_data, workdir: Path, is_main: bool):
+  def __init__(
+    self, config: ConfigDict, setup: Any, search_data: Any, workdir: Path, is_main: bool
+  ):
     an = config.get("analysis", None)
     self.enabled = an is not None
     self.cfg = an

@@ -18,6 +18,17 @@ with variants such as ``runlocal``).
 """
 
 from nasjax import checks
+from nasjax.checks import (
+  boolean,
+  check,
+  in_unit,
+  integer,
+  known_fields,
+  non_negative,
+  number,
+  one_of,
+  positive,
+)
 from nasjax.config.protocols import (
   ROBUST_DATASETS,
   autodl_step,

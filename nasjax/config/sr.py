@@ -4,7 +4,7 @@
 an x2 super-resolution search: an SR space (``imdn`` or ``dlsr``), the SR
 data block (:func:`nasjax.tasks.super_resolution.data.sr_data_config`: DIV2K through
 tensorflow-datasets, or a folder of PNGs), the L1 loss (the space's task,
-:mod:`nasjax.tasks.losses`), and Adam for the weights as well as for alpha (the
+:mod:`nasjax.tasks.super_resolution.losses`), and Adam for the weights as well as for alpha (the
 DLSR protocol). The method functions (:func:`beta`, :func:`sa`, :func:`sac`,
 :func:`flops`) change what a method needs, as :mod:`nasjax.config.protocols` does
 for the CIFAR spaces; :func:`runlocal` shrinks any of them to a search of a

@@ -59,7 +59,7 @@ Example:
   >>> space.derive_genotype(w, cfg) == g
   True
 
-  With a search's setup, state and data (:class:`nasjax.data.SearchData`)::
+  With a search's setup, state and data (:class:`nasjax.tasks.classification.data.SearchData`)::
 
     figures = discretization_error(
         setup, state,
@@ -257,7 +257,8 @@ def recalibrate_bn(
   the unbiased variance in its running variance). Every BN is re-estimated,
   including the stem, reduction blocks and classifier. A batch's ``weight``
   field is ignored: every batch counts equally, filler examples included
-  (real images of the same data, see :meth:`nasjax.data.SearchData.half_batches`).
+  (real images of the same data, see
+  :meth:`nasjax.tasks.classification.data.SearchData.half_batches`).
 
   Args:
     setup: the search's :class:`~nasjax.core.bilevel.SearchSetup`.

@@ -180,6 +180,7 @@ def second_order_fd(
   return (grad, (loss, aux), train_aux) if with_train_aux else (grad, (loss, aux))
 
 
+#: The hypergradients by name, the values of ``config.hypergradient``.
 HYPERGRADIENTS: dict[str, Callable[..., tuple[PyTree, tuple[jax.Array, Any]]]] = {
   "first_order": first_order,
   "second_order_exact": second_order_exact,

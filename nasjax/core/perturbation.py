@@ -30,11 +30,13 @@ The formulas, defaults and their sources: ``docs/methods.md`` (Perturbation-base
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+from ml_collections import ConfigDict
 
 from nasjax.core import discretization, projection
 from nasjax.infra.jsonfiles import read_jsonl
@@ -84,7 +86,15 @@ class PerturbationSelection:
     log_path: ``decisions.jsonl``, one record per decision (rewritten whole).
   """
 
-  def __init__(self, setup, val_batches, interval_steps: int, cfg, seed: int, log_path: Path):
+  def __init__(
+    self,
+    setup: Any,
+    val_batches: Iterable[dict[str, Any]],
+    interval_steps: int,
+    cfg: ConfigDict,
+    seed: int,
+    log_path: Path,
+  ):
     self.setup, self.cfg, self.seed = setup, cfg, seed
     self.val_batches = list(val_batches)
     self.interval = interval_steps

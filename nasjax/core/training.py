@@ -263,7 +263,7 @@ class TaskTrainSetup:
     tx: its optimiser.
     lr_schedule: the learning rate by step (logged as ``lr``).
     steps_per_epoch: steps of one epoch.
-    task: the loss and metric (:mod:`nasjax.tasks.losses`): ``train/loss`` and
+    task: the loss and metric (a :class:`~nasjax.tasks.base.Task`): ``train/loss`` and
       ``train/<metric>`` per step, ``loss`` and ``<metric>`` per evaluation batch.
   """
 

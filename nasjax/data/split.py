@@ -29,6 +29,7 @@ import numpy as np
 
 from nasjax.errors import ConfigError
 
+#: The values of ``config.data.split_policy``, each described in the module docstring.
 SPLIT_POLICIES = ("disjoint", "ratio", "shared", "reshuffle")
 
 

@@ -207,7 +207,9 @@ def conv2d(
   Args:
     x: ``(N, H, W, C_in)`` input.
     kernel: ``(k, k, C_in // groups, C_out)``.
-    stride, padding, dilation: as in PyTorch's ``Conv2d`` (same for H and W).
+    stride: as in PyTorch's ``Conv2d`` (same for H and W).
+    padding: as in PyTorch's ``Conv2d`` (same for H and W).
+    dilation: as in PyTorch's ``Conv2d`` (same for H and W).
     groups: feature groups (``C_in`` for a depthwise convolution).
 
   Returns:

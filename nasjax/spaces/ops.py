@@ -323,7 +323,7 @@ class DartsOp(nn.Module):
   key derived from the module's path).
 
   Attributes:
-    op: the op's name (:data:`nasjax.spaces.genotype.DARTS_OPS` or ``noise``).
+    op: the op's name (:data:`nasjax.spaces.darts.genotype.DARTS_OPS` or ``noise``).
     channels: output channels (the input has as many, except for pools and
       ``none``, which keep the input's).
     stride: 1, or 2 in a reduction cell's edges from the cell inputs.

@@ -1,6 +1,6 @@
 """The DARTS evaluation networks of a genotype (Liu et al., arXiv 1806.09055).
 
-A searched :class:`~nasjax.spaces.genotype.DartsGenotype` is retrained from scratch
+A searched :class:`~nasjax.spaces.darts.genotype.DartsGenotype` is retrained from scratch
 in a deeper, wider network built from its two cells:
 
 * :class:`NetworkCIFAR` -- a 3x3 stem to ``3C`` channels, ``layers`` cells

@@ -28,7 +28,7 @@ channel-shuffled with K groups. Edge normalisation: with
 incoming edges weighted by a softmax of their logits.
 
 Candidate-op sets (``config.space.op_set``): ``darts``, the 8 ops of
-:data:`~nasjax.spaces.genotype.DARTS_OPS` on every edge, and RobustDARTS' reduced
+:data:`~nasjax.spaces.darts.genotype.DARTS_OPS` on every edge, and RobustDARTS' reduced
 spaces (Zela et al., ICLR 2020, "Understanding and Robustifying
 Differentiable Architecture Search", the space definitions of its code,
 ``src/spaces.py``): S1, a different pair of ops on each edge of each cell
@@ -239,7 +239,7 @@ class DartsSupernet(nn.Module):
     stem_multiplier: the stem has ``stem_multiplier * C`` channels.
     num_classes: classifier outputs.
     normal_ops, reduce_ops: the candidate ops of each edge of each cell type
-      (default: :data:`~nasjax.spaces.genotype.DARTS_OPS` everywhere).
+      (default: :data:`~nasjax.spaces.darts.genotype.DARTS_OPS` everywhere).
     partial_channels: PC-DARTS' K (1 = off).
     track_running_stats: whether the cell BNs keep running statistics.
   """

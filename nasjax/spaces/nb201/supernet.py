@@ -229,7 +229,8 @@ def edge_kernel(cell_params: Mapping[str, Any], op: str, target: int, source: in
     cell_params: the parameters of one :class:`NB201SearchCell` (of a scanned
       stage, the kernels carry a leading cell axis, which is kept).
     op: ``nor_conv_1x1`` or ``nor_conv_3x3``.
-    target, source: the edge's nodes, ``0 <= source < target <= 3``.
+    target: the edge's head node, ``0 <= source < target <= 3``.
+    source: the edge's tail node.
   """
   return edge_block(cell_params[f"from_{source}_{op}"]["Conv2D_0"]["kernel"], target, source)
 

@@ -166,7 +166,8 @@ def viterbi_path(network_probs: Mapping[str, Any], layers: int, levels: int) -> 
   Args:
     network_probs: ``{'network2': (n2, 2), 'network3': (n3, 3)}`` normalised
       weights (probabilities; zero weights are log 0 = -inf).
-    layers, levels: the trellis.
+    layers: the trellis' number of layers.
+    levels: the trellis' number of levels.
 
   Returns:
     ``path``: ``path[l]`` is the level of the path's node in layer ``l``.

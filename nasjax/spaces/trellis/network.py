@@ -252,8 +252,14 @@ class TrellisSupernet(nn.Module):
   search settings.
 
   Attributes:
-    num_classes, layers, blocks, filter_multiplier, levels, stem_channels,
-    aspp_channels, aspp_rate: see :mod:`nasjax.spaces.trellis.space`.
+    num_classes: the output classes.
+    layers: L, the trellis' layers.
+    blocks: B, the blocks of every cell.
+    filter_multiplier: F; node ``(l, s)`` has ``B * F * 2**s`` channels.
+    levels: the trellis' levels (downsample rates 4, 8, ...).
+    stem_channels: the stem's output channels.
+    aspp_channels: the channels of each level's ASPP head.
+    aspp_rate: the ASPP dilation at level 0, halved per level.
     op_names: the candidates of every cell edge (``none`` is never computed).
     track_running_stats: whether the cell BNs keep running statistics.
     pruned_transitions: ``(l, t, s)`` transitions whose cells are not built

@@ -70,7 +70,8 @@ class SearchData(StepBatches):
     cfg: ``config.data``.
     seed: the search seed.
     batch_size: the global batch size of each half.
-    process_index, process_count: this process's share of every batch.
+    process_index: this process's index; with ``process_count``, its share of every batch.
+    process_count: the number of processes sharing every batch.
   """
 
   def __init__(
@@ -194,7 +195,8 @@ class TrainData(StepBatches):
     cfg: ``config.data`` of a retrain config (``augment``, ``train_limit``).
     seed: the run's seed.
     batch_size: the global batch size.
-    process_index, process_count: this process's share of every batch.
+    process_index: this process's index; with ``process_count``, its share of every batch.
+    process_count: the number of processes sharing every batch.
   """
 
   def __init__(

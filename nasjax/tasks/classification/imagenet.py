@@ -228,13 +228,15 @@ class ImageNetData(StepBatches):
   """ImageNet batches as a pure function of the step (the interface of ``TrainData``).
 
   Args:
-    train_source, eval_source: random-access sequences of records with an
-      ``image`` (uint8 array or encoded bytes) and a ``label``
-      (:func:`load_split` gives tfds' ``train`` and ``validation``).
+    train_source: a random-access sequence of records with an ``image``
+      (uint8 array or encoded bytes) and a ``label`` (:func:`load_split`
+      gives tfds' ``train``).
+    eval_source: the same for evaluation (tfds' ``validation``).
     cfg: ``config.data`` of a retrain config.
     seed: the run's seed.
     batch_size: the global batch size.
-    process_index, process_count: this process decodes only its share of every batch.
+    process_index: this process's index; it decodes only its share of every batch.
+    process_count: the number of processes sharing every batch.
   """
 
   def __init__(

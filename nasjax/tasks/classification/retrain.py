@@ -96,7 +96,7 @@ def resolve_genotype(spec: DartsGenotype | str | os.PathLike) -> DartsGenotype:
 
 
 def load_data(config: ml_collections.ConfigDict) -> Any:
-  """The training data of ``config``: :class:`~nasjax.data.TrainData` or ImageNet's."""
+  """The training data of ``config``: :class:`TrainData` or ImageNet's."""
   d, index, count = config.data, jax.process_index(), jax.process_count()
   if d.name == imagenet.TFDS_NAME:
     return imagenet.ImageNetData.from_config(d, config.seed, config.batch_size, index, count)
@@ -124,7 +124,7 @@ def run(
   Args:
     config: a retrain config (:func:`nasjax.config.retrain.retrain_config`
       or a file in ``configs/retrain/``).
-    genotype: a :class:`~nasjax.spaces.genotype.DartsGenotype`, a genotype file, or
+    genotype: a :class:`DartsGenotype`, a genotype file, or
       a published genotype's name (see :data:`NAMED_GENOTYPES`).
     workdir: the output folder; if it holds checkpoints of this run, training
       continues from the latest one.

@@ -334,7 +334,8 @@ class SegSearchData(ImageSplit, _SegBatches):
     cfg: ``config.data`` (:func:`seg_data_config`).
     seed: the search seed.
     batch_size: the global number of crops per part and step.
-    process_index, process_count: this process's share of every batch.
+    process_index: this process's index; with ``process_count``, its share of every batch.
+    process_count: the number of processes sharing every batch.
     test: the test pairs, for :meth:`eval_batches` and :meth:`test_set`.
   """
 

@@ -2,7 +2,7 @@
 
 A :class:`SegImages` holds uint8 ``(H, W, 3)`` images and uint8 ``(H, W)``
 labels in *train ids* ``0 .. num_classes-1``, with
-:data:`~nasjax.tasks.losses.IGNORE_INDEX` (255) for pixels nothing is scored on.
+:data:`~nasjax.tasks.segmentation.losses.IGNORE_INDEX` (255) for pixels nothing is scored on.
 
 * :func:`load_seg_folder` reads a list file of ``image label`` lines (paths
   relative to a root folder, as CamVid's ``train.txt``); label PNGs hold

@@ -5,7 +5,7 @@ over a whole set, and every score is read off it: the IoU of class ``c`` is
 ``TP / (TP + FP + FN)``, mIoU the mean IoU over the classes that occur in
 the ground truth or the prediction (a class absent from both has no IoU:
 NaN in the per-class list and left out of the mean). Pixels labelled 255
-(:data:`nasjax.tasks.losses.IGNORE_INDEX`) are never counted.
+(:data:`nasjax.tasks.segmentation.losses.IGNORE_INDEX`) are never counted.
 
 Networks are seen through ``apply_fn``: a function mapping a batch of
 normalised float images ``(N, h, w, 3)`` to logits ``(N, h, w, C)`` at the
@@ -237,7 +237,8 @@ def evaluate_segmentation(
     num_classes: ``C``.
     mode: ``'whole'`` (each image in one forward pass) or ``'sliding'``
       (:func:`predict_sliding` with ``crop`` and ``stride``).
-    crop, stride: the sliding windows.
+    crop: the sliding windows' size.
+    stride: the sliding windows' stride.
     batch_size: images per call in ``'whole'`` mode (consecutive images of
       one size; a short batch is filled up with copies whose pixels are not
       counted), windows per call in ``'sliding'`` mode.

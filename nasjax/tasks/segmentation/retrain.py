@@ -126,7 +126,9 @@ class SegRetrainResult:
   step: int
 
 
-def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.PathLike):
+def run(
+  config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.PathLike
+) -> SegRetrainResult:
   """Trains (or resumes training) ``genotype``'s network as ``config`` describes.
 
   Args:

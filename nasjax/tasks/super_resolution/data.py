@@ -268,7 +268,8 @@ class SRSearchData(ImageSplit, _PatchData):
     cfg: ``config.data`` (:func:`sr_data_config`).
     seed: the search seed.
     batch_size: the global number of patches per part and step.
-    process_index, process_count: this process's share of every batch.
+    process_index: this process's index; with ``process_count``, its share of every batch.
+    process_count: the number of processes sharing every batch.
     test: the test images, for :meth:`eval_batches`.
   """
 

@@ -125,7 +125,9 @@ class SRRetrainResult:
   step: int
 
 
-def run(config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.PathLike):
+def run(
+  config: ml_collections.ConfigDict, genotype: Any, workdir: str | os.PathLike
+) -> SRRetrainResult:
   """Trains (or resumes training) ``genotype``'s SR network as ``config`` describes.
 
   Args:
