@@ -11,6 +11,7 @@ from nasjax.errors import ConfigError
 from nasjax.spaces import flops
 from nasjax.spaces.genotype import GenotypeError
 from nasjax.spaces.sr import dlsr, dlsr_encoding
+from nasjax.spaces.sr.space import DLSR, default_space_config
 
 # A small candidate set covering every kind of op (dense, separable, dilated, BN, identity).
 OPS = ("conv_1x1", "sep_conv_3x3", "dil_conv_5x5", "conv_3x3_bn", "skip_connect")
@@ -206,6 +207,18 @@ def test_alpha_shapes_and_row_names():
   assert rows["network"] == (("cell_1", "cell_2", "cell_3"),) * 4
   with pytest.raises(ConfigError):
     dlsr.alpha_shapes(2)
+
+
+def test_rows_are_named_as_the_cell_steps_and_the_cell_inputs():
+  cfg = default_space_config("dlsr", 2)  # six cells
+  names = DLSR.edge_labels(cfg)
+  shapes = DLSR.alpha_shapes(cfg)
+  assert names["cell"].rows == ("step 1 op", "step 2 op", "step 3 op")
+  assert names["cell"].title == "DLSR cell (shared by all 6 cells)"
+  network = names["network"]
+  assert len(network.rows) == shapes["network"][0] == 8 and network.kind == "input"
+  assert network.rows[:3] == ("cell 3, input 1", "cell 3, input 2", "cell 4, input 1")
+  assert network.grid[-1] == (3, 1)  # cell 6's second input: fourth row, second column
 
 
 def test_derive_ignores_absent_cells_and_keeps_inputs_distinct():

@@ -14,13 +14,17 @@ from conftest import data_dir
 from PIL import Image
 
 from nasjax.errors import ConfigError
+from nasjax.infra.checkpoint import Checkpointer, CheckpointError
 from nasjax.infra.compilation import init_variables
 from nasjax.spaces import flops
 from nasjax.spaces.genotype import GenotypeError
+from nasjax.spaces.saved import load_network, save_network
 from nasjax.spaces.sr import imdn
 from nasjax.spaces.sr import ops as sr_ops
+from nasjax.spaces.sr import space as sr_space
 from nasjax.spaces.sr.imdn import IMDN_ORIGINAL, IMDNGenotype, IMDNNetwork, IMDNSupernet
 from nasjax.spaces.sr.ops import SR_OPS
+from nasjax.spaces.sr.space import IMDN
 
 
 def _layout(module, *args, **kwargs):
@@ -210,7 +214,7 @@ def two_block_supernet():
   """A tiny per-block supernet (F 8, d 2, 2 blocks, x3) with random weights."""
   net = IMDNSupernet(scale=3, features=8, num_blocks=2, distill=2, share_alpha=False)
   x = jnp.asarray(np.random.default_rng(4).uniform(size=(2, 8, 8, 3)), jnp.float32)
-  w = {"imdb": jnp.full((8, 12), 1 / 12)}
+  w = {"blocks": jnp.full((8, 12), 1 / 12)}
   variables = _random_variables(_layout(net, x, w, train=True), seed=5)
   apply = jax.jit(lambda v, x, w: net.apply(v, x, w, train=True))
   return net, variables, x, apply
@@ -225,7 +229,7 @@ def test_supernet_with_one_hot_weights_is_the_discrete_network(two_block_superne
   )
   weights = imdn.genotype_weights(genotype, SR_OPS, share=False)
   assert imdn.derive_genotype(weights, SR_OPS, share=False) == genotype
-  supernet_out = apply(variables, x, {"imdb": jnp.asarray(weights["imdb"])})
+  supernet_out = apply(variables, x, {"blocks": jnp.asarray(weights["blocks"])})
   assert supernet_out.shape == (2, 24, 24, 3)
 
   network = IMDNNetwork(genotype, scale=3, features=8, num_blocks=2, distill=2)
@@ -241,7 +245,7 @@ def test_supernet_with_one_hot_weights_is_the_discrete_network(two_block_superne
   network_out, _ = network.apply(inherited, x, train=True, mutable=["batch_stats"])
   np.testing.assert_allclose(network_out, supernet_out, rtol=1e-4, atol=1e-5)
 
-  other = apply(variables, x, {"imdb": jnp.full((8, 12), 1 / 12)})
+  other = apply(variables, x, {"blocks": jnp.full((8, 12), 1 / 12)})
   assert float(jnp.abs(other - supernet_out).max()) > 1e-3
 
 
@@ -259,13 +263,13 @@ def test_tiny_supernet_forward_backward_on_real_patches(real_patches):
   lr, hr = real_patches
   net = IMDNSupernet(scale=2, features=8, num_blocks=1, distill=2)
   shapes = imdn.alpha_shapes(True, 1)
-  assert shapes == {"imdb": (4, 12)}
-  variables = _random_variables(_layout(net, lr, {"imdb": jnp.zeros((4, 12))}, train=True))
+  assert shapes == {"blocks": (4, 12)}
+  variables = _random_variables(_layout(net, lr, {"blocks": jnp.zeros((4, 12))}, train=True))
   genotype = IMDNGenotype(("dil_conv_3x3_bn", "sep_conv_5x5", "conv_3x3", "conv_5x5_bn"))
-  one_hot = jnp.asarray(imdn.genotype_weights(genotype, SR_OPS, share=True)["imdb"])
+  one_hot = jnp.asarray(imdn.genotype_weights(genotype, SR_OPS, share=True)["blocks"])
 
   def loss(params, weights):
-    out = net.apply({"params": params}, lr, {"imdb": weights}, train=True)
+    out = net.apply({"params": params}, lr, {"blocks": weights}, train=True)
     return jnp.mean(jnp.abs(out - hr)), out
 
   (value, out), (g_params, g_weights) = jax.jit(
@@ -285,13 +289,13 @@ def test_supernet_rejects_bad_inputs():
   x = jnp.zeros((1, 6, 6, 3))
   net = IMDNSupernet(scale=2, features=8, num_blocks=2, distill=2)
   with pytest.raises(ValueError, match=r"must have shape \(4, 12\)"):
-    _layout(net, x, {"imdb": jnp.zeros((8, 12))}, train=True)
+    _layout(net, x, {"blocks": jnp.zeros((8, 12))}, train=True)
   pc = IMDNSupernet(scale=2, features=8, num_blocks=1, distill=2, partial_channels=4)
   with pytest.raises(ConfigError, match="divisible by config.space.partial_channels"):
-    _layout(pc, x, {"imdb": jnp.zeros((4, 12))}, train=True)  # distill 2 is not divisible by 4
+    _layout(pc, x, {"blocks": jnp.zeros((4, 12))}, train=True)  # distill 2 is not divisible by 4
   bad = IMDNSupernet(scale=2, features=8, num_blocks=1, distill=8)
   with pytest.raises(ConfigError, match="distill"):
-    _layout(bad, x, {"imdb": jnp.zeros((4, 12))}, train=True)
+    _layout(bad, x, {"blocks": jnp.zeros((4, 12))}, train=True)
   network = IMDNNetwork(
     IMDNGenotype(("conv_3x3",) * 8), scale=2, features=8, num_blocks=3, distill=2
   )
@@ -338,17 +342,17 @@ def test_genotype_errors():
 def test_derive_and_weights_round_trip():
   rng = np.random.default_rng(6)
   for share, rows in ((True, 4), (False, 12)):
-    probs = {"imdb": rng.uniform(size=(rows, 12))}
+    probs = {"blocks": rng.uniform(size=(rows, 12))}
     g = imdn.derive_genotype(probs, SR_OPS, share)
-    assert g.ops == tuple(SR_OPS[k] for k in probs["imdb"].argmax(axis=1))
+    assert g.ops == tuple(SR_OPS[k] for k in probs["blocks"].argmax(axis=1))
     weights = imdn.genotype_weights(g, SR_OPS, share)
-    assert weights["imdb"].dtype == np.float32 and weights["imdb"].shape == (rows, 12)
-    assert np.all(weights["imdb"].sum(axis=1) == 1)
+    assert weights["blocks"].dtype == np.float32 and weights["blocks"].shape == (rows, 12)
+    assert np.all(weights["blocks"].sum(axis=1) == 1)
     assert imdn.derive_genotype(weights, SR_OPS, share) == g
   # A subset of candidates; a shared genotype spread over 3 blocks' rows.
   ops = ("conv_3x3", "sep_conv_3x3", "dil_conv_3x3")
   g = IMDNGenotype(("dil_conv_3x3", "conv_3x3", "conv_3x3", "sep_conv_3x3"))
-  tiled = imdn.genotype_weights(g, ops, share=False, num_blocks=3)["imdb"]
+  tiled = imdn.genotype_weights(g, ops, share=False, num_blocks=3)["blocks"]
   assert tiled.shape == (12, 3) and tiled[:4].argmax(axis=1).tolist() == [2, 0, 0, 1]
   assert imdn.derive_genotype(tiled, ops, share=False) == IMDNGenotype(g.ops * 3)
   with pytest.raises(GenotypeError, match="not among the candidates"):
@@ -360,7 +364,7 @@ def test_derive_and_weights_round_trip():
 
 
 def test_op_costs():
-  shared = imdn.op_costs(SR_OPS, share=True, num_blocks=6, scale=2)["imdb"]
+  shared = imdn.op_costs(SR_OPS, share=True, num_blocks=6, scale=2)["blocks"]
   assert shared.shape == (4, 12) and shared.dtype == np.float64
   hw = 360 * 640
   col = SR_OPS.index
@@ -368,13 +372,13 @@ def test_op_costs():
   assert shared[1, col("conv_5x5_bn")] == 6 * 25 * 48 * 64 * hw
   assert shared[3, col("sep_conv_5x5")] == 6 * (25 * 48 + 48 * 16) * hw
   assert shared[2, col("dil_conv_3x3")] == 6 * (9 * 48 + 48 * 64) * hw
-  per_block = imdn.op_costs(SR_OPS, share=False, num_blocks=6, scale=3)["imdb"]
+  per_block = imdn.op_costs(SR_OPS, share=False, num_blocks=6, scale=3)["blocks"]
   assert per_block.shape == (24, 12)
   assert sr_ops.cost_lr_size(3) == (240, 426)
   assert per_block[4 * 5 + 3, col("conv_3x3")] == 9 * 48 * 16 * 240 * 426
   np.testing.assert_array_equal(per_block[:4], per_block[20:])
   subset = imdn.op_costs(("conv_3x3", "sep_conv_3x3"), True, 2, 4, features=8, distill=2)
-  assert subset["imdb"].tolist()[1] == [2 * 9 * 6 * 8 * 180 * 320, 2 * (9 * 6 + 48) * 180 * 320]
+  assert subset["blocks"].tolist()[1] == [2 * 9 * 6 * 8 * 180 * 320, 2 * (9 * 6 + 48) * 180 * 320]
 
 
 def test_partial_channel_mix_cuts_or_pads_the_bypass_by_hand():
@@ -396,11 +400,72 @@ def test_partial_channel_supernet_runs_with_quarter_width_ops():
   net = IMDNSupernet(scale=2, features=16, num_blocks=1, distill=4, partial_channels=4)
   x = jnp.zeros((1, 6, 6, 3))
   layout = jax.eval_shape(
-    lambda: net.init(jax.random.key(0), x, {"imdb": jnp.full((4, 12), 1 / 12)}, train=True)
+    lambda: net.init(jax.random.key(0), x, {"blocks": jnp.full((4, 12), 1 / 12)}, train=True)
   )
   kernel = layout["params"]["imdb_0"]["c2"]["conv_3x3"]["conv"]["kernel"]
   assert kernel.shape == (3, 3, 3, 4)  # 12 input channels / 4 -> 16 / 4
   out = jax.eval_shape(
-    lambda v: net.apply(v, x, {"imdb": jnp.full((4, 12), 1 / 12)}, train=True), layout
+    lambda v: net.apply(v, x, {"blocks": jnp.full((4, 12), 1 / 12)}, train=True), layout
   )
   assert out.shape == (1, 12, 12, 3)
+
+
+# --- the alpha tensor's name; workdirs that call it 'imdb' -------------------------------------
+
+
+def test_the_alpha_tensor_is_blocks_and_its_rows_name_the_convolutions():
+  cfg = sr_space.default_space_config("imdn", 2)
+  assert IMDN.alpha_shapes(cfg) == {"blocks": (4, 12)}
+  names = IMDN.edge_labels(cfg)["blocks"]
+  assert names.rows == tuple(f"c{i} (shared by all blocks)" for i in (1, 2, 3, 4))
+  assert names.grid == ((0, 0), (0, 1), (0, 2), (0, 3)) and names.kind == "convolution"
+  assert names.title == "IMDN block convolutions (shared by all 6 blocks)"
+  cfg.share_alpha = False
+  names = IMDN.edge_labels(cfg)["blocks"]
+  assert len(names.rows) == IMDN.alpha_shapes(cfg)["blocks"][0] == 24
+  assert names.rows[4 * 2 + 3] == "block 2 c4" and names.grid[4 * 2 + 3] == (2, 3)
+
+
+def test_trees_with_the_old_name_imdb_are_read_under_the_new_one():
+  w = np.eye(4, 12)
+  assert IMDN.renamed_alphas == {imdn.OLD_ALPHA: imdn.ALPHA} == {"imdb": "blocks"}
+  renamed = IMDN.current_names({"imdb": w})
+  assert list(renamed) == ["blocks"] and renamed["blocks"] is w
+  assert IMDN.current_names({"blocks": w})["blocks"] is w
+  with pytest.raises(ValueError, match="old and its new name"):
+    IMDN.current_names({"imdb": w, "blocks": w})
+  assert imdn.derive_genotype({"imdb": w}) == imdn.derive_genotype({"blocks": w})
+
+
+def test_a_checkpoint_with_imdb_alphas_restores_into_a_blocks_state(tmp_path):
+  """A search checkpointed before the rename resumes (and is selected, analysed) after it."""
+  alphas = np.arange(48, dtype=np.float32).reshape(4, 12)
+  old = {"alphas": {"imdb": alphas}, "opt": {"mu": {"alphas": {"imdb": 2 * alphas}}}}
+  saver = Checkpointer(tmp_path / "checkpoints", async_save=False)
+  saver.save(8, old, {"step": 8})
+  saver.close()
+  target = {"alphas": {"blocks": np.zeros((4, 12), np.float32)}}
+  target["opt"] = {"mu": {"alphas": {"blocks": np.zeros((4, 12), np.float32)}}}
+  reader = Checkpointer(tmp_path / "checkpoints", async_save=False)
+  try:
+    state, meta = reader.restore(8, target, IMDN.renamed_alphas)
+    assert meta == {"step": 8}
+    assert np.array_equal(state["alphas"]["blocks"], alphas)
+    assert np.array_equal(state["opt"]["mu"]["alphas"]["blocks"], 2 * alphas)
+    with pytest.raises(CheckpointError, match="does not fit"):
+      reader.restore(8, target)  # without the space's renames it does not fit
+  finally:
+    reader.close()
+
+
+def test_a_saved_network_with_imdb_weights_loads(tmp_path):
+  cfg = sr_space.default_space_config("imdn", 2)
+  cfg.update(features=8, num_blocks=1, distill=2)
+  x = jnp.zeros((1, 6, 6, 3))
+  w = jnp.full((4, 12), 1 / 12)
+  layout = _layout(IMDN.build_supernet(cfg), x, {"blocks": w}, train=True)
+  variables = _random_variables(layout)
+  path = save_network(tmp_path / "network", cfg, variables["params"], {}, {"imdb": w}, {})
+  net = load_network(path)
+  assert list(net.op_weights) == ["blocks"]
+  assert net(x).shape == (1, 12, 12, 3)

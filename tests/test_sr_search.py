@@ -115,10 +115,10 @@ def test_flops_penalty_by_hand():
 def test_flops_loss_pushes_probability_to_cheaper_ops():
   config = runlocal(flops(sr_search_config("imdn"), strength=1.0))
   space = get_space("imdn")
-  costs = space.op_costs(config.space)["imdb"]
+  costs = space.op_costs(config.space)["blocks"]
   relax = make_relaxation(config.relaxation, total_epochs=config.epochs)
-  reg = make_regularizer(config.regularizers, config.epochs, relax.probs, {"imdb": costs})
-  alphas = {"imdb": jnp.zeros(costs.shape)}
+  reg = make_regularizer(config.regularizers, config.epochs, relax.probs, {"blocks": costs})
+  alphas = {"blocks": jnp.zeros(costs.shape)}
   tx = optax.sgd(20.0 / (costs.max() / 1e9))  # gradient descent: keeps the op order exact
   opt = tx.init(alphas)
   grad = jax.jit(jax.grad(lambda a: reg(a, 0)[0]))
@@ -128,7 +128,7 @@ def test_flops_loss_pushes_probability_to_cheaper_ops():
     alphas = optax.apply_updates(alphas, updates)
     expected.append(float(reg(alphas, 0)[0]))
   assert all(b < a for a, b in zip(expected, expected[1:], strict=False))
-  probs = np.asarray(relax.probs(alphas)["imdb"])
+  probs = np.asarray(relax.probs(alphas)["blocks"])
   assert np.array_equal(np.argmax(probs, -1), np.argmin(costs, -1))  # the cheapest op wins
   # the probability order follows the cost order in every row
   for p, c in zip(probs, costs, strict=True):
@@ -217,7 +217,7 @@ def test_dlsr_runlocal_search_and_pt_selection(tmp_path):
   chosen = select.run(pt_cfg, tmp_path, "pt")
   assert chosen.record["genotype"]["space"] == "dlsr"
   written = make_plots(tmp_path)  # two alpha tensors of different widths
-  assert {"alphas", "margin"} <= set(written) and "genotype" not in written
+  assert {"alphas", "margin", "genotype"} <= set(written)
 
 
 def test_public_names_do_not_hide_modules():

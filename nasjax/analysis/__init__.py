@@ -6,7 +6,11 @@
   ends (Hessian, discretisation gap, early stopping);
 * :mod:`nasjax.analysis.workdir` -- the same over a finished search's
   checkpoints, and its plots (``python -m nasjax.analyze``);
-* :mod:`nasjax.analysis.plots`, :mod:`nasjax.analysis.cell_graph` -- the figures.
+* :mod:`nasjax.analysis.plots` -- the figures of a workdir: the alpha figures
+  (:mod:`nasjax.analysis.alpha_plots`), the genotype drawing of each space
+  (:mod:`nasjax.analysis.genotype_figures`: the cell graphs of
+  :mod:`nasjax.analysis.cell_graph`, :mod:`nasjax.analysis.sr_genotype`,
+  :mod:`nasjax.analysis.trellis_genotype`).
 """
 
 from nasjax.analysis.hessian import (

@@ -23,9 +23,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
@@ -37,7 +38,8 @@ Edge = tuple[str, str, str]
 log = logging.getLogger(__name__)
 CELL_TITLES = {"normal": "normal cell", "reduce": "reduction cell", "cell": "cell"}
 
-#: One colour per op, the same in every figure (unlisted ops take the tab10 cycle).
+#: The colour of an op wherever it appears (ops that never share a space may share a
+#: colour: :func:`op_colors` gives a later one of a figure another).
 OP_COLORS = {
   "none": "#9e9e9e",
   "skip_connect": "#d62728",
@@ -50,25 +52,74 @@ OP_COLORS = {
   "dil_conv_3x3": "#ff7f0e",
   "dil_conv_5x5": "#e377c2",
   "noise": "#bcbd22",
+  "conv_3x3": "#1f77b4",
+  "conv_5x5": "#9467bd",
 }
 _DPI = 120
 
 
 def _color(op: str, index: int = 0) -> str:
-  """The op's own colour, else the ``index``-th of the distinct fallback colours."""
+  """The op's own colour, else the ``index``-th of the fallback colours."""
   return OP_COLORS.get(op, _PALETTE[index % len(_PALETTE)])
 
 
+def _lab(color: str) -> np.ndarray:
+  """CIELAB coordinates (D65) of a colour: distances in it follow perceived differences."""
+  rgb = np.asarray(to_rgb(color))
+  linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+  xyz = _SRGB_TO_XYZ @ linear / np.array([0.95047, 1.0, 1.08883])
+  f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+  return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def color_distance(a: str, b: str) -> float:
+  """The perceived difference of two colours (CIE76 delta E: about 2.3 is just noticeable)."""
+  return float(np.linalg.norm(_lab(a) - _lab(b)))
+
+
 def op_colors(names: list[str]) -> list[str]:
-  """One distinct colour per op of ``names``: the op's own, else the next unused fallback."""
-  used = {OP_COLORS[n].lower() for n in names if n in OP_COLORS}
-  spare = iter([c for c in _PALETTE if c not in used] + _PALETTE)
-  return [OP_COLORS.get(n) or next(spare) for n in names]
+  """One colour per op of ``names``, each its own and none hard to tell from another.
+
+  An op keeps its colour of :data:`OP_COLORS` unless an earlier op of
+  ``names`` has that colour; every other op takes, in order, the fallback
+  colour farthest (:func:`color_distance`) from the colours already taken
+  and from the white background. Past the 69 fallbacks colours repeat.
+
+  Example:
+    >>> op_colors(['skip_connect', 'none'])
+    ['#d62728', '#9e9e9e']
+  """
+  unique = list(dict.fromkeys(names))
+  chosen: dict[str, str] = {}
+  for name in unique:
+    own = OP_COLORS.get(name)
+    if own is not None and own not in chosen.values():
+      chosen[name] = own
+  taken = [_lab("white")] + [_lab(c) for c in chosen.values()]
+  for name in unique:
+    if name in chosen:
+      continue
+    free = [c for c in _PALETTE if c not in chosen.values()] or _PALETTE
+    spread = [min(float(np.linalg.norm(_lab(c) - t)) for t in taken) for c in free]
+    chosen[name] = free[int(np.argmax(spread))]
+    taken.append(_lab(chosen[name]))
+  return [chosen[n] for n in names]
 
 
-#: Fallback colours for ops without their own: tab10, then tab20b (30 distinct).
-_PALETTE = [to_hex(f"C{i}") for i in range(10)] + [
-  to_hex(colormaps["tab20b"](i)) for i in range(20)
+_SRGB_TO_XYZ = np.array(
+  [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+)
+#: Fallback colours for ops without their own: tab10, tab20 (its light shades), tab20b,
+#: tab20c, Dark2 and Set1, without those too light to see on white (69 colours).
+_PALETTE = [
+  c
+  for c in dict.fromkeys(
+    [to_hex(f"C{i}") for i in range(10)]
+    + [to_hex(colormaps[name](i)) for name in ("tab20", "tab20b", "tab20c") for i in range(20)]
+    + [to_hex(colormaps["Dark2"](i)) for i in range(8)]
+    + [to_hex(colormaps["Set1"](i)) for i in range(9)]
+  )
+  if _lab(c)[0] < 85
 ]
 
 

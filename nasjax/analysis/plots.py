@@ -2,26 +2,32 @@
 
 :func:`make_plots` reads a search's ``--workdir`` (the files are listed in
 :mod:`nasjax.run.records`) and writes into ``workdir/plots/`` each figure its
-files allow, skipping the others:
+files allow, skipping the others (:func:`missing_figures` says why):
 
-* ``alphas.png`` -- the op probabilities of every edge over the epochs, one
-  panel per edge, laid out as node (row) by input (column), per alpha tensor
-  (``alphas.npz``; the probabilities the search recorded, softmax of alpha
-  for DARTS). Edges with their own op lists (RobustDARTS' S1) show the
-  generic column labels of ``op_names``.
+* ``alphas.png`` -- the probability of every candidate of every alpha row
+  over the epochs (``alphas.npz``; the probabilities the search recorded,
+  softmax of alpha for DARTS), one panel per row, named and laid out as the
+  space says (``config.json``; :class:`~nasjax.spaces.base.EdgeNames`: node
+  by input for NAS-Bench-201 and DARTS cells, block by convolution for
+  IMDN), every candidate in its own colour, the uniform probability dotted
+  (:mod:`nasjax.analysis.alpha_plots`).
 * ``eigenvalue.png`` -- the dominant eigenvalue of the Hessian of the
   validation loss w.r.t. alpha (``hessian/max_eig`` in ``metrics.jsonl``, or
   else the checkpoints' values ``nasjax.analyze hessian`` wrote in
   ``analysis/hessian.jsonl``),
   with DARTS-ES' stop and the epoch whose architecture it returns
   (``early_stop.json``).
-* ``discretization.png`` -- supernet vs derived-network accuracy and their
-  gap (``discretization/*`` in ``metrics.jsonl``).
-* ``margin.png`` -- the top-2 margin of every edge (largest minus second
-  largest op probability) over the epochs: how decided each edge is.
-* ``genotype.png`` -- the final genotype (``genotype.json``) as a cell graph:
-  rendered by graphviz when its ``dot`` program is installed (the source is
-  kept as ``genotype.dot``), else drawn with matplotlib.
+* ``discretization.png`` -- supernet vs derived-network accuracy (PSNR for
+  super-resolution) and their gap (``discretization/*`` in ``metrics.jsonl``).
+* ``margin.png`` -- the top-2 margin of every alpha row (largest minus second
+  largest probability) over the epochs: how decided each row is.
+* ``genotype.png`` -- the final genotype (``genotype.json``) as its space's
+  drawer draws it (:mod:`nasjax.analysis.genotype_figures`): NAS-Bench-201
+  and DARTS cell graphs, rendered by graphviz when its ``dot`` program is
+  installed (the source is kept as ``genotype.dot``), else drawn with
+  matplotlib; IMDN's block with the op of each searched convolution; DLSR's
+  cell and cell inputs; the trellis' cell and path. A space without a drawer
+  gets a note instead.
 
 Figures are drawn on matplotlib's Agg canvas without pyplot, so plotting
 neither needs a display nor touches a notebook's figures.
@@ -36,24 +42,40 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from nasjax.analysis.cell_graph import (
-  CELL_TITLES,
-  _save,
-  _tex,
-  genotype_png,
-  op_colors,
+from nasjax.analysis.alpha_plots import (
+  alpha_labels,
+  load_alphas,
+  plot_alphas,
+  plot_margins,
+  top2_margin,
+  workdir_space,
 )
+from nasjax.analysis.cell_graph import _save
+from nasjax.analysis.genotype_figures import GENOTYPE_FIGURES, draw_genotype
 from nasjax.infra.jsonfiles import read_jsonl
 from nasjax.spaces.registry import genotype_from_dict
+
+__all__ = [
+  "alpha_labels",
+  "checkpoint_eigenvalues",
+  "epoch_series",
+  "load_alphas",
+  "make_plots",
+  "missing_figures",
+  "plot_alphas",
+  "plot_discretization",
+  "plot_eigenvalue",
+  "plot_margins",
+  "top2_margin",
+  "workdir_space",
+]
 
 log = logging.getLogger(__name__)
 
@@ -101,136 +123,35 @@ def missing_figures(workdir: str | Path, written: dict[str, Path]) -> list[str]:
       "and there is no analysis/hessian.jsonl; run "
       f"python -m nasjax.analyze hessian --workdir={workdir}"
     )
+  if "genotype" not in written:
+    record = _read_json(workdir / "genotype.json")
+    if record is None:
+      notes.append(
+        f"no genotype figure: {workdir / 'genotype.json'} is missing (a finished search writes it)"
+      )
+    else:
+      genotype = genotype_from_dict(record.get("genotype", record))
+      notes.append(
+        f"no genotype figure: nasjax has no drawing of {genotype.space!r} genotypes (drawn: "
+        f"{', '.join(sorted(GENOTYPE_FIGURES))}); the genotype is {genotype} (genotype.json)"
+      )
   return notes
 
 
-def load_alphas(workdir: Path) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]] | None:
-  path = workdir / "alphas.npz"
-  if not path.exists():
-    return None
-  with np.load(path) as d:
-    names = sorted(k[: -len("_logits")] for k in d.files if k.endswith("_logits"))
-    probs = {n: d[n] for n in names}
-    epochs = d["epoch"]
-    op_names = [str(o) for o in d["op_names"]] if "op_names" in d.files else []
-  if not names or not len(epochs):
-    return None
-  widths = {p.shape[-1] for p in probs.values()}
-  if len(op_names) not in widths:
-    op_names = [f"op {o}" for o in range(max(widths))]
-  return epochs, probs, op_names
-
-
-def _edge_layout(name: str, num_edges: int) -> tuple[list[str], list[tuple[int, int]], int, int]:
-  """Labels and grid cells ``(row, col)`` of the edges of one alpha tensor, and the grid size.
-
-  NAS-Bench-201 and DARTS cells are drawn as node (row) by input (column);
-  other tensors fill a plain grid in edge order.
-  """
-  steps = (math.isqrt(9 + 8 * num_edges) - 3) // 2  # num_edges = steps * (steps + 3) / 2
-  if name == "cell" and num_edges == 6:  # NAS-Bench-201: node i takes every node j < i
-    pairs = [(i, j) for i in range(1, 4) for j in range(i)]
-    labels = [f"node {i} ← {j}" for i, j in pairs]
-    return labels, [(i - 1, j) for i, j in pairs], 3, 3
-  if name in ("normal", "reduce") and steps * (steps + 3) == 2 * num_edges:
-    pairs = [(i, j) for i in range(steps) for j in range(i + 2)]  # darts.cell_edges
-    states = ["c_{k-2}", "c_{k-1}"] + [str(s) for s in range(steps)]
-    labels = [f"node {i} ← {_tex(states[j])}" for i, j in pairs]
-    return labels, pairs, steps, steps + 1
-  cols = min(num_edges, 6)
-  cells = [divmod(e, cols) for e in range(num_edges)]
-  return [f"edge {e}" for e in range(num_edges)], cells, -(-num_edges // cols), cols
-
-
-# --- the figures ------------------------------------------------------------------------
-
-
-def plot_alphas(epochs: np.ndarray, probs: dict[str, np.ndarray], op_names: list[str]) -> Figure:
-  """Op probabilities per edge over epochs: one panel per edge, one block per alpha tensor."""
-  layouts = {n: _edge_layout(n, p.shape[1]) for n, p in probs.items()}
-  cols = max(c for *_, c in layouts.values())
-  rows = [r for _, _, r, _ in layouts.values()]
-  width = 1.9 * cols + 0.6
-  fig = Figure(figsize=(width, 1.45 * sum(rows) + 0.9 * len(probs) + 0.8))
-  fig.set_layout_engine("constrained")
-  subfigs = fig.subfigures(len(probs), 1, height_ratios=[r + 0.7 for r in rows], squeeze=False)
-  marker = "o" if len(epochs) <= 25 else None
-  for subfig, (name, p) in zip(subfigs[:, 0], probs.items(), strict=True):
-    labels, cells, nrows, _ = layouts[name]
-    names = (
-      op_names if p.shape[-1] == len(op_names) else [f"{name} {o}" for o in range(p.shape[-1])]
-    )
-    colors = op_colors(names)
-    axes = subfig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)
-    used = set(cells)
-    # The y range of the data (near-uniform alphas stay distinguishable), within [0, 1].
-    pad = max(0.08 * float(p.max() - p.min()), 2e-3)
-    bottom, top = max(0.0, float(p.min()) - pad), min(1.0, float(p.max()) + pad)
-    for e, (r, c) in enumerate(cells):
-      ax = axes[r, c]
-      for o in range(len(names)):
-        ax.plot(epochs, p[:, e, o], color=colors[o], lw=1.4, marker=marker, ms=2.5)
-      ax.set_title(labels[e], fontsize=9)
-      ax.set_ylim(bottom, top)
-      ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-      ax.grid(alpha=0.3)
-    for r in range(nrows):
-      for c in range(cols):
-        if (r, c) not in used:
-          axes[r, c].set_visible(False)
-      axes[r, 0].set_ylabel("probability", fontsize=8)
-    for c in range(cols):  # the x label under the lowest panel of every column
-      lowest = max((r for r, cc in cells if cc == c), default=None)
-      if lowest is not None:
-        axes[lowest, c].set_xlabel("epoch", fontsize=8)
-        axes[lowest, c].xaxis.set_tick_params(labelbottom=True)
-    subfig.suptitle(f"{CELL_TITLES.get(name, name)}: op probabilities per edge", fontsize=11)
-    if names is not op_names:  # a tensor with candidates of its own (DLSR's cell inputs)
-      handles = [Line2D([], [], color=colors[o], lw=2) for o in range(len(names))]
-      subfig.legend(handles, names, loc="outside right upper", fontsize=8)
-  handles = [Line2D([], [], color=c, lw=2) for c in op_colors(op_names)]
-  per_row = max(1, min(len(op_names), int(width / 1.9)))
-  ncols = -(-len(op_names) // -(-len(op_names) // per_row))  # rows as even as they can be
-  fig.legend(handles, op_names, loc="outside lower center", ncols=ncols, fontsize=9)
-  return fig
-
-
-def top2_margin(probs: np.ndarray) -> np.ndarray:
-  """The largest minus the second-largest op probability of every edge (last axis = ops)."""
-  top = np.sort(probs, axis=-1)
-  return top[..., -1] - top[..., -2]
-
-
-def plot_margins(epochs: np.ndarray, probs: dict[str, np.ndarray]) -> Figure:
-  """Top-2 margin per edge over epochs: one line per edge, one panel per alpha tensor."""
-  n = len(probs)
-  fig = Figure(figsize=(7.4 * n + 0.4, 4.8))
-  fig.set_layout_engine("constrained")
-  axes = fig.subplots(1, n, sharey=True, squeeze=False)[0]
-  for ax, (name, p) in zip(axes, probs.items(), strict=True):
-    labels, cells, *_ = _edge_layout(name, p.shape[1])
-    margin = top2_margin(p)
-    for e, (row, col) in enumerate(cells):  # one line style per node, one colour per input
-      style = ("-", "--", "-.", ":")[row % 4]
-      ax.plot(epochs, margin[:, e], color=f"C{col % 10}", ls=style, lw=1.5, label=labels[e])
-    ax.set_title(f"{CELL_TITLES.get(name, name)}: top-2 op-probability margin", fontsize=11)
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="edge")
-  axes[0].set_ylabel("p(1st op) − p(2nd op)")
-  axes[0].set_ylim(bottom=0)
-  return fig
-
-
 def plot_eigenvalue(
-  epochs: np.ndarray, values: np.ndarray, early_stop: dict[str, Any] | None
+  epochs: np.ndarray,
+  values: np.ndarray,
+  early_stop: dict[str, Any] | None,
+  label: str = "dominant eigenvalue",
 ) -> Figure:
-  """The dominant Hessian eigenvalue over epochs, with DARTS-ES' stop when there is one."""
+  """The dominant Hessian eigenvalue over epochs, with DARTS-ES' stop when there is one.
+
+  ``label`` names the curve (where its values come from).
+  """
   fig = Figure(figsize=(7.0, 4.2))
   fig.set_layout_engine("constrained")
   ax = fig.subplots()
-  ax.plot(epochs, values, "o-", color="C0", lw=1.6, ms=3.5, label="dominant eigenvalue")
+  ax.plot(epochs, values, "o-", color="C0", lw=1.6, ms=3.5, label=label)
   marks = (
     ("epoch", "DARTS-ES stop", "C3", "--"),
     ("selected_epoch", "architecture returned", "C2", ":"),
@@ -242,33 +163,53 @@ def plot_eigenvalue(
   ax.set_title("Dominant eigenvalue of the Hessian of the validation loss w.r.t. α")
   ax.set_xlabel("epoch")
   ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  ax.set_ylabel(r"$\lambda_{\max}$")
+  ax.set_ylabel(r"dominant eigenvalue $\lambda_{\max}$")
   ax.grid(alpha=0.3)
   ax.legend(fontsize=9)
   return fig
 
 
-#: The discretisation scalars of ``metrics.jsonl``: legend label, colour and line style.
-_DISCRETIZATION = {
-  "discretization/supernet_acc": ("supernet", "C0", "-"),
-  "discretization/derived_acc": ("derived network (inherited BN)", "C3", "-"),
-  "discretization/derived_recal_acc": ("derived network (BN recalibrated)", "C2", "--"),
-  "discretization/gap": ("supernet − derived", "C3", "-"),
-  "discretization/gap_recal": ("supernet − derived (BN recalibrated)", "C2", "--"),
-}
+#: The task metric of ``discretization/*``: its name in the figure and its unit
+#: (fractions of one are shown in percent).
+_METRICS = {"acc": ("accuracy", "%"), "pixel_acc": ("pixel accuracy", "%"), "psnr": ("PSNR", "dB")}
+#: The curves of the discretisation figure: record name, legend label, colour, line style.
+_CURVES = (
+  ("supernet", "supernet", "C0", "-"),
+  ("derived", "derived network (inherited BN)", "C3", "-"),
+  ("derived_recal", "derived network (BN recalibrated)", "C2", "--"),
+)
+_GAPS = (
+  ("gap", "supernet − derived", "C3", "-"),
+  ("gap_recal", "supernet − derived (BN recalibrated)", "C2", "--"),
+)
+#: Every discretisation scalar of ``metrics.jsonl`` the figure draws.
+_DISCRETIZATION = tuple(
+  [f"discretization/{name}_{m}" for m in _METRICS for name, *_ in _CURVES]
+  + [f"discretization/{name}" for name, *_ in _GAPS]
+)
 
 
 def plot_discretization(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
-  """Supernet vs derived-network accuracy (left) and the gap (right) over epochs."""
-  accs = [series[k][1] for k in _DISCRETIZATION if k.endswith("_acc") and k in series]
-  scale = 100.0 if accs and max(float(np.max(a)) for a in accs) <= 1.0 else 1.0
+  """Supernet vs derived-network metric (left) and the gap (right) over epochs.
+
+  The metric is the task's (accuracy in percent, PSNR in dB), the first of
+  :data:`_METRICS` in ``series``.
+  """
+  metric = next(
+    (m for m in _METRICS if any(f"discretization/{c[0]}_{m}" in series for c in _CURVES)), "acc"
+  )
+  name, unit = _METRICS[metric]
+  curves = [series[k][1] for c in _CURVES if (k := f"discretization/{c[0]}_{metric}") in series]
+  scale = 100.0 if unit == "%" and curves and max(float(np.max(a)) for a in curves) <= 1.0 else 1.0
   fig = Figure(figsize=(11.0, 4.2))
   fig.set_layout_engine("constrained")
   left, right = fig.subplots(1, 2)
-  for k, (label, color, style) in _DISCRETIZATION.items():
-    if k in series:
-      x, y = series[k]
-      ax = left if k.endswith("_acc") else right
+  lines = [(f"{c[0]}_{metric}", left, *c[1:]) for c in _CURVES] + [
+    (g[0], right, *g[1:]) for g in _GAPS
+  ]
+  for key, ax, label, color, style in lines:
+    if f"discretization/{key}" in series:
+      x, y = series[f"discretization/{key}"]
       ax.plot(x, scale * y, color=color, ls=style, marker="o", ms=3, lw=1.5, label=label)
   for ax in (left, right):
     ax.set_xlabel("epoch")
@@ -276,15 +217,17 @@ def plot_discretization(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> Fig
     ax.grid(alpha=0.3)
     if ax.lines:
       ax.legend(fontsize=9)
-  left.set_title("Validation accuracy: supernet vs derived network")
-  left.set_ylabel("accuracy (%)" if scale == 100.0 else "accuracy")
+  shown = f"{name} ({unit})" if unit != "%" or scale == 100.0 else name
+  left.set_title(f"Validation {name}: supernet vs derived network")
+  left.set_ylabel(shown)
   right.axhline(0, color="k", lw=0.8)
-  right.set_title("Discretization gap")
-  right.set_ylabel("accuracy gap (percentage points)" if scale == 100.0 else "accuracy gap")
+  right.set_title("Discretization gap: supernet minus derived network")
+  gap_unit = {"%": "percentage points", "dB": "dB"}[unit] if unit != "%" or scale == 100.0 else ""
+  right.set_ylabel(f"{name} gap ({gap_unit})" if gap_unit else f"{name} gap")
   return fig
 
 
-# --- the genotype -----------------------------------------------------------------------
+# --- the workdir's figures -------------------------------------------------------------
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -301,28 +244,35 @@ def make_plots(workdir: str | Path, out_dir: str | Path | None = None) -> dict[s
   Returns:
     ``{figure: path}`` of the files written (``alphas``, ``eigenvalue``,
     ``discretization``, ``margin``, ``genotype`` and, when graphviz drew the
-    genotype, ``genotype_dot``); a figure whose data are absent is left out.
+    genotype, ``genotype_dot``); a figure whose data are absent, or a
+    genotype of a space without a drawing, is left out.
   """
   workdir = Path(workdir)
   out = Path(out_dir) if out_dir is not None else workdir / "plots"
   out.mkdir(parents=True, exist_ok=True)
   written: dict[str, Path] = {}
-  alphas = load_alphas(workdir)
+  found = workdir_space(workdir)
+  alphas = load_alphas(workdir, found)
+  candidates = None if found is None else list(found[0].op_names(found[1]))
   if alphas is not None:
-    epochs, probs, op_names = alphas
-    written["alphas"] = _save(plot_alphas(epochs, probs, op_names), out / "alphas.png")
-    if len(op_names) >= 2:
-      written["margin"] = _save(plot_margins(epochs, probs), out / "margin.png")
+    epochs, probs, candidates = alphas
+    edges, row_ops = alpha_labels(found, probs, candidates)
+    fig = plot_alphas(epochs, probs, candidates, edges, row_ops)
+    written["alphas"] = _save(fig, out / "alphas.png")
+    if max(p.shape[-1] for p in probs.values()) >= 2:
+      written["margin"] = _save(plot_margins(epochs, probs, edges), out / "margin.png")
   series = epoch_series(workdir, ["hessian/max_eig", *_DISCRETIZATION])
-  eigen = series.pop("hessian/max_eig", None) or checkpoint_eigenvalues(workdir)
+  eigen, label = series.pop("hessian/max_eig", None), "dominant eigenvalue"
+  if eigen is None:  # measured after the search, at the checkpoints it kept
+    eigen, label = checkpoint_eigenvalues(workdir), "dominant eigenvalue at the kept checkpoints"
   if eigen is not None:
-    fig = plot_eigenvalue(*eigen, _read_json(workdir / "early_stop.json"))
+    fig = plot_eigenvalue(*eigen, _read_json(workdir / "early_stop.json"), label)
     written["eigenvalue"] = _save(fig, out / "eigenvalue.png")
   if series:
     written["discretization"] = _save(plot_discretization(series), out / "discretization.png")
   record = _read_json(workdir / "genotype.json")
   if record is not None:
     genotype = genotype_from_dict(record.get("genotype", record))
-    if genotype.space in ("nb201", "darts"):  # the cell graphs; SR genotypes are op lists
-      written.update(genotype_png(genotype, out))
+    space_config = None if found is None else found[1]
+    written.update(draw_genotype(genotype, out, candidates, space_config))
   return written

@@ -55,7 +55,7 @@ def checkpoint_hessians(
   records = []
   try:
     for step in steps:
-      state, _ = checkpointer.restore(step, target)
+      state, _ = checkpointer.restore(step, target, setup.space.renamed_alphas)
       out = jax.device_get(fn(state, stacked))
       records.append(
         {

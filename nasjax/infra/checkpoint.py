@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,17 @@ class Checkpointer:
       force=True,
     )
 
-  def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any]]:
+  def restore(
+    self, step: int, target: Any, renamed: Mapping[str, str] | None = None
+  ) -> tuple[Any, dict[str, Any]]:
     """Checkpoint ``step``, shaped and placed like ``target``.
+
+    Args:
+      step: the checkpoint's step.
+      target: a state of the layout to restore into.
+      renamed: ``{old key: key}`` of dict keys renamed since checkpoints were
+        written (a space's ``renamed_alphas``): a key of ``target`` missing
+        from the checkpoint is read from its old name.
 
     Raises:
       CheckpointError: if it cannot be read or its arrays do not match ``target``.
@@ -97,7 +106,7 @@ class Checkpointer:
           ),
         )
       except Exception as e:  # orbax raises many types for unreadable or mismatched data
-        older = self._restore_by_path(step, target)
+        older = self._restore_by_path(step, target, renamed or {})
         if older is not None:
           return older
         if self._readable(step):
@@ -118,12 +127,15 @@ class Checkpointer:
       )
     return state, dict(restored["meta"])
 
-  def _restore_by_path(self, step: int, target: Any) -> tuple[Any, dict[str, Any]] | None:
+  def _restore_by_path(
+    self, step: int, target: Any, renamed: Mapping[str, str]
+  ) -> tuple[Any, dict[str, Any]] | None:
     """Checkpoint ``step`` read leaf by leaf into ``target``'s layout, or None if it does not fit.
 
     A state written before a field was added to it (an empty one, such as
-    :attr:`~nasjax.core.state.SearchState.projection`) has a different tree
-    but the same arrays: each leaf of ``target`` is looked up by its path.
+    :attr:`~nasjax.core.state.SearchState.projection`) or before a key was
+    renamed (``renamed``: ``{old: new}``) has a different tree but the same
+    arrays: each leaf of ``target`` is looked up by its path.
     """
     try:
       raw = self._manager.restore(
@@ -131,7 +143,8 @@ class Checkpointer:
         args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
       )
       leaves, treedef = jax.tree_util.tree_flatten_with_path(target)
-      state = jax.tree.unflatten(treedef, [_lookup(raw["state"], path) for path, _ in leaves])
+      found = [_lookup(raw["state"], path, renamed) for path, _ in leaves]
+      state = jax.tree.unflatten(treedef, found)
     except Exception:  # any missing key, index or unreadable array: it does not fit
       return None
     if _first_mismatch(state, target):
@@ -221,14 +234,18 @@ def _first_mismatch(restored: Any, target: Any) -> str | None:
   return None
 
 
-def _lookup(tree: Any, path: tuple[Any, ...]) -> np.ndarray:
-  """The leaf of a restored (nested dicts and lists) tree at a pytree key path."""
+def _lookup(tree: Any, path: tuple[Any, ...], renamed: Mapping[str, str]) -> np.ndarray:
+  """The leaf of a restored (nested dicts and lists) tree at a pytree key path.
+
+  A dict key the tree lacks is looked up under its old name (``renamed``: ``{old: new}``).
+  """
   node = tree
   for key in path:
     if isinstance(key, jax.tree_util.GetAttrKey):
       node = node[key.name]
     elif isinstance(key, jax.tree_util.DictKey):
-      node = node[key.key]
+      old = [o for o, new in renamed.items() if new == key.key and o in node]
+      node = node[old[0]] if key.key not in node and old else node[key.key]
     elif isinstance(key, jax.tree_util.SequenceKey):
       node = node[key.idx]
     else:

@@ -207,9 +207,25 @@ def rewrite_tensorboard(logdir: Path, records: list[dict[str, Any]]) -> None:
 
 
 class AlphaHistory:
-  """``alphas.npz``: the architecture parameters at the end of every epoch."""
+  """``alphas.npz``: the architecture parameters at the end of every epoch.
 
-  def __init__(self, workdir: str | Path, op_names: tuple[str, ...], enabled: bool = True):
+  Args:
+    workdir: where ``alphas.npz`` is (its records so far are read back).
+    op_names: the candidates, kept as ``op_names`` in the file.
+    enabled: write the file (the main process only).
+    renamed: ``{old name: name}`` of alpha tensors renamed since the file
+      was written (the space's ``renamed_alphas``); they are read back
+      under the new name.
+  """
+
+  def __init__(
+    self,
+    workdir: str | Path,
+    op_names: tuple[str, ...],
+    enabled: bool = True,
+    renamed: Mapping[str, str] | None = None,
+  ):
+    renamed = renamed or {}
     self.enabled = enabled
     self.path = Path(workdir) / "alphas.npz"
     self.op_names = tuple(op_names)
@@ -223,9 +239,9 @@ class AlphaHistory:
             {
               "epoch": int(d["epoch"][i]),
               "step": int(d["step"][i]),
-              "probs": {n: d[n][i] for n in names},
-              "logits": {n: d[f"{n}_logits"][i] for n in names},
-              "betas": {n: d[f"{n}_betas"][i] for n in beta_names},
+              "probs": {renamed.get(n, n): d[n][i] for n in names},
+              "logits": {renamed.get(n, n): d[f"{n}_logits"][i] for n in names},
+              "betas": {renamed.get(n, n): d[f"{n}_betas"][i] for n in beta_names},
             }
           )
 

@@ -350,12 +350,14 @@ def write_report(
   for method, entry in zip(methods, entries, strict=True):
     if not entry["seeds"]:
       continue
-    loaded = plots.load_alphas(Path(entry["seeds"][0]["folder"]))
+    folder = Path(entry["seeds"][0]["folder"])
+    found = plots.workdir_space(folder)
+    loaded = plots.load_alphas(folder, found)
     if loaded is None:
       continue
     alpha_dir.mkdir(exist_ok=True)
     epochs, probs, op_names = loaded
-    fig = plots.plot_alphas(epochs, probs, op_names)
+    fig = plots.plot_alphas(epochs, probs, op_names, *plots.alpha_labels(found, probs, op_names))
     fig.suptitle(f"{entry['label']}, seed {entry['seeds'][0]['seed']}")
     fig.savefig(alpha_dir / f"{method.name}.png", dpi=110)
   return report

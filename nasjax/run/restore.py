@@ -144,11 +144,12 @@ def load_search(workdir: str | Path, allow_unfinished: bool = False) -> LoadedSe
     )
   target = setup.init(jax.random.key(config.seed), search_data.image_shape)
   if seed is None:
-    state, _ = checkpointer.restore(step, target)
+    state, _ = checkpointer.restore(step, target, setup.space.renamed_alphas)
   else:  # the run's checkpoint stacks its seeds; take this one's slice
     parent = load_search_config(run_dir)
     index = seeds_lib.seed_list(parent).index(seed)
-    stacked, _ = checkpointer.restore(step, fused.stack([target] * parent.num_seeds))
+    stacked = fused.stack([target] * parent.num_seeds)
+    stacked, _ = checkpointer.restore(step, stacked, setup.space.renamed_alphas)
     state = jax.tree.map(jnp.asarray, fused.take(stacked, index))
   checkpointer.close()
   return LoadedSearch(config, search_data, setup, state, step, early_stop)

@@ -190,7 +190,7 @@ def _starting_state(search: _Search, initial_state) -> tuple[Any, int, int, dict
     state = setup.init(jax.random.key(search.config.seed), image_shape)
   start = search.checkpointer.latest_step()
   if start is not None:
-    state, meta = search.checkpointer.restore(start, state)
+    state, meta = search.checkpointer.restore(start, state, setup.space.renamed_alphas)
     search.carried = meta.get("partial_epoch", {})
     search.say(
       f"resuming {search.workdir} from step {start} "

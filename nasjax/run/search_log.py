@@ -87,7 +87,7 @@ class SeedLog:
   def __init__(self, config, setup, op_names, search_data, out: Path, is_main: bool):
     self.config, self.setup, self.data, self.is_main = config, setup, search_data, is_main
     self.writer = MetricWriter(out, is_main)
-    self.history = AlphaHistory(out, op_names, is_main)
+    self.history = AlphaHistory(out, op_names, is_main, setup.space.renamed_alphas)
     self.genotypes = GenotypeLog(out, is_main)
     self.analysis = EpochAnalysis(config, setup.measurement(), search_data, out, is_main)
     self.epoch_records: list[dict[str, float]] = []

@@ -1,7 +1,9 @@
 """The :class:`SearchSpace` record: what a search space provides to the rest of nasjax.
 
-Also :func:`select_like`, which cuts a variable tree down to the layout of a
-smaller network built from the same modules (a decoded or pruned supernet).
+Also :class:`EdgeNames`, how figures and logs name an alpha tensor and its
+rows, and :func:`select_like`, which cuts a variable tree down to the layout
+of a smaller network built from the same modules (a decoded or pruned
+supernet).
 """
 
 from __future__ import annotations
@@ -14,6 +16,43 @@ import flax.linen as nn
 import numpy as np
 
 SpaceConfig = Any  # an ml_collections.ConfigDict: config.space
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeNames:
+  """What one alpha tensor and each of its rows are, in words (figure titles and legends).
+
+  Attributes:
+    title: the tensor, e.g. ``'normal cell'`` or ``'IMDN convolutions'``.
+    rows: one name per alpha row, e.g. ``'node 1 ← node 0'`` or
+      ``'block 2 c3'``; cell states are written ``c_{k-1}`` (figures set
+      them as math).
+    grid: the panel ``(row, column)`` of every alpha row in a figure of one
+      panel per row (node by input, block by convolution); None for a plain
+      grid in row order.
+    kind: what a row is (``'edge'``, ``'convolution'``, ``'input'``,
+      ``'node'``), for titles such as "op probabilities per edge".
+    candidates: what a row's columns are (``'op'``, ``'cell'``, ``'move'``).
+
+  Example:
+    >>> EdgeNames.plain("cell", 3).rows
+    ('edge 0', 'edge 1', 'edge 2')
+  """
+
+  title: str
+  rows: tuple[str, ...]
+  grid: tuple[tuple[int, int], ...] | None = None
+  kind: str = "edge"
+  candidates: str = "op"
+
+  def __post_init__(self) -> None:
+    if self.grid is not None and len(self.grid) != len(self.rows):
+      raise ValueError(f"{len(self.rows)} row names but {len(self.grid)} grid cells")
+
+  @classmethod
+  def plain(cls, name: str, num_rows: int) -> EdgeNames:
+    """Generic names: the tensor's key as title, ``edge 0``, ``edge 1``, ... as rows."""
+    return cls(name, tuple(f"edge {e}" for e in range(num_rows)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +105,13 @@ class SearchSpace:
       ``nb201_table`` setting; a search looks each epoch's genotype up in it
       (``table.lookup(genotype).to_dict()``). None where the space has no
       benchmark.
+    edge_names: ``space_config -> {name: EdgeNames}``, what every alpha
+      tensor and row is (the alpha and margin figures' titles and legends);
+      None for generic names (:meth:`EdgeNames.plain`).
+    renamed_alphas: ``{old name: name}`` of alpha tensors renamed since
+      workdirs were written: checkpoints, ``alphas.npz`` and saved networks
+      holding an old name are read under the new one
+      (:meth:`current_names`).
   """
 
   name: str
@@ -83,6 +129,8 @@ class SearchSpace:
   op_costs: Callable[[SpaceConfig], dict[str, np.ndarray]] | None = None
   prune_fields: Callable[[Any, SpaceConfig, float], dict[str, Any]] | None = None
   benchmark: Callable[[str], Any] | None = None
+  edge_names: Callable[[SpaceConfig], dict[str, EdgeNames]] | None = None
+  renamed_alphas: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
   def parse_genotype(self, text: str) -> Any:
     """A genotype of this space from its string form."""
@@ -102,6 +150,26 @@ class SearchSpace:
       return self.edge_op_names(cfg)
     names = self.op_names(cfg)
     return {k: (names,) * shape[0] for k, shape in self.alpha_shapes(cfg).items()}
+
+  def edge_labels(self, cfg: SpaceConfig) -> dict[str, EdgeNames]:
+    """The names of every alpha tensor and row (``edge_names``, or generic ones)."""
+    if self.edge_names is not None:
+      return self.edge_names(cfg)
+    return {k: EdgeNames.plain(k, shape[0]) for k, shape in self.alpha_shapes(cfg).items()}
+
+  def current_names(self, tree: Mapping[str, Any]) -> dict[str, Any]:
+    """``tree`` (alphas, op weights, probabilities by tensor) with old tensor names renamed.
+
+    Raises:
+      ValueError: if ``tree`` holds both a tensor's old and its new name.
+    """
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+      name = self.renamed_alphas.get(key, key)
+      if name in out:
+        raise ValueError(f"alpha tensor {name!r} is held under its old and its new name")
+      out[name] = value
+    return out
 
 
 def select_like(tree: Any, like: Any) -> Any:

@@ -159,6 +159,9 @@ def run_name(network_path: Path) -> str:
 def load_network(path: str | Path) -> SingleStageNetwork:
   """The single-stage network saved in the folder ``path``.
 
+  Mixing weights saved under an alpha tensor's old name (the space's
+  ``renamed_alphas``) are read under the current one.
+
   Raises:
     CheckpointError: if the folder is not a saved network or cannot be read.
   """
@@ -190,8 +193,8 @@ def load_network(path: str | Path) -> SingleStageNetwork:
   return SingleStageNetwork(
     model=model,
     variables={"params": tree["params"], "batch_stats": tree.get("batch_stats", {}) or {}},
-    op_weights=dict(tree.get("op_weights", {}) or {}),
-    edge_logits=dict(tree.get("edge_logits", {}) or {}),
+    op_weights=space.current_names(tree.get("op_weights", {}) or {}),
+    edge_logits=space.current_names(tree.get("edge_logits", {}) or {}),
     space_config=space_config,
     genotype=genotype,
   )

@@ -32,7 +32,7 @@ import jax
 import numpy as np
 
 from nasjax.checks import boolean, check, integer, known_fields, one_of
-from nasjax.spaces.base import SearchSpace
+from nasjax.spaces.base import EdgeNames, SearchSpace
 from nasjax.spaces.darts import network
 from nasjax.spaces.darts import supernet as darts
 from nasjax.spaces.darts.genotype import DARTS_GENOTYPE_OPS, DartsGenotype
@@ -72,6 +72,31 @@ def edge_op_names(cfg: SpaceConfig) -> dict[str, darts.EdgeOps]:
   if op_set == "s1":
     return {"normal": darts.S1_NORMAL, "reduce": darts.S1_REDUCE}
   return {kind: (darts.UNIFORM_OP_SETS[op_set],) * num_edges for kind in CELL_KINDS}
+
+
+def cell_edge_names(steps: int, title: str, node: str = "node") -> EdgeNames:
+  """The edges of a DARTS cell as ``node i ← c_{k-2}`` / ``node i ← node j``, node by input.
+
+  Inputs 0 and 1 are the cell inputs ``c_{k-2}`` and ``c_{k-1}``, input
+  ``j >= 2`` is node ``j - 2``; ``node`` names the intermediate nodes
+  (Auto-DeepLab's cells call them blocks).
+
+  Example:
+    >>> cell_edge_names(2, 'normal cell').rows[2:]
+    ('node 1 ← c_{k-2}', 'node 1 ← c_{k-1}', 'node 1 ← node 0')
+  """
+  states = ("c_{k-2}", "c_{k-1}") + tuple(f"{node} {s}" for s in range(steps))
+  edges = darts.cell_edges(steps)
+  return EdgeNames(title, tuple(f"{node} {i} ← {states[j]}" for i, j in edges), edges)
+
+
+#: The figure title of each cell's alpha tensor.
+CELL_TITLES = {"normal": "normal cell", "reduce": "reduction cell"}
+
+
+def edge_names(cfg: SpaceConfig) -> dict[str, EdgeNames]:
+  """``{'normal': ..., 'reduce': ...}``: every edge as node by input (:func:`cell_edge_names`)."""
+  return {kind: cell_edge_names(_get(cfg, "steps"), CELL_TITLES[kind]) for kind in CELL_KINDS}
 
 
 def op_names(cfg: SpaceConfig) -> tuple[str, ...]:
@@ -303,4 +328,5 @@ DARTS = SearchSpace(
   genotype_weights=genotype_weights,
   beta_shapes=beta_shapes,
   edge_op_names=edge_op_names,
+  edge_names=edge_names,
 )

@@ -12,7 +12,7 @@ NAS-Bench-201 table (:mod:`nasjax.spaces.nb201.benchmark`).
 from __future__ import annotations
 
 from nasjax.checks import boolean, check, integer, known_fields
-from nasjax.spaces.base import SearchSpace, SpaceConfig
+from nasjax.spaces.base import EdgeNames, SearchSpace, SpaceConfig
 from nasjax.spaces.nb201 import network, supernet
 from nasjax.spaces.nb201.benchmark import load_table
 from nasjax.spaces.nb201.genotype import NB201_OPS, NB201Genotype
@@ -62,6 +62,19 @@ def _nb201_ops(cfg: SpaceConfig) -> tuple[str, ...]:
   return tuple(op for op in NB201_OPS if op in tuple(cfg.ops))
 
 
+def edge_names(cfg: SpaceConfig) -> dict[str, EdgeNames]:
+  """The cell's edges as ``node i ← node j`` (node 0 the cell input, node 3 its output).
+
+  Example:
+    >>> edge_names(None)['cell'].rows[:2]
+    ('node 1 ← node 0', 'node 2 ← node 0')
+  """
+  del cfg  # one cell layout for every config
+  rows = tuple(f"node {i} ← node {j}" for i, j in supernet.EDGES)
+  grid = tuple((i - 1, j) for i, j in supernet.EDGES)
+  return {"cell": EdgeNames("NAS-Bench-201 cell (node 0: input, node 3: output)", rows, grid)}
+
+
 NB201 = SearchSpace(
   name="nb201",
   validate=_validate_nb201,
@@ -92,4 +105,5 @@ NB201 = SearchSpace(
     {"cell": (supernet.NUM_EDGES,)} if cfg.get("edge_normalization", False) else {}
   ),
   benchmark=load_table,
+  edge_names=edge_names,
 )

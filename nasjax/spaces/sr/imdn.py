@@ -17,13 +17,16 @@ and fused by a 1x1 conv ``c5: 4d -> F`` plus the block input.
 
 In the search space the positions ``c1..c4`` are each a choice among the
 twelve ops of :mod:`nasjax.spaces.sr.ops`. One alpha row per position,
-``{'imdb': (4, O)}``, is shared by all blocks (``share=True``), or each block
+``{'blocks': (4, O)}``, is shared by all blocks (``share=True``), or each block
 has its own, ``(4 * num_blocks, O)`` with row ``4 * b + i`` for position
-``c{i+1}`` of block ``b``. :data:`IMDN_ORIGINAL` (``conv_3x3`` everywhere) is
-IMDN itself: 694,404 / 703,059 / 715,176 parameters at x2 / x3 / x4.
+``c{i+1}`` of block ``b``. Workdirs written before the tensor was renamed
+call it ``'imdb'`` (:data:`OLD_ALPHA`); they are read under the new name.
+:data:`IMDN_ORIGINAL` (``conv_3x3`` everywhere) is IMDN itself: 694,404 /
+703,059 / 715,176 parameters at x2 / x3 / x4.
 
 Parameter paths are the same in :class:`IMDNSupernet` and
-:class:`IMDNNetwork` (e.g. ``imdb_0/c1/conv_3x3/conv/kernel``): the network
+:class:`IMDNNetwork` (e.g. ``imdb_0/c1/conv_3x3/conv/kernel``; ``imdb_b`` is
+block ``b``, an IMDB, a name kept so saved networks still load): the network
 has only the chosen op under each position, so :func:`inherit_variables` is
 a selection of the supernet's variables.
 
@@ -34,7 +37,7 @@ Example:
   >>> import jax, jax.numpy as jnp
   >>> from nasjax.spaces.sr import imdn
   >>> net = imdn.IMDNSupernet(scale=2, features=8, num_blocks=1, distill=2)
-  >>> w = {'imdb': jnp.full(imdn.alpha_shapes(True, 1)['imdb'], 1 / 12)}
+  >>> w = {'blocks': jnp.full(imdn.alpha_shapes(True, 1)['blocks'], 1 / 12)}
   >>> x = jnp.zeros((1, 6, 6, 3))
   >>> variables = jax.eval_shape(lambda: net.init(jax.random.key(0), x, w, train=True))
   >>> jax.eval_shape(lambda v: net.apply(v, x, w, train=True), variables).shape
@@ -72,6 +75,8 @@ Array = jax.Array
 POSITIONS = 4
 #: LeakyReLU negative slope of IMDN.
 NEGATIVE_SLOPE = 0.05
+#: The name of the alpha tensor (one row per searched convolution), and its name before.
+ALPHA, OLD_ALPHA = "blocks", "imdb"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,7 +262,7 @@ def _imdn(
 class IMDNSupernet(nn.Module):
   """The IMDN supernet, called as ``apply(variables, x, op_weights, train=...)``.
 
-  ``op_weights = {'imdb': (4, O)}`` when ``share_alpha`` else
+  ``op_weights = {'blocks': (4, O)}`` when ``share_alpha`` else
   ``(4 * num_blocks, O)``, ``O = len(op_names)``. Returns the HR batch (not clipped).
 
   Attributes:
@@ -287,10 +292,10 @@ class IMDNSupernet(nn.Module):
   def __call__(self, x: Array, op_weights: Mapping[str, Array], train: bool) -> Array:
     _check_sizes(self.features, self.distill, self.num_blocks, self.scale)
     names = tuple(self.op_names)
-    w = op_weights["imdb"]
-    expected = alpha_shapes(self.share_alpha, self.num_blocks, names)["imdb"]
+    w = op_weights[ALPHA]
+    expected = alpha_shapes(self.share_alpha, self.num_blocks, names)[ALPHA]
     if tuple(w.shape) != expected:
-      raise ValueError(f"op_weights['imdb'] must have shape {expected}, got {tuple(w.shape)}")
+      raise ValueError(f"op_weights[{ALPHA!r}] must have shape {expected}, got {tuple(w.shape)}")
     rows = [
       w if self.share_alpha else w[POSITIONS * b : POSITIONS * (b + 1)]
       for b in range(self.num_blocks)
@@ -330,9 +335,9 @@ class IMDNNetwork(nn.Module):
 def alpha_shapes(
   share: bool, num_blocks: int, op_names: Sequence[str] = SR_OPS
 ) -> dict[str, tuple[int, int]]:
-  """``{'imdb': (4, O)}`` with shared alpha, else ``(4 * num_blocks, O)``."""
+  """``{'blocks': (4, O)}`` with shared alpha, else ``(4 * num_blocks, O)``."""
   rows = POSITIONS if share else POSITIONS * num_blocks
-  return {"imdb": (rows, len(op_names))}
+  return {ALPHA: (rows, len(op_names))}
 
 
 def derive_genotype(
@@ -341,12 +346,14 @@ def derive_genotype(
   """The argmax genotype: per row the op of largest weight (logits or probabilities).
 
   Args:
-    probs: ``{'imdb': (E, O)}`` (or the array itself); ``E = 4`` when shared.
+    probs: ``{'blocks': (E, O)}`` (or the array itself; ``'imdb'``, the old
+      name, is read too); ``E = 4`` when shared.
     op_names: the ops of the columns.
     share: whether the rows are shared by all blocks.
   """
-  a = probs["imdb"] if isinstance(probs, Mapping) else probs
-  a = np.asarray(jax.device_get(a), dtype=np.float64)
+  if isinstance(probs, Mapping):
+    probs = probs[OLD_ALPHA] if OLD_ALPHA in probs and ALPHA not in probs else probs[ALPHA]
+  a = np.asarray(jax.device_get(probs), dtype=np.float64)
   if a.ndim != 2 or a.shape[1] != len(op_names) or a.shape[0] % POSITIONS:
     raise ValueError(f"IMDN alphas must have shape (4k, {len(op_names)}), got {a.shape}")
   if share and a.shape[0] != POSITIONS:
@@ -360,7 +367,7 @@ def genotype_weights(
   share: bool = True,
   num_blocks: int | None = None,
 ) -> dict[str, np.ndarray]:
-  """One-hot mixing weights ``{'imdb': (E, O)}`` float32 under which the supernet is ``genotype``.
+  """One-hot mixing weights ``{'blocks': (E, O)}`` float32 under which the supernet is ``genotype``.
 
   A shared genotype fills every block's rows when ``share`` is False (then
   ``num_blocks`` is needed); a per-block genotype needs per-block rows, or
@@ -384,7 +391,7 @@ def genotype_weights(
     raise GenotypeError(f"genotype op(s) {missing} are not among the candidates {names}")
   weights = np.zeros((len(ops), len(names)), np.float32)
   weights[np.arange(len(ops)), [names.index(op) for op in ops]] = 1.0
-  return {"imdb": weights}
+  return {ALPHA: weights}
 
 
 def op_costs(
@@ -403,7 +410,7 @@ def op_costs(
   row's cost is its position's cost summed over the ``num_blocks`` blocks.
 
   Returns:
-    ``{'imdb': (E, O)}`` float64.
+    ``{'blocks': (E, O)}`` float64.
   """
   h, w = sr_ops.cost_lr_size(scale)
   r = features - distill
@@ -411,7 +418,7 @@ def op_costs(
   one = np.array(
     [[sr_ops.op_macs(op, ci, co, h, w) for op in op_names] for ci, co in channels], np.float64
   )
-  return {"imdb": one * num_blocks if share else np.tile(one, (num_blocks, 1))}
+  return {ALPHA: one * num_blocks if share else np.tile(one, (num_blocks, 1))}
 
 
 def inherit_variables(

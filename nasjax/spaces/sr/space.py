@@ -21,7 +21,7 @@ from typing import Any
 import ml_collections
 
 from nasjax.checks import boolean, check, integer, known_fields, one_of
-from nasjax.spaces.base import SearchSpace
+from nasjax.spaces.base import EdgeNames, SearchSpace
 from nasjax.spaces.sr import dlsr, dlsr_encoding, imdn
 from nasjax.spaces.sr.ops import SR_OPS
 
@@ -114,6 +114,61 @@ def _imdn_ops(cfg: SpaceConfig) -> tuple[str, ...]:
   return tuple(op for op in SR_OPS if op in tuple(cfg.ops))  # the candidates' canonical order
 
 
+def imdn_edge_names(cfg: SpaceConfig) -> dict[str, EdgeNames]:
+  """The searched convolutions of IMDN's blocks: ``cK (shared by all blocks)`` or ``block b cK``.
+
+  Panels are laid out block (row) by convolution (column).
+
+  Example:
+    >>> cfg = ml_collections.ConfigDict(dict(share_alpha=False, num_blocks=2))
+    >>> imdn_edge_names(cfg)['blocks'].rows[3:5]
+    ('block 0 c4', 'block 1 c1')
+  """
+  convs = [f"c{i + 1}" for i in range(imdn.POSITIONS)]
+  if cfg.share_alpha:
+    rows = tuple(f"{c} (shared by all blocks)" for c in convs)
+    grid = tuple((0, i) for i in range(imdn.POSITIONS))
+    blocks = (
+      "the network's only block"
+      if cfg.num_blocks == 1
+      else f"shared by all {cfg.num_blocks} blocks"
+    )
+    title = f"IMDN block convolutions ({blocks})"
+  else:
+    cells = [(b, i) for b in range(cfg.num_blocks) for i in range(imdn.POSITIONS)]
+    rows = tuple(f"block {b} {convs[i]}" for b, i in cells)
+    grid = tuple(cells)
+    title = f"IMDN block convolutions (each of the {cfg.num_blocks} blocks has its own)"
+  return {imdn.ALPHA: EdgeNames(title, rows, grid, kind="convolution")}
+
+
+def dlsr_edge_names(cfg: SpaceConfig) -> dict[str, EdgeNames]:
+  """DLSR's cell ops (``step p op``) and cell inputs (``cell i, input k``, cell by input).
+
+  Example:
+    >>> names = dlsr_edge_names(ml_collections.ConfigDict(dict(num_cells=4)))
+    >>> names['cell'].rows, names['network'].rows[:2]
+    (('step 1 op', 'step 2 op', 'step 3 op'), ('cell 3, input 1', 'cell 3, input 2'))
+  """
+  steps = range(1, dlsr_encoding.NUM_POSITIONS + 1)
+  cell = EdgeNames(
+    f"DLSR cell (shared by all {cfg.num_cells} cells)",
+    tuple(f"step {p} op" for p in steps),
+    tuple((0, p - 1) for p in steps),
+    kind="step",
+  )
+  slots = [(i, k) for i in range(3, cfg.num_cells + 1) for k in (1, 2)]
+  readers = "cell 3 reads" if cfg.num_cells == 3 else f"cells 3–{cfg.num_cells} each read"
+  network = EdgeNames(
+    f"DLSR network ({readers} two earlier cells)",
+    tuple(f"cell {i}, input {k}" for i, k in slots),
+    tuple((i - 3, k - 1) for i, k in slots),
+    kind="input",
+    candidates="cell",
+  )
+  return {"cell": cell, "network": network}
+
+
 IMDN = SearchSpace(
   name="imdn",
   validate=_validate_imdn,
@@ -147,6 +202,8 @@ IMDN = SearchSpace(
   op_costs=lambda cfg: imdn.op_costs(
     _imdn_ops(cfg), cfg.share_alpha, cfg.num_blocks, cfg.scale, cfg.features, cfg.distill
   ),
+  edge_names=imdn_edge_names,
+  renamed_alphas={imdn.OLD_ALPHA: imdn.ALPHA},
 )
 
 DLSR = SearchSpace(
@@ -176,4 +233,5 @@ DLSR = SearchSpace(
   op_costs=lambda cfg: dlsr_encoding.op_costs(
     cfg.scale, cfg.features, cfg.num_cells, _dlsr_ops(cfg)
   ),
+  edge_names=dlsr_edge_names,
 )

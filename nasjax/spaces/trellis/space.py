@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.errors import ConfigError
-from nasjax.spaces.base import SearchSpace, select_like
+from nasjax.spaces.base import EdgeNames, SearchSpace, select_like
 from nasjax.spaces.darts import space as darts_config
 from nasjax.spaces.darts import supernet as darts
 from nasjax.spaces.trellis import layout
@@ -261,6 +261,40 @@ def network_params(supernet_tree: PyTree, genotype: TrellisGenotype) -> PyTree:
   return out
 
 
+def edge_names(cfg: SpaceConfig) -> dict[str, EdgeNames]:
+  """The cell's edges (``block i ← c_{k-2}``, block by input) and the network rows' nodes.
+
+  A network row is the node whose outgoing moves it weighs: ``stem`` or
+  ``layer l, level s`` (downsample rate ``4 * 2**s``), laid out layer (row)
+  by level (column).
+
+  Example:
+    >>> from nasjax.spaces.trellis.space_config import default_space_config
+    >>> names = edge_names(default_space_config())
+    >>> names['cell'].rows[2], names['network2'].rows[:2]
+    ('block 1 ← c_{k-2}', ('stem (1/4)', 'layer 0, level 0 (1/4)'))
+  """
+  blocks = field_value(cfg, "blocks")
+  out = {
+    "cell": darts_config.cell_edge_names(blocks, "trellis cell (shared by every layer)", "block")
+  }
+  sources = layout.source_rows(field_value(cfg, "layers"), field_value(cfg, "levels"))
+  for key, shape in alpha_shapes(cfg).items():
+    if key == "cell":
+      continue
+    nodes = sorted((row, node) for node, (k, row) in sources.items() if k == key)
+    if len(nodes) != shape[0]:
+      raise ValueError(f"{key}: {len(nodes)} source nodes for {shape[0]} rows")
+    rows = tuple(
+      "stem (1/4)" if layer < 0 else f"layer {layer}, level {s} (1/{4 * 2**s})"
+      for _, (layer, s) in nodes
+    )
+    grid = tuple((layer + 1, s) for _, (layer, s) in nodes)
+    title = f"trellis network, nodes with {shape[1]} moves"
+    out[key] = EdgeNames(title, rows, grid, kind="node", candidates="move")
+  return out
+
+
 TRELLIS = SearchSpace(
   name="trellis",
   validate=validate,
@@ -276,4 +310,5 @@ TRELLIS = SearchSpace(
   task="segmentation",
   op_costs=None,
   prune_fields=prune_fields,
+  edge_names=edge_names,
 )
