@@ -28,7 +28,7 @@ SECTIONS = (
 def test_readme_nb201_commands_run_as_written(tmp_path):
   checkout = fresh_checkout(tmp_path)
   items = [item for section in SECTIONS for item in section_items(section)]
-  assert len(items) >= 14, items
+  assert len(items) == 12, items
   times = run_items(items, checkout)
   runs = checkout / "runs"
   # the first search: its genotype, plain-YAML config, and alpha moved from uniform

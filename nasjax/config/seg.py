@@ -126,7 +126,7 @@ def runlocal(config: ConfigDict) -> ConfigDict:
   """A search of minutes on a 2-core CPU: a small trellis over 64-pixel CamVid crops.
 
   The space keeps its ops, trellis rules and heads with 3 layers over 3
-  levels, 2 blocks per cell and a few channels; two epochs of 6 steps of 2
+  levels, 1 block per cell and a few channels; two epochs of 6 steps of 2
   crops per half (the architecture updated from epoch 1), evaluated on the
   first 4 validation images at a quarter of their size (90x120).
   """
