@@ -15,6 +15,9 @@ def test_readme_sr_commands_run_as_written(tmp_path):
   runs = checkout / "runs"
   selection = json.loads((runs / "sr_imdn" / "select" / "argmax" / "selection.json").read_text())
   assert selection["genotype"]["space"] == "imdn"
-  table = json.loads((runs / "sr_imdn_retrain" / "sr_table.json").read_text())
-  assert {"Set5", "Set14"} <= set(json.dumps(table).replace('"', " ").split())
+  table = json.loads((runs / "sr_imdn_retrain" / "evaluation" / "sr_table.json").read_text())
+  assert table["sets"] == ["Set5", "Set14"]
+  (row,) = table["rows"]
+  assert row["genotype"] == selection["genotype"]
+  assert all(20 < row["sets"][name]["psnr"] < 60 for name in table["sets"]), row["sets"]
   assert "tables:" in times[-1]["stdout"]
