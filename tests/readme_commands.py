@@ -36,6 +36,7 @@ NOT_RUN = {
   "launch/": "needs GPUs, a TPU pod or SLURM (their -h is checked in tests/test_readme.py)",
   "sbatch ": "needs SLURM",
   "python benchmarks/": "benchmarks: minutes to hours, figures not checks",
+  "bash benchmarks/": "fetches wheels, or the GPU check (tests/test_gpu_check.py runs its dry run)",
   "python3 -m venv /tmp/benchvenv": "installs PyTorch for the benchmark comparison",
 }
 
