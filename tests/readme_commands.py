@@ -41,6 +41,20 @@ NOT_RUN = {
 }
 
 
+#: The README sections each README-verbatim test runs, in README order.
+NB201_SECTIONS = (
+  "Install and run",
+  "Retraining a genotype",
+  "Selecting the architecture, and looking inside the search",
+  "Reproducing the papers' tables",
+  "Scaling out",
+  "The workdir",
+  "From a notebook",
+)
+SR_SECTION = "Super-resolution search"
+SEG_SECTION = "Segmentation search"
+
+
 @dataclasses.dataclass(frozen=True)
 class Block:
   """One code block: its section heading, language and text."""

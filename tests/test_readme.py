@@ -4,20 +4,19 @@ import subprocess
 
 import pytest
 from conftest import REPO
-from readme_commands import NOT_RUN, blocks, commands, not_run_reason, section_items
+from readme_commands import (
+  NB201_SECTIONS,
+  NOT_RUN,
+  SEG_SECTION,
+  SR_SECTION,
+  blocks,
+  commands,
+  not_run_reason,
+  section_items,
+)
 
 #: The sections the README-verbatim tests run (tests/test_readme_{nb201,sr,seg}.py).
-RUN_SECTIONS = {
-  "Install and run",
-  "Retraining a genotype",
-  "Selecting the architecture, and looking inside the search",
-  "Reproducing the papers' tables",
-  "Scaling out",
-  "The workdir",
-  "From a notebook",
-  "Super-resolution search",
-  "Segmentation search",
-}
+RUN_SECTIONS = {*NB201_SECTIONS, SR_SECTION, SEG_SECTION}
 
 
 def test_every_readme_command_is_run_or_named():

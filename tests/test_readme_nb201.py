@@ -11,23 +11,13 @@ import json
 import numpy as np
 import pytest
 import yaml
-from readme_commands import fresh_checkout, run_items, section_items
-
-SECTIONS = (
-  "Install and run",
-  "Retraining a genotype",
-  "Selecting the architecture, and looking inside the search",
-  "Reproducing the papers' tables",
-  "Scaling out",
-  "The workdir",
-  "From a notebook",
-)
+from readme_commands import NB201_SECTIONS, fresh_checkout, run_items, section_items
 
 
 @pytest.mark.slow
 def test_readme_nb201_commands_run_as_written(tmp_path):
   checkout = fresh_checkout(tmp_path)
-  items = [item for section in SECTIONS for item in section_items(section)]
+  items = [item for section in NB201_SECTIONS for item in section_items(section)]
   assert len(items) == 12, items
   times = run_items(items, checkout)
   runs = checkout / "runs"

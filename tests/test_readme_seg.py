@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from readme_commands import fresh_checkout, run_items, section_items
+from readme_commands import SEG_SECTION, fresh_checkout, run_items, section_items
 
 
 @pytest.mark.slow
 def test_readme_seg_commands_run_as_written(tmp_path):
   checkout = fresh_checkout(tmp_path)
-  items = section_items("Segmentation search")
+  items = section_items(SEG_SECTION)
   assert len(items) == 5, items
   times = run_items(items, checkout)
   runs = checkout / "runs"

@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from readme_commands import fresh_checkout, run_items, section_items
+from readme_commands import SR_SECTION, fresh_checkout, run_items, section_items
 
 
 @pytest.mark.slow
 def test_readme_sr_commands_run_as_written(tmp_path):
   checkout = fresh_checkout(tmp_path)
-  items = section_items("Super-resolution search")
+  items = section_items(SR_SECTION)
   assert len(items) == 4, items
   times = run_items(items, checkout)
   runs = checkout / "runs"
